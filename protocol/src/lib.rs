@@ -1,0 +1,37 @@
+//! The wire formats signalscope speaks, as pure functions: no sockets, no
+//! clocks, no runtime. The same code runs in the browser (wasm32), in the
+//! stand-in instance and in the companion server.
+//!
+//! A tour, in the order bytes meet them:
+//!
+//! * [`framing`] splits a byte stream into `0x1E`-terminated JSON records,
+//!   chunk by chunk, with a size limit.
+//! * [`handshake`] is the first record each way: which protocol, and whether
+//!   the server accepted it.
+//! * [`message`] is every hub message (types 1–9) in the JSON hub protocol,
+//!   decoded leniently and encoded in the field order ASP.NET Core writes.
+//! * [`negotiate`] builds the negotiate URL, reads (and, for the stand-in,
+//!   writes) its response, and builds the WebSocket URL.
+//! * [`connection`] is the client's connection policy: states and their
+//!   legal transitions, reconnect delays, keep-alive and server timeout,
+//!   all as functions of timestamps the caller passes in.
+//! * [`backplane`] is `Microsoft.AspNetCore.SignalR.StackExchangeRedis`:
+//!   channel names (and classifying a channel back into its parts) and the
+//!   MessagePack payloads published on them.
+//! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
+//!   `PUBLISH` into a readable summary.
+//!
+//! Every parser returns an error for bad input and never panics; the
+//! property tests and the fuzz targets in `fuzz/` hold it to that.
+#![warn(missing_docs)]
+
+pub mod backplane;
+pub mod connection;
+pub mod framing;
+pub mod handshake;
+pub mod message;
+pub mod monitor;
+pub mod negotiate;
+
+pub use framing::{RecordSplitter, RECORD_SEPARATOR};
+pub use message::HubMessage;

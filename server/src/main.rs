@@ -1,0 +1,4 @@
+//! Run with `cargo run -p signalscope -- --help`.
+fn main() {
+    println!("signalscope: under construction");
+}
