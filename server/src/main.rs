@@ -1,4 +1,47 @@
 //! Run with `cargo run -p signalscope -- --help`.
-fn main() {
-    println!("signalscope: under construction");
+//!
+//! `main` only parses the command line, sets up logging and hands over to
+//! the chosen program.
+
+use clap::{Parser, Subcommand};
+
+/// Watch SignalR broadcasts cross a Redis backplane.
+#[derive(Debug, Parser)]
+#[command(name = "signalscope", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a stand-in Conduit instance (SignalR hub + Redis backplane).
+    Sim(signalscope::sim::Args),
+    /// Run the companion: dashboard, test broadcasts, Redis feed, status.
+    Serve(signalscope::companion::Args),
+    /// Run Redis, three stand-ins and the companion, and print the URL.
+    Demo(signalscope::demo::Args),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Sim(a) => signalscope::sim::run(a).await,
+        Command::Serve(a) => signalscope::companion::run(a).await,
+        Command::Demo(a) => signalscope::demo::run(a).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signalscope: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

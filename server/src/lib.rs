@@ -1,0 +1,20 @@
+//! The `signalscope` binary's library: three programs sharing one crate.
+//!
+//! * [`sim`]: a stand-in Conduit instance. A SignalR server (JSON hub
+//!   protocol over WebSockets) for `NavigationStateHub`, scaled out through
+//!   the Redis backplane exactly as ASP.NET Core does it.
+//! * [`companion`]: `signalscope serve`. Hosts the dashboard, triggers test
+//!   broadcasts, relays a filtered Redis MONITOR feed over SSE and reports
+//!   the health of Redis and of every instance.
+//! * [`demo`]: `signalscope demo`. Starts Redis, three stand-ins and the
+//!   companion as children, and stops them all on Ctrl-C.
+//!
+//! Shared pieces: [`redis_target`] reads Redis addresses in URL or
+//! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
+//! one future. The wire formats all live in the `protocol` crate.
+
+pub mod redis_target;
+pub mod shutdown;
+pub mod companion;
+pub mod demo;
+pub mod sim;
