@@ -18,6 +18,8 @@
 //! * [`backplane`] is `Microsoft.AspNetCore.SignalR.StackExchangeRedis`:
 //!   channel names (and classifying a channel back into its parts) and the
 //!   MessagePack payloads published on them.
+//! * [`broadcast`] is the test broadcast every part agrees on, and
+//!   [`api`] the companion's HTTP/SSE API as types shared with the page.
 //! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
 //!   `PUBLISH` into a readable summary.
 //!
@@ -25,7 +27,9 @@
 //! property tests and the fuzz targets in `fuzz/` hold it to that.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod backplane;
+pub mod broadcast;
 pub mod connection;
 pub mod framing;
 pub mod handshake;
