@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every check and every test signalscope has, from a bare machine:
+# installs what is missing, lints native and wasm32, builds the dashboard,
+# runs the Rust tests (real redis-server, real official SignalR client),
+# the dashboard's browser unit tests and the end-to-end scenarios in
+# headless Chromium. Screenshots land in test-output/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
+export TRUNK_SKIP_VERSION_CHECK=1
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "clippy (wasm32: protocol and dashboard)"
+cargo clippy -p signalscope-protocol -p signalscope-frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "build the dashboard (trunk, offline)"
+bash scripts/build-dashboard.sh
+
+step "cargo test (native)"
+cargo test --workspace --locked
+
+if [ -d frontend/tests ]; then
+  step "dashboard browser unit tests (wasm-bindgen-test, headless Chromium)"
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    CHROMEDRIVER="$(command -v chromedriver)" \
+    cargo test -p signalscope-frontend --target wasm32-unknown-unknown --locked
+fi
+
+if [ -d e2e ]; then
+  step "end-to-end scenarios (headless Chromium, demo stack)"
+  cargo build -p signalscope --locked
+  node --test --test-concurrency=1 e2e/
+fi
+step "all checks passed"
