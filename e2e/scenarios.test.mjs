@@ -1,0 +1,130 @@
+// Scenarios 1–3 of the seed's guide, proved in headless Chromium against
+// the real demo stack (redis-server, three stand-ins, the companion).
+// Screenshots: test-output/screenshots/. Propagation times per panel are
+// printed and written to test-output/propagation.json.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDemo, launchBrowser, shot, root } from './stack.mjs';
+
+const NAMES = ['api-1', 'api-2', 'api-3'];
+let demo, browser, page;
+const dialogs = [];
+const latencies = Object.fromEntries(NAMES.map((n) => [n, []]));
+
+before(async () => {
+  demo = await startDemo();
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page.goto(demo.url);
+});
+
+after(async () => {
+  await browser?.close();
+  const code = await demo?.stop();
+  const summary = Object.fromEntries(Object.entries(latencies).map(([n, xs]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return [n, { samples: s.length, medianMs: s[Math.floor((s.length - 1) / 2)] ?? null, maxMs: s.at(-1) ?? null }];
+  }));
+  writeFileSync(join(root, 'test-output', 'propagation.json'), JSON.stringify(summary, null, 2));
+  console.log('propagation (click to arrival, per panel):', JSON.stringify(summary));
+  assert.equal(code, 0, `demo should exit cleanly on Ctrl-C:\n${demo?.output()}`);
+});
+
+/** Waits until every named panel shows `status`. */
+async function panelsAre(status, names, timeout = 20_000) {
+  await page.waitForFunction(
+    ([names, status]) => names.every((n) => document.querySelector(`[data-instance="${n}"]`)?.dataset.status === status),
+    [names, status], { timeout, polling: 50 });
+}
+
+async function connectionId(name) {
+  return page.$eval(`[data-instance="${name}"] [data-connection-id]`, (e) => e.textContent.trim());
+}
+
+/** Clicks Test Broadcast and waits for that broadcast's verdict; returns it. */
+async function broadcastAndJudge(expected) {
+  const before = await page.$$eval('[data-verdict]', (rows) => rows.map((r) => r.dataset.broadcastId));
+  await page.getByRole('button', { name: 'Test Broadcast' }).click();
+  const handle = await page.waitForFunction((seen) => {
+    const row = [...document.querySelectorAll('[data-verdict]')].find((r) => !seen.includes(r.dataset.broadcastId));
+    return row && row.dataset.verdict !== 'pending' ? row.dataset.broadcastId : null;
+  }, before, { timeout: 15_000, polling: 50 });
+  const id = await handle.jsonValue();
+  const row = page.locator(`[data-verdict][data-broadcast-id="${id}"]`);
+  const verdict = await row.getAttribute('data-verdict');
+  const received = await row.locator('[data-received-by]').evaluateAll((cells) =>
+    cells.map((c) => ({ name: c.dataset.receivedBy, ms: Number(c.dataset.latencyMs) })));
+  if (expected) assert.equal(verdict, expected, `verdict for ${id}`);
+  return { id, verdict, received };
+}
+
+function record(received) {
+  for (const { name, ms } of received) if (Number.isFinite(ms)) latencies[name]?.push(ms);
+}
+
+test('Scenario 1: every panel connects and receives a broadcast; verdict PASS', async () => {
+  await panelsAre('connected', NAMES);
+  const { id, received } = await broadcastAndJudge('pass');
+  assert.deepEqual(received.map((r) => r.name).sort(), NAMES);
+  record(received);
+  for (const n of NAMES) {
+    const rows = await page.locator(`[data-instance="${n}"] [data-target="NavigationStateUpdate"][data-seq]`).count();
+    assert.ok(rows >= 1, `${n} shows the broadcast`);
+  }
+  assert.ok(id);
+  await page.screenshot({ path: shot('scenario-1-broadcast-pass'), fullPage: true });
+});
+
+test('Scenario 2: a dead instance reconnects with a new id; nothing sent while all were up is lost', async () => {
+  await panelsAre('connected', NAMES);
+  const oldId = await connectionId('api-2');
+  await demo.api('/api/demo/instances/api-2/stop', {});
+  await panelsAre('reconnecting', ['api-2']);
+  await panelsAre('connected', ['api-1', 'api-3'], 1_000);
+  await page.screenshot({ path: shot('scenario-2-instance-down'), fullPage: true });
+
+  await demo.api('/api/demo/instances/api-2/start', {});
+  await panelsAre('connected', NAMES, 45_000);
+  assert.notEqual(await connectionId('api-2'), oldId, 'a reconnect negotiates a new connection id');
+
+  for (let i = 0; i < 3; i++) record((await broadcastAndJudge('pass')).received);
+  for (const n of NAMES) {
+    const lost = await page.$eval(`[data-instance="${n}"] [data-lost]`, (e) => Number(e.dataset.lost));
+    assert.equal(lost, 0, `${n} lost no broadcast sent while it was connected`);
+  }
+  await page.screenshot({ path: shot('scenario-2-recovered'), fullPage: true });
+});
+
+test('Scenario 3: Redis down shows in the feed, panels stay connected; back up, broadcasts flow again', async () => {
+  await panelsAre('connected', NAMES);
+  await demo.api('/api/demo/redis/stop', {});
+  await page.waitForSelector('[data-feed][data-redis="down"]', { timeout: 20_000 });
+  await panelsAre('connected', NAMES, 1_000);
+  await page.screenshot({ path: shot('scenario-3-redis-down'), fullPage: true });
+
+  await demo.api('/api/demo/redis/start', {});
+  await page.waitForSelector('[data-feed][data-redis="up"]', { timeout: 30_000 });
+  // Every stand-in has resubscribed when the all channel has three subscribers again.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await demo.api('/api/status');
+    if (status.redis.allSubscribers === 3) break;
+    assert.ok(Date.now() < deadline, `stand-ins did not resubscribe: ${JSON.stringify(status.redis)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await panelsAre('connected', NAMES, 1_000);
+  record((await broadcastAndJudge('pass')).received);
+  await page.screenshot({ path: shot('scenario-3-redis-back'), fullPage: true });
+});
+
+test('A hostile payload is shown as text, never run as HTML', async () => {
+  const evil = '<img src=x onerror=alert(1)>';
+  await demo.api('/api/test/trigger-navigation-update', { payload: { type: evil, data: { note: evil } } });
+  await page.waitForFunction((evil) => document.body.innerText.includes(evil), evil, { timeout: 10_000 });
+  assert.equal(await page.locator('[data-instance] img').count(), 0, 'no <img> was created from the payload');
+  assert.deepEqual(dialogs, [], 'no script ran');
+  await page.screenshot({ path: shot('hostile-payload-as-text'), fullPage: true });
+});
