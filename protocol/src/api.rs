@@ -140,6 +140,9 @@ pub enum FeedSource {
 }
 
 /// One event of `GET /api/feed` (SSE; the event name is the `type`).
+// Events are built once and serialised straight away; boxing the line
+// would cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum FeedEvent {

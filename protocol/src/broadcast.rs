@@ -29,7 +29,12 @@ pub struct TestBroadcast {
 
 impl TestBroadcast {
     /// A broadcast sent at `sent_at_ms` (Unix milliseconds).
-    pub fn new(id: impl Into<String>, seq: u64, sent_at_ms: u64, origin: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        seq: u64,
+        sent_at_ms: u64,
+        origin: impl Into<String>,
+    ) -> Self {
         Self {
             id: id.into(),
             seq,

@@ -239,7 +239,10 @@ mod tests {
     fn default_policy_matches_official_client() {
         let p = ReconnectPolicy::default();
         let delays: Vec<_> = (0..5).map(|i| p.next_delay_ms(i)).collect();
-        assert_eq!(delays, [Some(0), Some(2_000), Some(10_000), Some(30_000), None]);
+        assert_eq!(
+            delays,
+            [Some(0), Some(2_000), Some(10_000), Some(30_000), None]
+        );
     }
 
     /// A custom list gives up after its last delay; an empty one at once.

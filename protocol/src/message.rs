@@ -236,13 +236,14 @@ impl HubMessage {
                 m.insert("headers".into(), Value::Object(hs));
             }
         };
-        let put_call = |m: &mut Map<String, Value>, target: &str, args: &[Value], ids: &[String]| {
-            m.insert("target".into(), Value::from(target));
-            m.insert("arguments".into(), Value::Array(args.to_vec()));
-            if !ids.is_empty() {
-                m.insert("streamIds".into(), Value::from(ids.to_vec()));
-            }
-        };
+        let put_call =
+            |m: &mut Map<String, Value>, target: &str, args: &[Value], ids: &[String]| {
+                m.insert("target".into(), Value::from(target));
+                m.insert("arguments".into(), Value::Array(args.to_vec()));
+                if !ids.is_empty() {
+                    m.insert("streamIds".into(), Value::from(ids.to_vec()));
+                }
+            };
         match self {
             HubMessage::Invocation {
                 headers,
@@ -371,7 +372,11 @@ impl Fields<'_> {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.bad("streamIds")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| self.bad("streamIds"))
+                })
                 .collect(),
             Some(_) => Err(self.bad("streamIds")),
         }
@@ -434,7 +439,10 @@ mod tests {
             invocation_id: "0".into(),
             outcome: Outcome::Result(Value::Null),
         };
-        assert_eq!(m.to_json(), r#"{"type":3,"invocationId":"0","result":null}"#);
+        assert_eq!(
+            m.to_json(),
+            r#"{"type":3,"invocationId":"0","result":null}"#
+        );
         assert_eq!(HubMessage::parse(m.to_json().as_bytes()).unwrap(), m);
     }
 

@@ -102,8 +102,8 @@ impl MonitorLine {
     /// (P)SUBSCRIBE / (P)UNSUBSCRIBE.
     pub fn channel(&self) -> Option<String> {
         match self.command().as_str() {
-            "PUBLISH" | "SPUBLISH" | "SUBSCRIBE" | "UNSUBSCRIBE" | "PSUBSCRIBE" | "PUNSUBSCRIBE"
-            | "SSUBSCRIBE" | "SUNSUBSCRIBE" => self
+            "PUBLISH" | "SPUBLISH" | "SUBSCRIBE" | "UNSUBSCRIBE" | "PSUBSCRIBE"
+            | "PUNSUBSCRIBE" | "SSUBSCRIBE" | "SUNSUBSCRIBE" => self
                 .args
                 .get(1)
                 .map(|c| String::from_utf8_lossy(c).into_owned()),
@@ -127,7 +127,10 @@ impl MonitorLine {
 
 fn parse_timestamp(s: &str) -> Option<u64> {
     let (secs, frac) = s.split_once('.')?;
-    if secs.is_empty() || frac.len() != 6 || !(secs.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())) {
+    if secs.is_empty()
+        || frac.len() != 6
+        || !(secs.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let secs: u64 = secs.parse().ok()?;
@@ -170,7 +173,8 @@ fn parse_args(s: &str) -> Result<Vec<Vec<u8>>, MonitorError> {
                         b'x' => {
                             let hex = bytes.get(i..i + 2).ok_or(bad("short \\x escape"))?;
                             i += 2;
-                            let hex = std::str::from_utf8(hex).map_err(|_| bad("bad \\x escape"))?;
+                            let hex =
+                                std::str::from_utf8(hex).map_err(|_| bad("bad \\x escape"))?;
                             u8::from_str_radix(hex, 16).map_err(|_| bad("bad \\x escape"))?
                         }
                         _ => return Err(bad("unknown escape")),
@@ -183,7 +187,12 @@ fn parse_args(s: &str) -> Result<Vec<Vec<u8>>, MonitorError> {
         match bytes.get(i) {
             None => {}
             Some(b' ') if i + 1 < bytes.len() => i += 1,
-            Some(_) => return Err(MonitorError::Argument { index, reason: "no space after the closing quote" }),
+            Some(_) => {
+                return Err(MonitorError::Argument {
+                    index,
+                    reason: "no space after the closing quote",
+                })
+            }
         }
     }
     Ok(args)
@@ -257,15 +266,27 @@ mod tests {
     #[test]
     fn broken_lines_are_errors() {
         assert_eq!(MonitorLine::parse("OK"), Err(MonitorError::Timestamp));
-        assert_eq!(MonitorLine::parse("1.5 [0 lua] \"X\""), Err(MonitorError::Timestamp));
-        assert_eq!(MonitorLine::parse("1.000000 0 lua \"X\""), Err(MonitorError::Origin));
+        assert_eq!(
+            MonitorLine::parse("1.5 [0 lua] \"X\""),
+            Err(MonitorError::Timestamp)
+        );
+        assert_eq!(
+            MonitorLine::parse("1.000000 0 lua \"X\""),
+            Err(MonitorError::Origin)
+        );
         assert_eq!(
             MonitorLine::parse(r#"1.000000 [0 lua] "X" "unterminated"#),
-            Err(MonitorError::Argument { index: 1, reason: "no closing quote" })
+            Err(MonitorError::Argument {
+                index: 1,
+                reason: "no closing quote"
+            })
         );
         assert_eq!(
             MonitorLine::parse(r#"1.000000 [0 lua] "\xZZ""#),
-            Err(MonitorError::Argument { index: 0, reason: "bad \\x escape" })
+            Err(MonitorError::Argument {
+                index: 0,
+                reason: "bad \\x escape"
+            })
         );
     }
 }

@@ -49,7 +49,10 @@ pub fn negotiate_url(hub_url: &str) -> String {
 
 /// The WebSocket URL for a hub: `id=<token>` appended when negotiated
 /// (none for skipNegotiation), and http→ws / https→wss.
-pub fn websocket_url(hub_url: &str, connection_token: Option<&str>) -> Result<String, NegotiateError> {
+pub fn websocket_url(
+    hub_url: &str,
+    connection_token: Option<&str>,
+) -> Result<String, NegotiateError> {
     let rest = if let Some(r) = hub_url.strip_prefix("http") {
         r
     } else if let Some(r) = hub_url.strip_prefix("ws") {
@@ -117,7 +120,10 @@ impl Negotiated {
             m.insert("useStatefulReconnect".into(), Value::Bool(true));
         }
         m.insert("negotiateVersion".into(), Value::from(self.version));
-        m.insert("connectionId".into(), Value::from(self.connection_id.clone()));
+        m.insert(
+            "connectionId".into(),
+            Value::from(self.connection_id.clone()),
+        );
         if self.version >= 1 {
             m.insert(
                 "connectionToken".into(),
@@ -190,7 +196,8 @@ impl NegotiateResponse {
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(NegotiateError::BadField("negotiateVersion"))?,
         };
-        let connection_id = opt_str("connectionId")?.ok_or(NegotiateError::BadField("connectionId"))?;
+        let connection_id =
+            opt_str("connectionId")?.ok_or(NegotiateError::BadField("connectionId"))?;
         let connection_token = if version >= 1 {
             opt_str("connectionToken")?.ok_or(NegotiateError::BadField("connectionToken"))?
         } else {
@@ -278,7 +285,10 @@ mod tests {
         let NegotiateResponse::Connected(n) = NegotiateResponse::parse(v1).unwrap() else {
             panic!("expected a connection")
         };
-        assert_eq!((n.connection_id.as_str(), n.connection_token.as_str()), ("a", "b"));
+        assert_eq!(
+            (n.connection_id.as_str(), n.connection_token.as_str()),
+            ("a", "b")
+        );
         assert!(n.offers_websockets());
         assert_eq!(n.to_json().as_bytes(), v1);
 

@@ -9,17 +9,27 @@ fn vectors() -> Vec<Value> {
     let path = std::env::var("SIGNALSCOPE_SHARED")
         .map(|d| format!("{d}/spec/backplane-vectors.json"))
         .unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/backplane-vectors.json").into()
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/spec/backplane-vectors.json"
+            )
+            .into()
         });
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the golden vectors at {path}: {e}"));
     let doc: Value = serde_json::from_str(&text).expect("vectors file is JSON");
-    assert_eq!(doc["schema"], "backplane-vectors/1", "unknown vectors schema");
+    assert_eq!(
+        doc["schema"], "backplane-vectors/1",
+        "unknown vectors schema"
+    );
     doc["vectors"].as_array().expect("a vectors array").clone()
 }
 
 fn of_kind(kind: &str) -> Vec<Value> {
-    let v: Vec<_> = vectors().into_iter().filter(|v| v["kind"] == kind).collect();
+    let v: Vec<_> = vectors()
+        .into_iter()
+        .filter(|v| v["kind"] == kind)
+        .collect();
     assert!(!v.is_empty(), "no {kind} vectors in the file");
     v
 }
@@ -88,7 +98,10 @@ fn invocation_vectors() {
             .iter()
             .map(|p| (text(&p["name"]), hex(p["serialized_hex"].as_str().unwrap())))
             .collect();
-        assert!(i["returnChannel"].is_null(), "vectors without return channel only");
+        assert!(
+            i["returnChannel"].is_null(),
+            "vectors without return channel only"
+        );
         let inv = Invocation {
             excluded_connection_ids: excluded,
             messages,

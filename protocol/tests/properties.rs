@@ -2,7 +2,9 @@
 //! panics on arbitrary input.
 
 use proptest::prelude::*;
-use protocol::backplane::{Ack, Completion, GroupAction, GroupCommand, Invocation, ReturnAddress, Summary};
+use protocol::backplane::{
+    Ack, Completion, GroupAction, GroupCommand, Invocation, ReturnAddress, Summary,
+};
 use protocol::framing::{frame, RecordSplitter};
 use protocol::handshake::{HandshakeRequest, HandshakeResponse};
 use protocol::message::{HubMessage, Outcome};
@@ -28,20 +30,61 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn hub_message() -> impl Strategy<Value = HubMessage> {
     let id = "[0-9a-zA-Z]{1,8}";
-    let headers = prop::collection::vec(("[a-z]{1,5}", "[a-z0-9]{0,5}"), 0..3)
-        .prop_map(|h| {
-            let mut seen = std::collections::HashSet::new();
-            h.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect::<Vec<_>>()
-        });
+    let headers = prop::collection::vec(("[a-z]{1,5}", "[a-z0-9]{0,5}"), 0..3).prop_map(|h| {
+        let mut seen = std::collections::HashSet::new();
+        h.into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect::<Vec<_>>()
+    });
     prop_oneof![
-        (headers.clone(), prop::option::of(id), "[A-Za-z]{1,20}", prop::collection::vec(json_value(), 0..3), prop::collection::vec(id, 0..2))
-            .prop_map(|(headers, invocation_id, target, arguments, stream_ids)| HubMessage::Invocation { headers, invocation_id, target, arguments, stream_ids }),
-        (headers.clone(), id, json_value()).prop_map(|(headers, invocation_id, item)| HubMessage::StreamItem { headers, invocation_id, item }),
-        (headers.clone(), id, prop_oneof![Just(Outcome::Void), json_value().prop_map(Outcome::Result), "[a-z ]{0,10}".prop_map(Outcome::Error)])
-            .prop_map(|(headers, invocation_id, outcome)| HubMessage::Completion { headers, invocation_id, outcome }),
-        (headers.clone(), id).prop_map(|(headers, invocation_id)| HubMessage::CancelInvocation { headers, invocation_id }),
+        (
+            headers.clone(),
+            prop::option::of(id),
+            "[A-Za-z]{1,20}",
+            prop::collection::vec(json_value(), 0..3),
+            prop::collection::vec(id, 0..2)
+        )
+            .prop_map(|(headers, invocation_id, target, arguments, stream_ids)| {
+                HubMessage::Invocation {
+                    headers,
+                    invocation_id,
+                    target,
+                    arguments,
+                    stream_ids,
+                }
+            }),
+        (headers.clone(), id, json_value()).prop_map(|(headers, invocation_id, item)| {
+            HubMessage::StreamItem {
+                headers,
+                invocation_id,
+                item,
+            }
+        }),
+        (
+            headers.clone(),
+            id,
+            prop_oneof![
+                Just(Outcome::Void),
+                json_value().prop_map(Outcome::Result),
+                "[a-z ]{0,10}".prop_map(Outcome::Error)
+            ]
+        )
+            .prop_map(|(headers, invocation_id, outcome)| HubMessage::Completion {
+                headers,
+                invocation_id,
+                outcome
+            }),
+        (headers.clone(), id).prop_map(|(headers, invocation_id)| HubMessage::CancelInvocation {
+            headers,
+            invocation_id
+        }),
         Just(HubMessage::Ping),
-        (prop::option::of("[a-z ]{0,10}"), any::<bool>()).prop_map(|(error, allow_reconnect)| HubMessage::Close { error, allow_reconnect }),
+        (prop::option::of("[a-z ]{0,10}"), any::<bool>()).prop_map(|(error, allow_reconnect)| {
+            HubMessage::Close {
+                error,
+                allow_reconnect,
+            }
+        }),
         any::<u64>().prop_map(|sequence_id| HubMessage::Ack { sequence_id }),
         any::<u64>().prop_map(|sequence_id| HubMessage::Sequence { sequence_id }),
     ]

@@ -58,7 +58,8 @@ impl ChannelKind {
         if rest == "internal:groups" {
             return Some(Self::InternalGroups);
         }
-        let pairs: [(&str, fn(String) -> Self); 5] = [
+        type Make = fn(String) -> ChannelKind;
+        let pairs: [(&str, Make); 5] = [
             ("group:", Self::Group),
             ("connection:", Self::Connection),
             ("user:", Self::User),
@@ -142,7 +143,9 @@ impl Channels {
 
     /// This hub's kind of `channel`, or `None` if it is not one of its.
     pub fn classify(&self, channel: &str) -> Option<ChannelKind> {
-        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(&self.hub)?;
+        let rest = channel
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(&self.hub)?;
         ChannelKind::parse(rest.strip_prefix(':')?)
     }
 }
@@ -166,7 +169,10 @@ mod tests {
     #[test]
     fn conduit_names() {
         let c = Channels::conduit();
-        assert_eq!(c.all(), "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:all");
+        assert_eq!(
+            c.all(),
+            "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:all"
+        );
         assert_eq!(
             c.group("navigation-updates"),
             "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates"
@@ -209,7 +215,16 @@ mod tests {
     fn foreign_channels_are_not_classified() {
         let c = Channels::conduit();
         assert_eq!(c.classify("conduit_signalr:Other.Hub:all"), None);
-        assert_eq!(c.classify("other:ConduitLLM.Http.Hubs.NavigationStateHub:all"), None);
-        assert_eq!(classify_any("conduit_signalr:", "conduit_signalr:__Booksleeve_MasterChanged"), None);
+        assert_eq!(
+            c.classify("other:ConduitLLM.Http.Hubs.NavigationStateHub:all"),
+            None
+        );
+        assert_eq!(
+            classify_any(
+                "conduit_signalr:",
+                "conduit_signalr:__Booksleeve_MasterChanged"
+            ),
+            None
+        );
     }
 }

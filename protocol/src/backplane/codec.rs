@@ -52,7 +52,9 @@ fn read_one(bytes: &[u8]) -> Result<Value, BackplaneError> {
 }
 
 fn array<'a>(v: &'a Value, what: &'static str) -> Result<&'a [Value], BackplaneError> {
-    v.as_array().map(Vec::as_slice).ok_or_else(|| shape(what, v))
+    v.as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| shape(what, v))
 }
 
 fn string(v: &Value, what: &'static str) -> Result<String, BackplaneError> {
@@ -132,7 +134,11 @@ impl Invocation {
     /// The MessagePack body.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            16 + self.messages.iter().map(|(p, b)| p.len() + b.len() + 8).sum::<usize>(),
+            16 + self
+                .messages
+                .iter()
+                .map(|(p, b)| p.len() + b.len() + 8)
+                .sum::<usize>(),
         );
         put_array(&mut out, if self.return_to.is_some() { 4 } else { 2 });
         put_array(&mut out, self.excluded_connection_ids.len());
@@ -215,7 +221,9 @@ pub struct GroupCommand {
 impl GroupCommand {
     /// The MessagePack body.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.server_name.len() + self.group.len() + self.connection_id.len());
+        let mut out = Vec::with_capacity(
+            16 + self.server_name.len() + self.group.len() + self.connection_id.len(),
+        );
         put_array(&mut out, 5);
         put_uint(&mut out, self.id);
         put_str(&mut out, &self.server_name);
@@ -267,7 +275,9 @@ impl Ack {
     pub fn decode(bytes: &[u8]) -> Result<Self, BackplaneError> {
         let v = read_one(bytes)?;
         let items = array(&v, "ack array")?;
-        let first = items.first().ok_or_else(|| shape("ack array (needs 1 element)", &v))?;
+        let first = items
+            .first()
+            .ok_or_else(|| shape("ack array (needs 1 element)", &v))?;
         Ok(Self {
             id: int(first, "ack id")?,
         })
@@ -337,9 +347,18 @@ mod tests {
     /// Truncated and trailing bytes are errors, not panics.
     #[test]
     fn truncated_and_trailing_bytes_are_errors() {
-        assert!(matches!(Ack::decode(&[0x91]), Err(BackplaneError::MessagePack(_))));
-        assert!(matches!(Ack::decode(&[0x91, 0x01, 0x01]), Err(BackplaneError::MessagePack(_))));
-        assert!(matches!(Ack::decode(&[0x90]), Err(BackplaneError::Shape { .. })));
+        assert!(matches!(
+            Ack::decode(&[0x91]),
+            Err(BackplaneError::MessagePack(_))
+        ));
+        assert!(matches!(
+            Ack::decode(&[0x91, 0x01, 0x01]),
+            Err(BackplaneError::MessagePack(_))
+        ));
+        assert!(matches!(
+            Ack::decode(&[0x90]),
+            Err(BackplaneError::Shape { .. })
+        ));
     }
 
     /// The 4-element form keeps its return address.

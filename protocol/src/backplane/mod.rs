@@ -10,7 +10,9 @@ pub mod codec;
 pub mod summary;
 
 pub use channel::{ChannelKind, Channels};
-pub use codec::{Ack, BackplaneError, Completion, GroupAction, GroupCommand, Invocation, ReturnAddress};
+pub use codec::{
+    Ack, BackplaneError, Completion, GroupAction, GroupCommand, Invocation, ReturnAddress,
+};
 pub use summary::{Payload, Summary};
 
 /// Conduit's `ChannelPrefix`, trailing colon included.

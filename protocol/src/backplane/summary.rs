@@ -93,12 +93,13 @@ fn decode(kind: &ChannelKind, body: &[u8]) -> Payload {
         error: e.to_string(),
     };
     match kind {
-        ChannelKind::All | ChannelKind::Group(_) | ChannelKind::Connection(_) | ChannelKind::User(_) => {
-            match Invocation::decode(body) {
-                Ok(inv) => invocation(inv),
-                Err(e) => undecodable(e),
-            }
-        }
+        ChannelKind::All
+        | ChannelKind::Group(_)
+        | ChannelKind::Connection(_)
+        | ChannelKind::User(_) => match Invocation::decode(body) {
+            Ok(inv) => invocation(inv),
+            Err(e) => undecodable(e),
+        },
         ChannelKind::InternalGroups => match GroupCommand::decode(body) {
             Ok(c) => Payload::GroupCommand {
                 id: c.id,
@@ -129,7 +130,11 @@ fn decode(kind: &ChannelKind, body: &[u8]) -> Payload {
 fn invocation(inv: Invocation) -> Payload {
     let (target, arguments) = inv
         .message_for("json")
-        .map(|record| record.strip_suffix(&[crate::RECORD_SEPARATOR]).unwrap_or(record))
+        .map(|record| {
+            record
+                .strip_suffix(&[crate::RECORD_SEPARATOR])
+                .unwrap_or(record)
+        })
         .and_then(|json| HubMessage::parse(json).ok())
         .and_then(|m| match m {
             HubMessage::Invocation {
@@ -160,7 +165,12 @@ mod tests {
         let c = Channels::conduit();
         let msg = HubMessage::invocation("NavigationStateUpdate", vec![json!({"type": "T"})]);
         let body = Invocation::json(&msg, vec!["x".into()]).encode();
-        let s = Summary::of("conduit_signalr:", &c.group("navigation-updates"), Some(&body)).unwrap();
+        let s = Summary::of(
+            "conduit_signalr:",
+            &c.group("navigation-updates"),
+            Some(&body),
+        )
+        .unwrap();
         assert_eq!(s.channel, ChannelKind::Group("navigation-updates".into()));
         assert_eq!(
             s.payload,
