@@ -1,0 +1,108 @@
+//! The companion's command connection to the backplane's Redis: one
+//! multiplexed connection shared by every handler, opened on first use and
+//! re-opened after a failure, with every error text scrubbed of the
+//! password before it reaches a response or a log line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, FromRedisValue};
+use tokio::sync::Mutex;
+
+use super::{AppError, BoxError};
+use crate::redis_target::RedisTarget;
+
+/// How long connecting or one reply may take before the call fails; the
+/// status page must answer even when Redis hangs.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A shared, self-healing command connection.
+#[derive(Clone)]
+pub(crate) struct RedisLink {
+    /// Shared by every clone.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Opens connections (command, MONITOR, pub/sub).
+    client: redis::Client,
+    /// The password, only to scrub it out of error texts.
+    password: Option<String>,
+    /// The live connection, `None` until first use or after a failure.
+    conn: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl RedisLink {
+    /// A link to `target`; connects lazily.
+    pub(crate) fn new(target: &RedisTarget) -> Result<Self, BoxError> {
+        let client = target
+            .client()
+            .map_err(|e| format!("redis {target}: {:?}", e.kind()))?;
+        let password = client
+            .get_connection_info()
+            .redis_settings()
+            .password()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                password,
+                conn: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The client, for the feed's dedicated MONITOR / pub/sub connections.
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
+    /// The connection, opened if need be.
+    async fn connection(&self) -> Result<MultiplexedConnection, AppError> {
+        let mut slot = self.inner.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let c = self
+            .inner
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| AppError::Upstream(format!("redis: {}", self.scrub(&e))))?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs one command; a broken connection is dropped so the next call
+    /// opens a fresh one.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, AppError> {
+        let mut conn = self.connection().await?;
+        match cmd.query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_timeout()
+                    || e.is_unrecoverable_error()
+                {
+                    *self.inner.conn.lock().await = None;
+                }
+                Err(AppError::Upstream(format!("redis: {}", self.scrub(&e))))
+            }
+        }
+    }
+
+    /// `e` as text with the password masked.
+    pub(crate) fn scrub(&self, e: &impl std::fmt::Display) -> String {
+        let text = e.to_string();
+        match &self.inner.password {
+            Some(p) => text.replace(p.as_str(), "***"),
+            None => text,
+        }
+    }
+}

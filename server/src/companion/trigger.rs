@@ -1,0 +1,274 @@
+//! Test broadcasts (`POST /api/test/trigger-navigation-update`), sent one
+//! of three ways:
+//!
+//! * `redis`: PUBLISH an ASP.NET-layout invocation on the group channel,
+//!   so every instance of any real deployment delivers it;
+//! * `instance`: POST to one instance's own trigger endpoint;
+//! * `configured`: POST to a configured URL with configured headers (an
+//!   admin key, say) that never reach the browser.
+//!
+//! Every broadcast gets a fresh id, the next sequence number and its send
+//! time, so the page can match, time and count it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderName, HeaderValue};
+use protocol::api::{Instance, TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::backplane::Invocation;
+use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
+use protocol::HubMessage;
+use serde_json::Value;
+
+use super::{AppError, AppState, BoxError};
+
+/// The path of a trigger endpoint on an instance (the stand-in has one;
+/// Conduit itself does not).
+pub(crate) const TRIGGER_PATH: &str = "/api/test/trigger-navigation-update";
+/// How long an instance or configured URL may take to answer.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a failed upstream answer is quoted back.
+const QUOTED_BODY: usize = 300;
+/// What the companion calls itself in a broadcast's `origin`.
+const ORIGIN: &str = "companion";
+
+/// The `configured` trigger mode's target.
+#[derive(Clone)]
+pub struct ConfiguredTrigger {
+    /// Where to POST.
+    url: String,
+    /// Sent with every POST; secret, so never shown or logged.
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl fmt::Debug for ConfiguredTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        write!(f, "ConfiguredTrigger({}, headers {names:?})", self.url)
+    }
+}
+
+impl ConfiguredTrigger {
+    /// POSTs to `url` with `headers` (name, value).
+    pub fn new(url: impl Into<String>, headers: Vec<(String, String)>) -> Result<Self, BoxError> {
+        let url = url.into();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("trigger URL '{url}' is not an http(s) URL").into());
+        }
+        let headers = headers
+            .into_iter()
+            .map(|(n, v)| {
+                let name = HeaderName::try_from(n.as_str())
+                    .map_err(|_| format!("bad header name '{n}'"))?;
+                let mut value = HeaderValue::try_from(v.as_str())
+                    .map_err(|_| format!("bad value for header '{n}'"))?;
+                value.set_sensitive(true);
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, BoxError>>()?;
+        Ok(Self { url, headers })
+    }
+
+    /// Removes every header value from `text`, in case the far end echoes it.
+    fn scrub(&self, text: &str) -> String {
+        self.headers
+            .iter()
+            .fold(text.to_owned(), |t, (_, v)| match v.to_str() {
+                Ok(s) if !s.is_empty() => t.replace(s, "***"),
+                _ => t,
+            })
+    }
+}
+
+/// Sequence numbers and the HTTP client for the POSTing modes.
+pub(crate) struct Trigger {
+    /// The last sequence number handed out.
+    seq: AtomicU64,
+    /// Reused for every instance / configured POST.
+    http: reqwest::Client,
+}
+
+impl Trigger {
+    pub(crate) fn new() -> Result<Self, BoxError> {
+        Ok(Self {
+            seq: AtomicU64::new(0),
+            http: reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?,
+        })
+    }
+
+    /// The shared HTTP client (the status page fetches `/health` with it).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// Sends one test broadcast as `req` asks.
+pub(crate) async fn send(
+    state: &AppState,
+    req: TriggerRequest,
+) -> Result<TriggerResponse, AppError> {
+    let config = state.config();
+    let mode = req.mode.unwrap_or(TriggerMode::Redis);
+    let target = req.target.unwrap_or_else(|| NAVIGATION_EVENT.into());
+    let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = format!("{:032x}", rand::random::<u128>());
+    let broadcast = TestBroadcast::new(id, seq, now_ms(), ORIGIN);
+    let payload = req.payload.unwrap_or_else(|| broadcast.to_argument());
+    let mut answer = TriggerResponse {
+        id: broadcast.id,
+        seq,
+        sent_at: broadcast.sent_at,
+        target,
+        channel: config.channels.group(&config.group),
+        mode,
+        receivers: None,
+        instance: None,
+    };
+    let body = serde_json::json!({ "target": answer.target, "payload": payload });
+    match mode {
+        TriggerMode::Redis => {
+            let message = HubMessage::invocation(answer.target.clone(), vec![payload]);
+            let bytes = Invocation::json(&message, Vec::new()).encode();
+            let receivers: i64 = state
+                .link()
+                .query(redis::cmd("PUBLISH").arg(&answer.channel).arg(bytes))
+                .await?;
+            answer.receivers = Some(receivers);
+            Ok(answer)
+        }
+        TriggerMode::Instance => {
+            let instance = pick_instance(&config.instances, req.instance.as_deref())?;
+            let url = format!("{}{TRIGGER_PATH}", instance.url);
+            let what = format!("instance {}", instance.name);
+            let text = post(state, &url, &[], &body, &what, |t| t.to_owned()).await?;
+            answer.instance = Some(instance.name.clone());
+            Ok(relayed(answer, &text))
+        }
+        TriggerMode::Configured => {
+            let configured = config.trigger.as_ref().ok_or_else(|| {
+                AppError::BadRequest(
+                    "the configured mode is not set up (start with --trigger-url)".into(),
+                )
+            })?;
+            let scrub = |t: &str| configured.scrub(t);
+            let text = post(
+                state,
+                &configured.url,
+                &configured.headers,
+                &body,
+                "the configured trigger",
+                scrub,
+            )
+            .await?;
+            Ok(relayed(answer, &text))
+        }
+    }
+}
+
+/// The named instance, or the first.
+fn pick_instance<'a>(
+    instances: &'a [Instance],
+    name: Option<&str>,
+) -> Result<&'a Instance, AppError> {
+    match name {
+        Some(n) => instances
+            .iter()
+            .find(|i| i.name == n)
+            .ok_or_else(|| AppError::BadRequest(format!("no instance named '{n}'"))),
+        None => instances.first().ok_or_else(|| {
+            AppError::BadRequest("no instances configured (pass --instance)".into())
+        }),
+    }
+}
+
+/// POSTs `body` and returns the answer's text; failures quote at most a
+/// little of the answer, passed through `scrub` first.
+async fn post(
+    state: &AppState,
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: &Value,
+    what: &str,
+    scrub: impl Fn(&str) -> String,
+) -> Result<String, AppError> {
+    let mut request = state.trigger().http.post(url).json(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| {
+        AppError::Upstream(format!(
+            "{what} unreachable: {}",
+            scrub(&e.without_url().to_string())
+        ))
+    })?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| {
+        AppError::Upstream(format!("{what}: {}", scrub(&e.without_url().to_string())))
+    })?;
+    if !status.is_success() {
+        let quoted: String = scrub(&text).chars().take(QUOTED_BODY).collect();
+        return Err(AppError::Upstream(format!(
+            "{what} answered {status}: {quoted}"
+        )));
+    }
+    Ok(text)
+}
+
+/// The far end's own account when it gives one (its id and seq are what
+/// reaches the panels), keeping our mode and instance; ours otherwise.
+fn relayed(ours: TriggerResponse, text: &str) -> TriggerResponse {
+    match serde_json::from_str::<TriggerResponse>(text) {
+        Ok(theirs) => TriggerResponse {
+            mode: ours.mode,
+            instance: ours.instance.or(theirs.instance),
+            ..theirs
+        },
+        Err(_) => ours,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Header values never show in Debug output and are scrubbed from echoes.
+    #[test]
+    fn configured_headers_stay_secret() {
+        let t = ConfiguredTrigger::new("http://x", vec![("X-API-Key".into(), "s3cret".into())])
+            .unwrap();
+        assert!(!format!("{t:?}").contains("s3cret"));
+        assert_eq!(t.scrub("bad key s3cret"), "bad key ***");
+    }
+
+    /// A far end's TriggerResponse is relayed with our mode; other bodies keep ours.
+    #[test]
+    fn relays_their_answer() {
+        let ours = TriggerResponse {
+            id: "a".into(),
+            seq: 1,
+            sent_at: "t".into(),
+            target: "T".into(),
+            channel: "c".into(),
+            mode: TriggerMode::Instance,
+            receivers: None,
+            instance: Some("api-1".into()),
+        };
+        let mut theirs = ours.clone();
+        theirs.id = "b".into();
+        theirs.mode = TriggerMode::Redis;
+        theirs.receivers = Some(3);
+        let r = relayed(ours.clone(), &serde_json::to_string(&theirs).unwrap());
+        assert_eq!(
+            (r.id.as_str(), r.mode, r.receivers),
+            ("b", TriggerMode::Instance, Some(3))
+        );
+        assert_eq!(relayed(ours.clone(), "ok"), ours);
+    }
+}

@@ -1,0 +1,326 @@
+//! What the companion's integration tests share: the companion on a real
+//! port, an SSE reader over a real socket, and a small stand-in instance
+//! (a real axum server with a trigger endpoint that publishes into Redis
+//! and a `/health`), used where `signalscope::sim` is not needed.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::api::{Instance, TriggerMode, TriggerResponse};
+use protocol::backplane::{Channels, Invocation};
+use protocol::HubMessage;
+use serde_json::{json, Value};
+use signalscope::companion::{self, CompanionConfig};
+use signalscope::redis_target::RedisTarget;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A companion serving on a loopback port, stopped on drop.
+pub struct Companion {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Fires the graceful shutdown.
+    stop: Option<oneshot::Sender<()>>,
+    /// The server task, to await a clean exit.
+    task: Option<JoinHandle<Result<(), companion::BoxError>>>,
+}
+
+impl Companion {
+    /// Serves `config` on a free loopback port.
+    pub async fn start(config: CompanionConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(companion::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// `http://addr` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Shuts down gracefully and waits for the server to return.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("the companion stops within 10 s")
+                .expect("the server task did not panic")
+                .expect("the server returned Ok");
+        }
+    }
+}
+
+impl Drop for Companion {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A config for a test Redis with quick feed settings.
+pub fn config(redis_url: &str, instances: Vec<Instance>) -> CompanionConfig {
+    let mut c = CompanionConfig::new(
+        RedisTarget::parse(redis_url).expect("a redis URL"),
+        instances,
+    );
+    c.feed.keep_alive = Duration::from_millis(500);
+    c
+}
+
+/// One SSE event: its name and its data as JSON.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// The `event:` field.
+    pub name: String,
+    /// The `data:` field, parsed.
+    pub data: Value,
+}
+
+/// Reads SSE events from a real HTTP response, chunk by chunk.
+pub struct SseReader {
+    /// The open response.
+    response: reqwest::Response,
+    /// Bytes received but not yet split into events.
+    buf: String,
+}
+
+impl SseReader {
+    /// Opens `url` and checks it is an event stream.
+    pub async fn open(url: &str) -> Self {
+        let response = reqwest::Client::new()
+            .get(url)
+            .send()
+            .await
+            .expect("the feed answers");
+        assert_eq!(response.status(), 200, "feed status");
+        let ct = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(ct.starts_with("text/event-stream"), "content type {ct}");
+        Self {
+            response,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), or `None` at the end
+    /// of the stream; panics after `limit`.
+    pub async fn next(&mut self, limit: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(SseEvent { name, data });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let chunk = tokio::time::timeout(left, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no SSE event within {limit:?}; unparsed: {:?}", self.buf)
+                });
+            match chunk.expect("the feed keeps reading") {
+                Some(bytes) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                None => return None,
+            }
+        }
+    }
+
+    /// Reads until an event satisfies `want`, returning it; panics after `limit`.
+    pub async fn until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        want: impl Fn(&SseEvent) -> bool,
+    ) -> SseEvent {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out after {limit:?} waiting for {what}"
+            );
+            match self.next(left).await {
+                Some(e) if want(&e) => return e,
+                Some(_) => {}
+                None => panic!("the feed ended while waiting for {what}"),
+            }
+        }
+    }
+}
+
+/// A line event on `channel` whose test broadcast has sequence `seq`.
+pub fn is_broadcast(e: &SseEvent, channel: &str, seq: u64) -> bool {
+    e.name == "line"
+        && e.data["channel"] == channel
+        && e.data["summary"]["payload"]["target"] == "NavigationStateUpdate"
+        && e.data["summary"]["payload"]["arguments"][0]["data"]["seq"] == seq
+}
+
+/// A small stand-in instance: `POST /api/test/trigger-navigation-update`
+/// publishes `{target, payload}` to the navigation group from a Redis
+/// connection named after the instance; `/health` answers like Conduit.
+pub struct StandIn {
+    /// How the companion names and reaches it.
+    pub instance: Instance,
+    /// The server task, aborted on drop.
+    task: JoinHandle<()>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct StandInState {
+    name: String,
+    conn: redis::aio::MultiplexedConnection,
+    required_header: Option<(String, String)>,
+}
+
+impl StandIn {
+    /// Starts one named `name` against `redis_url`; with `required_header`
+    /// its trigger answers 401 unless that header is sent.
+    pub async fn start(name: &str, redis_url: &str, required_header: Option<(&str, &str)>) -> Self {
+        let client = redis::Client::open(redis_url).expect("a redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let _: () = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(name)
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT SETNAME");
+        let state = StandInState {
+            name: name.into(),
+            conn,
+            required_header: required_header.map(|(n, v)| (n.to_owned(), v.to_owned())),
+        };
+        let app = Router::new()
+            .route(
+                "/api/test/trigger-navigation-update",
+                post(stand_in_trigger),
+            )
+            .route(
+                "/health",
+                get(|| async {
+                    Json(json!({"status": "Healthy", "checks": [], "totalDuration": 0.0}))
+                }),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            instance: Instance {
+                name: name.into(),
+                url: format!("http://{addr}"),
+            },
+            task,
+        }
+    }
+}
+
+async fn stand_in_trigger(
+    State(mut s): State<StandInState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<TriggerResponse>, StatusCode> {
+    if let Some((name, value)) = &s.required_header {
+        if headers.get(name.as_str()).and_then(|v| v.to_str().ok()) != Some(value.as_str()) {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+    }
+    let target = body["target"]
+        .as_str()
+        .unwrap_or("NavigationStateUpdate")
+        .to_owned();
+    let payload = body["payload"].clone();
+    let channel = Channels::conduit().group("navigation-updates");
+    let bytes = Invocation::json(
+        &HubMessage::invocation(target.clone(), vec![payload.clone()]),
+        Vec::new(),
+    )
+    .encode();
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(bytes)
+        .query_async(&mut s.conn)
+        .await
+        .map_err(|_| StatusCode::BAD_GATEWAY)?;
+    let data = &payload["data"];
+    Ok(Json(TriggerResponse {
+        id: data["id"].as_str().unwrap_or_default().to_owned(),
+        seq: data["seq"].as_u64().unwrap_or_default(),
+        sent_at: data["sentAt"].as_str().unwrap_or_default().to_owned(),
+        target,
+        channel,
+        mode: TriggerMode::Redis,
+        receivers: Some(receivers),
+        instance: Some(s.name.clone()),
+    }))
+}
+
+/// POSTs `body` (JSON) to the companion's trigger endpoint.
+pub async fn trigger(companion: &Companion, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(companion.url("/api/test/trigger-navigation-update"))
+        .json(&body)
+        .send()
+        .await
+        .expect("the companion answers")
+}
+
+/// PUBLISHes raw bytes on `channel` from a fresh connection.
+pub async fn publish(redis_url: &str, channel: &str, body: &[u8]) {
+    let client = redis::Client::open(redis_url).expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(body)
+        .query_async(&mut conn)
+        .await
+        .expect("PUBLISH");
+}
