@@ -1,0 +1,539 @@
+//! The Redis side of a sim, as `RedisHubLifetimeManager` does it (spec §7):
+//! one publishing connection named after the instance, one subscriber
+//! connection whose channels are reference-counted, group commands with
+//! acks, and an outage loop that reconnects with back-off and subscribes
+//! every channel again.
+//!
+//! Without Redis (single-instance mode) a publish is handed straight back
+//! to the hub's inbound queue, so delivery takes the same path either way.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
+use redis::AsyncConnectionConfig;
+use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::SimError;
+use crate::redis_target::RedisTarget;
+
+/// How long a sender waits for a group command's ack (ASP.NET's value).
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit on any single Redis round trip, so an outage cannot hang a caller.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+/// First and largest pause between reconnect attempts.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
+
+/// A message that arrived on one of the instance's channels.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Full channel name, prefix included.
+    pub channel: String,
+    /// The exact bytes published.
+    pub payload: Vec<u8>,
+}
+
+/// A change to the subscriber connection, applied in order by the link task.
+enum Command {
+    /// Count one more user of `channel`; SUBSCRIBE on the first.
+    Subscribe {
+        /// Full channel name.
+        channel: String,
+        /// Told once the subscription is confirmed, or why it failed.
+        done: oneshot::Sender<Result<(), SimError>>,
+    },
+    /// Count one user fewer; UNSUBSCRIBE after the last.
+    Unsubscribe {
+        /// Full channel name.
+        channel: String,
+    },
+}
+
+/// Where publishes go: Redis, or straight back to this instance.
+enum Mode {
+    /// Single-instance: publishes loop back to the hub.
+    Local {
+        /// The hub's inbound queue.
+        inbound: mpsc::UnboundedSender<Inbound>,
+    },
+    /// Through Redis.
+    Redis(Link),
+}
+
+/// The handle to the Redis link task.
+struct Link {
+    /// Subscription changes for the link task.
+    commands: mpsc::UnboundedSender<Command>,
+    /// The publishing connection while Redis is up; `None` during an outage
+    /// (sends then fail at once, nothing is buffered, as in ASP.NET).
+    publisher: Arc<RwLock<Option<MultiplexedConnection>>>,
+    /// Group commands waiting for their ack, by id.
+    pending_acks: Arc<Mutex<HashMap<u32, oneshot::Sender<()>>>>,
+    /// The last group command id used (ASP.NET counts from 1).
+    last_command_id: AtomicU32,
+    /// The link task; aborting it closes both Redis connections.
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The backplane of one instance.
+pub struct Backplane {
+    /// Channel naming.
+    channels: Channels,
+    /// `<host>_<32 hex>`, as ASP.NET names servers.
+    server_name: String,
+    /// Redis or loop-back.
+    mode: Mode,
+    /// Whether Redis is connected and subscribed (always true when local).
+    up: watch::Receiver<bool>,
+}
+
+impl Backplane {
+    /// Starts the backplane; messages for this instance arrive on the
+    /// returned queue. With Redis, connecting happens in the background.
+    pub fn start(
+        name: &str,
+        redis: Option<&RedisTarget>,
+        channels: Channels,
+    ) -> (Self, mpsc::UnboundedReceiver<Inbound>) {
+        let server_name = server_name();
+        let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
+        let Some(target) = redis else {
+            let (_, up) = watch::channel(true);
+            let mode = Mode::Local { inbound: inbound_tx };
+            return (Self { channels, server_name, mode, up }, inbound_rx);
+        };
+        let (up_tx, up) = watch::channel(false);
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let publisher = Arc::new(RwLock::new(None));
+        let pending_acks = Arc::new(Mutex::new(HashMap::new()));
+        let permanent = vec![
+            channels.all(),
+            channels.internal_groups(),
+            channels.ack(&server_name),
+            channels.return_channel(&server_name),
+        ];
+        let task = tokio::spawn(
+            LinkTask {
+                target: target.clone(),
+                client_name: name.to_owned(),
+                ack_channel: channels.ack(&server_name),
+                refcounts: permanent.into_iter().map(|c| (c, 1)).collect(),
+                commands: command_rx,
+                publisher: publisher.clone(),
+                pending_acks: pending_acks.clone(),
+                inbound: inbound_tx,
+                up: up_tx,
+            }
+            .run(),
+        );
+        let link = Link {
+            commands,
+            publisher,
+            pending_acks,
+            last_command_id: AtomicU32::new(0),
+            task,
+        };
+        (
+            Self {
+                channels,
+                server_name,
+                mode: Mode::Redis(link),
+                up,
+            },
+            inbound_rx,
+        )
+    }
+
+    /// Channel naming in force.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// This server's backplane name.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// Whether this instance uses Redis at all.
+    pub fn uses_redis(&self) -> bool {
+        matches!(self.mode, Mode::Redis(_))
+    }
+
+    /// Whether Redis is connected and every channel subscribed.
+    pub fn is_up(&self) -> bool {
+        *self.up.borrow()
+    }
+
+    /// Waits up to `limit` for the backplane to be up; true if it is.
+    pub async fn wait_up(&self, limit: Duration) -> bool {
+        let mut up = self.up.clone();
+        tokio::time::timeout(limit, up.wait_for(|u| *u)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Closes the Redis connections for good (on shutdown).
+    pub fn stop(&self) {
+        if let Mode::Redis(link) = &self.mode {
+            link.task.abort();
+        }
+    }
+
+    /// PUBLISHes `payload` on `channel`; the reply is the number of
+    /// subscribed instances (`None` in single-instance mode).
+    pub async fn publish(&self, channel: String, payload: Vec<u8>) -> Result<Option<i64>, SimError> {
+        if let Mode::Local { inbound } = &self.mode {
+            let _ = inbound.send(Inbound { channel, payload });
+            return Ok(None);
+        }
+        let Some(mut conn) = self.publisher() else {
+            tracing::warn!("not sent to {channel}: Redis is down");
+            return Err(SimError::Backplane("Redis is not connected".into()));
+        };
+        let published = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async::<i64>(&mut conn)
+            .await;
+        published.map(Some).map_err(|e| {
+            tracing::warn!("not sent to {channel}: {e}");
+            SimError::Backplane(e.to_string())
+        })
+    }
+
+    /// PINGs Redis on the publishing connection.
+    pub async fn ping(&self) -> Result<(), SimError> {
+        let Some(mut conn) = self.publisher() else {
+            return Err(SimError::Backplane("Redis is not connected".into()));
+        };
+        redis::cmd("PING")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| SimError::Backplane(e.to_string()))
+    }
+
+    /// The publishing connection, while Redis is up.
+    fn publisher(&self) -> Option<MultiplexedConnection> {
+        match &self.mode {
+            Mode::Local { .. } => None,
+            Mode::Redis(link) => link.publisher.read().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// Subscribes `channel` for one more user; resolves once Redis confirmed.
+    pub async fn subscribe(&self, channel: String) -> Result<(), SimError> {
+        let Mode::Redis(link) = &self.mode else {
+            return Ok(());
+        };
+        let (done, confirmed) = oneshot::channel();
+        link.commands
+            .send(Command::Subscribe { channel, done })
+            .map_err(|_| SimError::Backplane("backplane stopped".into()))?;
+        confirmed
+            .await
+            .unwrap_or_else(|_| Err(SimError::Backplane("backplane stopped".into())))
+    }
+
+    /// Releases one user of `channel`.
+    pub fn unsubscribe(&self, channel: String) {
+        if let Mode::Redis(link) = &self.mode {
+            let _ = link.commands.send(Command::Unsubscribe { channel });
+        }
+    }
+
+    /// Asks whichever instance owns `connection_id` to add it to or remove
+    /// it from `group`, and waits for that instance's ack.
+    pub async fn group_command(
+        &self,
+        action: GroupAction,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<(), SimError> {
+        let Mode::Redis(link) = &self.mode else {
+            // Single-instance: a connection that is not local exists nowhere.
+            return Ok(());
+        };
+        let id = link.last_command_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let (acked_tx, acked) = oneshot::channel();
+        lock(&link.pending_acks).insert(id, acked_tx);
+        let command = GroupCommand {
+            id,
+            server_name: self.server_name.clone(),
+            action,
+            group: group.to_owned(),
+            connection_id: connection_id.to_owned(),
+        };
+        let sent = self.publish(self.channels.internal_groups(), command.encode()).await;
+        let result = match sent {
+            Err(e) => Err(e),
+            Ok(_) => match tokio::time::timeout(ACK_TIMEOUT, acked).await {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(SimError::AckTimeout(id)),
+            },
+        };
+        lock(&link.pending_acks).remove(&id);
+        result
+    }
+
+    /// Answers another server's group command.
+    pub async fn ack(&self, command: &GroupCommand) -> Result<(), SimError> {
+        let channel = self.channels.ack(&command.server_name);
+        self.publish(channel, Ack { id: command.id }.encode()).await.map(drop)
+    }
+}
+
+/// Locks a mutex even if a panicking holder poisoned it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `<MachineName>_<32 lowercase hex>`, as ASP.NET names its servers.
+fn server_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}_{:032x}", rand::random::<u128>())
+}
+
+/// The task that owns the Redis connections.
+struct LinkTask {
+    /// Where Redis is.
+    target: RedisTarget,
+    /// CLIENT SETNAME of the publishing connection: the instance name.
+    client_name: String,
+    /// This server's ack channel; acks are settled here, not in the hub.
+    ack_channel: String,
+    /// Users per subscribed channel; resubscribed after every reconnect.
+    refcounts: HashMap<String, usize>,
+    /// Subscription changes, applied in arrival order.
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Shared with [`Backplane::publish`].
+    publisher: Arc<RwLock<Option<MultiplexedConnection>>>,
+    /// Shared with [`Backplane::group_command`].
+    pending_acks: Arc<Mutex<HashMap<u32, oneshot::Sender<()>>>>,
+    /// The hub's inbound queue.
+    inbound: mpsc::UnboundedSender<Inbound>,
+    /// Up/down, for health and start-up.
+    up: watch::Sender<bool>,
+}
+
+/// Both connections of one Redis session.
+struct Session {
+    /// PUBLISH goes here.
+    publisher: MultiplexedConnection,
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    sink: PubSubSink,
+    /// Messages; ends when the connection drops.
+    stream: PubSubStream,
+}
+
+impl LinkTask {
+    async fn run(mut self) {
+        let mut pause = BACKOFF.0;
+        loop {
+            match self.connect().await {
+                Ok(session) => {
+                    tracing::info!("backplane connected to {}", self.target);
+                    pause = BACKOFF.0;
+                    let publisher = session.publisher.clone();
+                    *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = Some(publisher);
+                    let _ = self.up.send(true);
+                    let ended = self.serve(session).await;
+                    *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = None;
+                    let _ = self.up.send(false);
+                    if ended == Ended::Stopped {
+                        return;
+                    }
+                    tracing::warn!("lost Redis at {}; reconnecting", self.target);
+                }
+                Err(e) => tracing::warn!("cannot reach Redis at {}: {e}", self.target),
+            }
+            if self.wait_while_down(pause).await == Ended::Stopped {
+                return;
+            }
+            pause = (pause * 2).min(BACKOFF.1);
+        }
+    }
+
+    /// Opens both connections, names the publisher and subscribes every
+    /// channel in use.
+    async fn connect(&self) -> Result<Session, String> {
+        let client = self.target.client().map_err(|e| e.to_string())?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let mut publisher = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| e.to_string())?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&self.client_name)
+            .query_async::<()>(&mut publisher)
+            .await
+            .map_err(|e| format!("CLIENT SETNAME {}: {e}", self.client_name))?;
+        let pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+            .await
+            .map_err(|_| "timed out opening the subscriber connection".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let (mut sink, stream) = pubsub.split();
+        for channel in self.refcounts.keys() {
+            timed(sink.subscribe(channel)).await?;
+        }
+        Ok(Session {
+            publisher,
+            sink,
+            stream,
+        })
+    }
+
+    /// Runs one session until the connection drops or the backplane stops.
+    async fn serve(&mut self, mut session: Session) -> Ended {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return Ended::Stopped };
+                    if let Err(e) = self.apply(command, &mut session.sink).await {
+                        tracing::warn!("subscription change failed: {e}");
+                        return Ended::Lost;
+                    }
+                }
+                message = session.stream.next() => {
+                    let Some(message) = message else { return Ended::Lost };
+                    self.route(message.get_channel_name(), message.get_payload_bytes());
+                }
+            }
+        }
+    }
+
+    /// One subscription change while connected.
+    async fn apply(&mut self, command: Command, sink: &mut PubSubSink) -> Result<(), String> {
+        match command {
+            Command::Subscribe { channel, done } => {
+                let users = self.refcounts.get(&channel).copied().unwrap_or(0);
+                if users == 0 {
+                    if let Err(e) = timed(sink.subscribe(&channel)).await {
+                        let _ = done.send(Err(SimError::Backplane(e.clone())));
+                        return Err(e);
+                    }
+                }
+                self.refcounts.insert(channel, users + 1);
+                let _ = done.send(Ok(()));
+            }
+            Command::Unsubscribe { channel } => {
+                if self.release(&channel) {
+                    timed(sink.unsubscribe(&channel)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops one user of `channel`; true if it was the last.
+    fn release(&mut self, channel: &str) -> bool {
+        match self.refcounts.get_mut(channel) {
+            Some(users) if *users > 1 => {
+                *users -= 1;
+                false
+            }
+            Some(_) => {
+                self.refcounts.remove(channel);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Settles an ack addressed to this server, or hands the message on.
+    fn route(&self, channel: &str, payload: &[u8]) {
+        if channel == self.ack_channel {
+            match Ack::decode(payload) {
+                Ok(ack) => {
+                    if let Some(waiter) = lock(&self.pending_acks).remove(&ack.id) {
+                        let _ = waiter.send(());
+                    }
+                }
+                Err(e) => tracing::warn!("undecodable ack on {channel}: {e}"),
+            }
+            return;
+        }
+        let _ = self.inbound.send(Inbound {
+            channel: channel.to_owned(),
+            payload: payload.to_vec(),
+        });
+    }
+
+    /// Waits out one back-off pause, refusing new subscriptions meanwhile
+    /// (new connections are refused while Redis is down, as in ASP.NET)
+    /// and still counting releases.
+    async fn wait_while_down(&mut self, pause: Duration) -> Ended {
+        let sleep = tokio::time::sleep(pause);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return Ended::Lost,
+                command = self.commands.recv() => match command {
+                    None => return Ended::Stopped,
+                    Some(Command::Subscribe { done, .. }) => {
+                        let _ = done.send(Err(SimError::Backplane("Redis is not connected".into())));
+                    }
+                    Some(Command::Unsubscribe { channel }) => {
+                        self.release(&channel);
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Why a session or pause ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The connection dropped: reconnect.
+    Lost,
+    /// The backplane was dropped: finish.
+    Stopped,
+}
+
+/// Runs one Redis round trip with [`REDIS_TIMEOUT`].
+async fn timed(f: impl std::future::Future<Output = redis::RedisResult<()>>) -> Result<(), String> {
+    match tokio::time::timeout(REDIS_TIMEOUT, f).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("Redis did not answer in time".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Server names follow ASP.NET's `<host>_<32 hex>` shape.
+    #[test]
+    fn server_name_shape() {
+        let name = server_name();
+        let (host, hex) = name.rsplit_once('_').unwrap();
+        assert!(!host.is_empty());
+        assert_eq!(hex.len(), 32);
+        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+
+    /// In single-instance mode a publish comes straight back inbound.
+    #[tokio::test]
+    async fn local_mode_loops_back() {
+        let (b, mut inbound) = Backplane::start("a", None, Channels::conduit());
+        assert_eq!(b.publish("ch".into(), vec![1, 2]).await.unwrap(), None);
+        let m = inbound.recv().await.unwrap();
+        assert_eq!((m.channel.as_str(), m.payload.as_slice()), ("ch", &[1u8, 2][..]));
+    }
+}

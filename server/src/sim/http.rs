@@ -1,0 +1,533 @@
+//! The sim's HTTP surface: negotiate and the WebSocket transport at the hub
+//! path, the health endpoints, the test trigger and the model-mapping
+//! stand-in, all behind Conduit's CORS policy.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{future, SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::backplane::NAVIGATION_GROUP;
+use protocol::broadcast::{iso8601_utc, TestBroadcast, NAVIGATION_EVENT};
+use protocol::message::HubMessage;
+use protocol::negotiate::{Negotiated, Transport};
+use tokio::sync::{mpsc, watch};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use super::connection::{self, Frame, Limits};
+use super::health::{self, Scope};
+use super::hub::{new_connection_id, now_ms};
+use super::{CorsOrigins, Sim, SimError, HUB_PATH};
+
+/// How long a negotiated connection may wait for its WebSocket.
+const NEGOTIATED_LIFETIME: Duration = Duration::from_secs(120);
+
+/// Connection tokens handed out by negotiate.
+#[derive(Default)]
+struct Tokens {
+    /// Negotiated but not yet connected: token → (connection id, when).
+    pending: HashMap<String, (String, Instant)>,
+    /// Tokens whose WebSocket is open (a second one gets 409).
+    active: HashSet<String>,
+}
+
+/// The outcome of presenting a token on the WebSocket request.
+enum Claim {
+    /// First use: the connection id it was negotiated for.
+    Fresh(String),
+    /// Already in use: 409.
+    InUse,
+    /// Never issued or long gone: 404.
+    Unknown,
+}
+
+/// What every route shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The instance.
+    sim: Sim,
+    /// Negotiated and open connection tokens.
+    tokens: Arc<Mutex<Tokens>>,
+    /// Flips to true when the server is stopping.
+    stop: watch::Receiver<bool>,
+    /// Held by every live connection; the server waits for all to drop.
+    done: mpsc::Sender<()>,
+}
+
+impl AppState {
+    /// State for serving `sim`; `stop` ends connections, `done` tracks them.
+    pub fn new(sim: Sim, stop: watch::Receiver<bool>, done: mpsc::Sender<()>) -> Self {
+        Self {
+            sim,
+            tokens: Arc::default(),
+            stop,
+            done,
+        }
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The 404 or 409 a token earns, without using it up.
+    fn refusal(&self, token: &str) -> Option<Response> {
+        let tokens = self.tokens();
+        if tokens.active.contains(token) {
+            Some(conflict())
+        } else if !tokens.pending.contains_key(token) {
+            Some(not_found())
+        } else {
+            None
+        }
+    }
+
+    fn claim(&self, token: &str) -> Claim {
+        let mut tokens = self.tokens();
+        if tokens.active.contains(token) {
+            return Claim::InUse;
+        }
+        match tokens.pending.remove(token) {
+            Some((id, _)) => {
+                tokens.active.insert(token.to_owned());
+                Claim::Fresh(id)
+            }
+            None => Claim::Unknown,
+        }
+    }
+}
+
+fn conflict() -> Response {
+    (StatusCode::CONFLICT, "Connection ID is already in use").into_response()
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "No Connection with that ID").into_response()
+}
+
+/// The router, with no socket: tests call it with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let cors = cors(&state.sim.hub().config().cors);
+    Router::new()
+        .route(HUB_PATH, get(websocket))
+        .route(&format!("{HUB_PATH}/negotiate"), post(negotiate))
+        .route("/health", get(health_all))
+        .route("/health/ready", get(health_all))
+        .route("/health/live", get(health_live))
+        .route("/api/test/trigger-navigation-update", post(trigger))
+        .route("/api/admin/model-mappings", post(create_model_mapping))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Conduit's policy: listed origins exactly, any method and header,
+/// credentials allowed; optionally any `http://` loopback origin too.
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    let origins = origins.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|o| origin_allowed(&origins, o))
+        }))
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
+}
+
+fn origin_allowed(origins: &CorsOrigins, origin: &str) -> bool {
+    if origins.exact.iter().any(|o| o == origin) {
+        return true;
+    }
+    if !origins.any_loopback {
+        return false;
+    }
+    let Some(authority) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// Query of the negotiate POST.
+#[derive(Debug, Deserialize)]
+struct NegotiateQuery {
+    /// 0 if absent; the server answers with at most 1.
+    #[serde(rename = "negotiateVersion")]
+    negotiate_version: Option<String>,
+}
+
+async fn negotiate(State(state): State<AppState>, Query(q): Query<NegotiateQuery>) -> Result<Response, SimError> {
+    let requested = match q.negotiate_version.as_deref() {
+        None | Some("") => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| SimError::BadRequest(format!("invalid negotiateVersion '{v}'")))?,
+    };
+    let version = requested.min(1);
+    let connection_id = new_connection_id();
+    let connection_token = if version == 0 {
+        connection_id.clone()
+    } else {
+        new_connection_id()
+    };
+    {
+        let mut tokens = state.tokens();
+        tokens.pending.retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
+        tokens
+            .pending
+            .insert(connection_token.clone(), (connection_id.clone(), Instant::now()));
+    }
+    let body = Negotiated {
+        version,
+        connection_id,
+        connection_token,
+        transports: vec![Transport::websockets()],
+        use_stateful_reconnect: false,
+    }
+    .to_json();
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Query of the WebSocket request.
+#[derive(Debug, Deserialize)]
+struct SocketQuery {
+    /// The negotiated connection token; absent with skipNegotiation.
+    id: Option<String>,
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    Query(q): Query<SocketQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    // ASP.NET checks the id before the transport, so a stale id is a 404
+    // even on a request that could not be upgraded.
+    if let Some(token) = &q.id {
+        if let Some(refusal) = state.refusal(token) {
+            return refusal;
+        }
+    }
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let (connection_id, token) = match q.id {
+        None => (new_connection_id(), None),
+        Some(token) => match state.claim(&token) {
+            Claim::Fresh(id) => (id, Some(token)),
+            Claim::InUse => return conflict(),
+            Claim::Unknown => return not_found(),
+        },
+    };
+    let config = state.sim.hub().config();
+    let limits = Limits {
+        liveness: config.liveness,
+        handshake_timeout: config.handshake_timeout,
+        max_record: config.max_message_size,
+    };
+    // Several records may share one WebSocket message; the record limit is
+    // enforced by the splitter, this only bounds one message's memory.
+    upgrade
+        .max_message_size(config.max_message_size * 4)
+        .on_upgrade(move |socket| serve_socket(state, socket, connection_id, token, limits))
+}
+
+async fn serve_socket(state: AppState, socket: WebSocket, id: String, token: Option<String>, limits: Limits) {
+    // Holding a `done` sender is how the server knows this one still runs.
+    let _running = state.done.clone();
+    let (tx, rx) = socket.split();
+    let sink = tx.with(|frame: Frame| future::ready(Ok::<_, axum::Error>(to_message(frame))));
+    let stream = rx.filter_map(|m| future::ready(from_message(m)));
+    let hub = state.sim.hub().clone();
+    connection::run(hub, id, limits, sink, stream, state.stop.clone()).await;
+    if let Some(token) = token {
+        state.tokens().active.remove(&token);
+    }
+}
+
+fn to_message(frame: Frame) -> Message {
+    match frame {
+        // Cloning `Bytes` only bumps a count; only a foreign publisher
+        // could send "json" that is not UTF-8.
+        Frame::Text(bytes) => match axum::extract::ws::Utf8Bytes::try_from(bytes.clone()) {
+            Ok(text) => Message::Text(text),
+            Err(_) => Message::Binary(bytes),
+        },
+        Frame::Close(code, reason) => Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    }
+}
+
+fn from_message(message: Result<Message, axum::Error>) -> Option<Result<Frame, axum::Error>> {
+    match message {
+        Ok(Message::Text(text)) => Some(Ok(Frame::Text(Bytes::from(text)))),
+        Ok(Message::Binary(bytes)) => Some(Ok(Frame::Text(bytes))),
+        Ok(Message::Close(frame)) => {
+            let (code, reason) = frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+            Some(Ok(Frame::Close(code, reason)))
+        }
+        Ok(Message::Ping(_) | Message::Pong(_)) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+async fn health_all(State(state): State<AppState>) -> health::Report {
+    health::report(state.sim.hub(), Scope::All).await
+}
+
+async fn health_live(State(state): State<AppState>) -> health::Report {
+    health::report(state.sim.hub(), Scope::Live).await
+}
+
+/// Reads an optional JSON body: empty means the default.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, SimError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| SimError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+async fn trigger(State(state): State<AppState>, body: Bytes) -> Result<Json<TriggerResponse>, SimError> {
+    let request: TriggerRequest = optional_json(&body)?;
+    let hub = state.sim.hub();
+    let target = request.target.unwrap_or_else(|| NAVIGATION_EVENT.to_owned());
+    if target.trim().is_empty() {
+        return Err(SimError::BadRequest("target must not be empty".into()));
+    }
+    let name = hub.config().name.clone();
+    let broadcast = TestBroadcast::new(
+        format!("{:032x}", rand::random::<u128>()),
+        hub.next_broadcast_seq(),
+        now_ms(),
+        name.clone(),
+    );
+    let argument = request.payload.unwrap_or_else(|| broadcast.to_argument());
+    let message = HubMessage::invocation(target.clone(), vec![argument]);
+    let receivers = hub.send_group(NAVIGATION_GROUP, &message).await?;
+    Ok(Json(TriggerResponse {
+        id: broadcast.id,
+        seq: broadcast.seq,
+        sent_at: broadcast.sent_at,
+        target,
+        channel: hub.config().channels.group(NAVIGATION_GROUP),
+        mode: TriggerMode::Instance,
+        receivers,
+        instance: Some(name),
+    }))
+}
+
+/// The field of a model-mapping body that must be a non-empty string.
+fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, SimError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| SimError::BadRequest(format!("'{field}' is required and must be a non-empty string")))
+}
+
+/// The seed guide's `POST /api/admin/model-mappings`: pretend to create the
+/// mapping and notify as Conduit's consumer would.
+async fn create_model_mapping(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), SimError> {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| SimError::BadRequest(format!("body must be JSON: {e}")))?;
+    let body = body
+        .as_object()
+        .ok_or_else(|| SimError::BadRequest("body must be a JSON object".into()))?;
+    let alias = required(body, "virtualModelName")?;
+    let provider_model = required(body, "providerModelName")?;
+    let provider = required(body, "providerName")?;
+    let hub = state.sim.hub();
+    let mapping_id = hub.next_mapping_id();
+    let event = json!({
+        "type": "ModelMappingChanged",
+        "data": {
+            "mappingId": mapping_id,
+            "modelAlias": alias,
+            "changeType": "Created",
+            "timestamp": iso8601_utc(now_ms()),
+        }
+    });
+    let navigation = HubMessage::invocation(NAVIGATION_EVENT, vec![event.clone()]);
+    let navigation_receivers = hub.send_group(NAVIGATION_GROUP, &navigation).await?;
+    let model_update = HubMessage::invocation("ModelUpdate", vec![event]);
+    let model_receivers = hub.send_group(&format!("model-{alias}"), &model_update).await?;
+    let created = json!({
+        "id": mapping_id,
+        "virtualModelName": alias,
+        "providerModelName": provider_model,
+        "providerName": provider,
+        "receivers": { "navigationUpdates": navigation_receivers, "modelGroup": model_receivers },
+    });
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimConfig;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn router() -> Router {
+        let sim = Sim::start(SimConfig::new("api-1", None)).await.unwrap();
+        let (_stop_tx, stop) = watch::channel(false);
+        let (done, _) = mpsc::channel(1);
+        app(AppState::new(sim, stop, done))
+    }
+
+    async fn call(router: Router, request: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers)
+    }
+
+    fn post(uri: &str, body: &str) -> Request<Body> {
+        Request::post(uri).body(Body::from(body.to_owned())).unwrap()
+    }
+
+    /// Negotiate v1 gives distinct 22-character id and token and WebSockets only.
+    #[tokio::test]
+    async fn negotiate_v1() {
+        let (status, body, _) = call(router().await, post("/hubs/navigation-state/negotiate?negotiateVersion=1", "")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["negotiateVersion"], 1);
+        let (id, token) = (body["connectionId"].as_str().unwrap(), body["connectionToken"].as_str().unwrap());
+        assert_eq!((id.len(), token.len()), (22, 22));
+        assert_ne!(id, token);
+        assert_eq!(
+            body["availableTransports"],
+            json!([{"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}])
+        );
+    }
+
+    /// Negotiate v0 has no token.
+    #[tokio::test]
+    async fn negotiate_v0_has_no_token() {
+        let (_, body, _) = call(router().await, post("/hubs/navigation-state/negotiate", "")).await;
+        assert_eq!(body["negotiateVersion"], 0);
+        assert!(body.get("connectionToken").is_none());
+    }
+
+    /// A listed origin gets credentialed CORS on negotiate; others get none.
+    #[tokio::test]
+    async fn cors_on_negotiate() {
+        let request = |origin: &str| {
+            Request::options("/hubs/navigation-state/negotiate")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "x-requested-with")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (_, _, h) = call(router().await, request("http://localhost:5001")).await;
+        assert_eq!(h["access-control-allow-origin"], "http://localhost:5001");
+        assert_eq!(h["access-control-allow-credentials"], "true");
+        let (_, _, h) = call(router().await, request("http://evil.example")).await;
+        assert!(h.get("access-control-allow-origin").is_none());
+    }
+
+    /// Any loopback origin is allowed by default, other hosts only if listed.
+    #[test]
+    fn loopback_origins() {
+        let o = CorsOrigins::default();
+        assert!(origin_allowed(&o, "http://127.0.0.1:8099"));
+        assert!(origin_allowed(&o, "http://localhost:3000"));
+        assert!(origin_allowed(&o, "http://webui:8080"));
+        assert!(!origin_allowed(&o, "http://localhost.evil:1"));
+        assert!(!origin_allowed(&CorsOrigins { any_loopback: false, ..o }, "http://127.0.0.1:8099"));
+    }
+
+    /// The trigger answers with what it sent; seq counts from 1.
+    #[tokio::test]
+    async fn trigger_answers_what_it_sent() {
+        let r = router().await;
+        let (status, body, _) = call(r.clone(), post("/api/test/trigger-navigation-update", "")).await;
+        assert_eq!(status, StatusCode::OK);
+        let response: TriggerResponse = serde_json::from_value(body).unwrap();
+        assert_eq!((response.seq, response.mode), (1, TriggerMode::Instance));
+        assert_eq!(response.instance.as_deref(), Some("api-1"));
+        assert_eq!(response.target, "NavigationStateUpdate");
+        let (_, body, _) = call(r, post("/api/test/trigger-navigation-update", "{}")).await;
+        assert_eq!(body["seq"], 2);
+    }
+
+    /// A bad trigger body is a 400 that says why.
+    #[tokio::test]
+    async fn trigger_bad_body_is_400() {
+        let (status, body, _) = call(router().await, post("/api/test/trigger-navigation-update", "{")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("invalid JSON"));
+    }
+
+    /// A model mapping without its alias is a 400 naming the field.
+    #[tokio::test]
+    async fn model_mapping_missing_field_is_400() {
+        let (status, body, _) = call(
+            router().await,
+            post("/api/admin/model-mappings", r#"{"providerModelName":"gpt-3.5-turbo","providerName":"openai"}"#),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("virtualModelName"));
+    }
+
+    /// The seed's cURL body creates a mapping (201).
+    #[tokio::test]
+    async fn model_mapping_created() {
+        let (status, body, _) = call(
+            router().await,
+            post(
+                "/api/admin/model-mappings",
+                r#"{"virtualModelName":"test-model-1","providerModelName":"gpt-3.5-turbo","providerName":"openai"}"#,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(body["id"], 1);
+    }
+
+    /// /health/live has no checks; /health has redis and signalr.
+    #[tokio::test]
+    async fn health_shapes() {
+        let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+        let (status, body, _) = call(router().await, get("/health/live")).await;
+        assert_eq!((status, body["status"].clone(), body["checks"].clone()), (StatusCode::OK, json!("Healthy"), json!([])));
+        let (_, body, _) = call(router().await, get("/health")).await;
+        assert_eq!(body["checks"][0]["name"], "redis");
+        assert_eq!(body["checks"][1]["name"], "signalr");
+        assert!(body["totalDuration"].is_number());
+    }
+
+    /// An unknown connection token is a 404, before any upgrade happens.
+    #[tokio::test]
+    async fn unknown_token_is_404() {
+        let request = Request::get("/hubs/navigation-state?id=nope")
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(Body::empty())
+            .unwrap();
+        let response = router().await.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}

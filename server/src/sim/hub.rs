@@ -1,0 +1,494 @@
+//! Conduit's `NavigationStateHub` and the hub lifetime manager under it:
+//! the local connections and groups, the hub methods clients may call, and
+//! delivery of what arrives from the backplane.
+//!
+//! As in ASP.NET, sends to All and to groups always go through the
+//! backplane, even for local clients; only replies to the caller are local.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use protocol::backplane::{ChannelKind, GroupAction, GroupCommand, Invocation, NAVIGATION_GROUP};
+use protocol::broadcast::iso8601_utc;
+use protocol::message::{HubMessage, Outcome};
+use tokio::sync::mpsc;
+
+use super::backplane::{Backplane, Inbound};
+use super::{SimConfig, SimError};
+
+/// How many records may wait for one slow client before it misses some.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// The sending half of one connection's outbox: whole records, ready to write.
+pub type Outbox = mpsc::Sender<Bytes>;
+
+/// A local connection as the hub sees it.
+struct Member {
+    /// Where its records go.
+    outbox: Outbox,
+    /// The groups it is in, to leave them all when it goes.
+    groups: HashSet<String>,
+}
+
+/// Who is connected here and which groups they are in.
+#[derive(Default)]
+struct Registry {
+    /// Local connections by connection id.
+    connections: HashMap<String, Member>,
+    /// Local members of each group.
+    groups: HashMap<String, HashSet<String>>,
+}
+
+/// The hub of one instance.
+pub struct Hub {
+    /// The settings it was started with.
+    config: SimConfig,
+    /// Redis (or the local loop-back).
+    backplane: Backplane,
+    /// Local connections and groups.
+    registry: Mutex<Registry>,
+    /// Sequence number of this instance's test broadcasts.
+    broadcasts_sent: AtomicU64,
+    /// Id of the next model mapping the stand-in "creates".
+    mappings_created: AtomicU64,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// 16 random bytes, base64url without padding: 22 characters, as ASP.NET
+/// makes connection ids and tokens.
+pub fn new_connection_id() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+impl Hub {
+    /// Starts the backplane and the task that delivers what it receives.
+    pub async fn start(config: SimConfig) -> Arc<Self> {
+        let (backplane, inbound) = Backplane::start(&config.name, config.redis.as_ref(), config.channels.clone());
+        let hub = Arc::new(Self {
+            config,
+            backplane,
+            registry: Mutex::new(Registry::default()),
+            broadcasts_sent: AtomicU64::new(0),
+            mappings_created: AtomicU64::new(0),
+        });
+        tokio::spawn(deliver_inbound(Arc::downgrade(&hub), inbound));
+        hub
+    }
+
+    /// The instance's settings.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The backplane.
+    pub fn backplane(&self) -> &Backplane {
+        &self.backplane
+    }
+
+    /// How many connections are open here.
+    pub fn connection_count(&self) -> usize {
+        self.registry().connections.len()
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `OnConnectedAsync`: subscribe the connection's channel and join
+    /// `navigation-updates`. Fails (and leaves no trace) if Redis is down.
+    pub async fn connect(&self, id: &str, outbox: Outbox) -> Result<(), SimError> {
+        let channel = self.config.channels.connection(id);
+        self.backplane.subscribe(channel.clone()).await?;
+        self.registry().connections.insert(
+            id.to_owned(),
+            Member {
+                outbox,
+                groups: HashSet::new(),
+            },
+        );
+        if let Err(e) = self.join_local(id, NAVIGATION_GROUP).await {
+            self.disconnect(id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `OnDisconnectedAsync`: leave every group and release the channels.
+    pub fn disconnect(&self, id: &str) {
+        let released = {
+            let mut registry = self.registry();
+            let Some(member) = registry.connections.remove(id) else {
+                return;
+            };
+            member
+                .groups
+                .into_iter()
+                .filter(|group| remove_member(&mut registry, group, id))
+                .collect::<Vec<_>>()
+        };
+        for group in released {
+            self.backplane.unsubscribe(self.config.channels.group(&group));
+        }
+        self.backplane.unsubscribe(self.config.channels.connection(id));
+    }
+
+    /// `Groups.AddToGroupAsync`: locally if the connection is here, else
+    /// by a group command that its owner acks.
+    pub async fn add_to_group(&self, id: &str, group: &str) -> Result<(), SimError> {
+        if self.is_local(id) {
+            return self.join_local(id, group).await;
+        }
+        self.backplane.group_command(GroupAction::Add, group, id).await
+    }
+
+    /// `Groups.RemoveFromGroupAsync`, local or through the backplane.
+    pub async fn remove_from_group(&self, id: &str, group: &str) -> Result<(), SimError> {
+        if self.is_local(id) {
+            self.leave_local(id, group);
+            return Ok(());
+        }
+        self.backplane.group_command(GroupAction::Remove, group, id).await
+    }
+
+    fn is_local(&self, id: &str) -> bool {
+        self.registry().connections.contains_key(id)
+    }
+
+    /// Adds a local connection to `group`; the group channel is subscribed
+    /// for every member, so Redis sees SUBSCRIBE on the first only.
+    async fn join_local(&self, id: &str, group: &str) -> Result<(), SimError> {
+        {
+            let mut registry = self.registry();
+            let Some(member) = registry.connections.get_mut(id) else {
+                return Ok(());
+            };
+            if !member.groups.insert(group.to_owned()) {
+                return Ok(());
+            }
+            registry.groups.entry(group.to_owned()).or_default().insert(id.to_owned());
+        }
+        let subscribed = self.backplane.subscribe(self.config.channels.group(group)).await;
+        if subscribed.is_err() {
+            let mut registry = self.registry();
+            if let Some(member) = registry.connections.get_mut(id) {
+                member.groups.remove(group);
+            }
+            remove_member(&mut registry, group, id);
+        }
+        subscribed
+    }
+
+    fn leave_local(&self, id: &str, group: &str) {
+        let was_member = {
+            let mut registry = self.registry();
+            let Some(member) = registry.connections.get_mut(id) else {
+                return;
+            };
+            let was = member.groups.remove(group);
+            if was {
+                remove_member(&mut registry, group, id);
+            }
+            was
+        };
+        if was_member {
+            self.backplane.unsubscribe(self.config.channels.group(group));
+        }
+    }
+
+    /// Runs hub method `target` for connection `caller`. `Ok` is the
+    /// method's result (`null` for Conduit's `Task` methods).
+    pub async fn invoke(&self, caller: &str, target: &str, arguments: &[Value]) -> Result<Value, String> {
+        let binding_failed = || format!("Failed to invoke '{target}' due to an error on the server.");
+        let method = HubMethod::find(target).ok_or_else(|| {
+            format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")
+        })?;
+        match method {
+            HubMethod::RequestCurrentState => {
+                if !arguments.is_empty() {
+                    return Err(binding_failed());
+                }
+                let reply = HubMessage::invocation(
+                    "StateUpdateRequested",
+                    vec![json!({ "timestamp": iso8601_utc(now_ms()) })],
+                );
+                self.send_to_local(caller, Bytes::from(reply.to_record()));
+            }
+            HubMethod::SubscribeToModel | HubMethod::UnsubscribeFromModel => {
+                let [model] = arguments else {
+                    return Err(binding_failed());
+                };
+                let model = match model {
+                    Value::String(s) => s.as_str(),
+                    Value::Null => "",
+                    _ => return Err(binding_failed()),
+                };
+                if model.is_empty() {
+                    tracing::warn!("{target} called with an empty model id; ignored");
+                    return Ok(Value::Null);
+                }
+                let group = format!("model-{model}");
+                if method == HubMethod::SubscribeToModel {
+                    self.join_local(caller, &group).await.map_err(|_| {
+                        "An unexpected error occurred invoking 'SubscribeToModel' on the server.".to_owned()
+                    })?;
+                } else {
+                    self.leave_local(caller, &group);
+                }
+            }
+        }
+        Ok(Value::Null)
+    }
+
+    fn send_to_local(&self, id: &str, record: Bytes) {
+        if let Some(member) = self.registry().connections.get(id) {
+            offer(&member.outbox, record);
+        }
+    }
+
+    /// Sends `message` to every member of `group` on every instance,
+    /// through the backplane; returns PUBLISH's receiver count.
+    pub async fn send_group(&self, group: &str, message: &HubMessage) -> Result<Option<i64>, SimError> {
+        let body = Invocation::json(message, Vec::new()).encode();
+        self.backplane.publish(self.config.channels.group(group), body).await
+    }
+
+    /// The next test broadcast sequence number (1, 2, …).
+    pub fn next_broadcast_seq(&self) -> u64 {
+        self.broadcasts_sent.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The next model mapping id (1, 2, …).
+    pub fn next_mapping_id(&self) -> u64 {
+        self.mappings_created.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Delivers one backplane message to the local connections it names.
+    fn deliver(self: &Arc<Self>, inbound: Inbound) {
+        let Some(kind) = self.config.channels.classify(&inbound.channel) else {
+            return;
+        };
+        match kind {
+            ChannelKind::All | ChannelKind::Group(_) | ChannelKind::Connection(_) => {
+                self.deliver_invocation(&kind, &inbound.payload)
+            }
+            ChannelKind::InternalGroups => match GroupCommand::decode(&inbound.payload) {
+                Ok(command) => {
+                    let hub = self.clone();
+                    tokio::spawn(async move { hub.apply_group_command(command).await });
+                }
+                Err(e) => tracing::warn!("undecodable group command: {e}"),
+            },
+            other => tracing::debug!("ignored a message on a {} channel", other.label()),
+        }
+    }
+
+    fn deliver_invocation(&self, kind: &ChannelKind, payload: &[u8]) {
+        let invocation = match Invocation::decode(payload) {
+            Ok(i) => i,
+            Err(e) => return tracing::warn!("undecodable invocation: {e}"),
+        };
+        let Some(json) = invocation.message_for("json") else {
+            return tracing::warn!(
+                "This message was received from another server that did not have the requested protocol available."
+            );
+        };
+        let record = Bytes::copy_from_slice(json);
+        let excluded: HashSet<&str> = invocation.excluded_connection_ids.iter().map(String::as_str).collect();
+        let registry = self.registry();
+        let send = |id: &str| {
+            if let Some(member) = registry.connections.get(id) {
+                offer(&member.outbox, record.clone());
+            }
+        };
+        match kind {
+            ChannelKind::All => registry
+                .connections
+                .keys()
+                .filter(|id| !excluded.contains(id.as_str()))
+                .for_each(|id| send(id)),
+            ChannelKind::Group(group) => {
+                if let Some(members) = registry.groups.get(group) {
+                    members.iter().filter(|id| !excluded.contains(id.as_str())).for_each(|id| send(id));
+                }
+            }
+            // `:connection:` ignores exclusions, as ASP.NET does.
+            ChannelKind::Connection(id) => send(id),
+            _ => {}
+        }
+    }
+
+    /// Applies a group command if the connection is here, and acks it.
+    async fn apply_group_command(&self, command: GroupCommand) {
+        if !self.is_local(&command.connection_id) {
+            return;
+        }
+        match command.action {
+            GroupAction::Add => {
+                if let Err(e) = self.join_local(&command.connection_id, &command.group).await {
+                    return tracing::warn!("group command {} not applied: {e}", command.id);
+                }
+            }
+            GroupAction::Remove => self.leave_local(&command.connection_id, &command.group),
+        }
+        if let Err(e) = self.backplane.ack(&command).await {
+            tracing::warn!("ack for group command {} not sent: {e}", command.id);
+        }
+    }
+
+    /// Ids of the local members of `group`, for status and tests.
+    pub fn local_members(&self, group: &str) -> Vec<String> {
+        self.registry()
+            .groups
+            .get(group)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Removes `id` from `group`'s members; true if the group is now empty
+/// here (so its channel can be released).
+fn remove_member(registry: &mut Registry, group: &str, id: &str) -> bool {
+    let Some(members) = registry.groups.get_mut(group) else {
+        return false;
+    };
+    members.remove(id);
+    if members.is_empty() {
+        registry.groups.remove(group);
+        return true;
+    }
+    false
+}
+
+/// Queues a record for one connection; a client that has fallen
+/// [`OUTBOX_CAPACITY`] records behind misses it rather than stalling others.
+fn offer(outbox: &Outbox, record: Bytes) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(record) {
+        tracing::warn!("a slow client missed a message");
+    }
+}
+
+async fn deliver_inbound(hub: Weak<Hub>, mut inbound: mpsc::UnboundedReceiver<Inbound>) {
+    while let Some(message) = inbound.recv().await {
+        let Some(hub) = hub.upgrade() else { return };
+        hub.deliver(message);
+    }
+}
+
+/// The methods `NavigationStateHub` exposes to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HubMethod {
+    /// Reply `StateUpdateRequested {timestamp}` to the caller.
+    RequestCurrentState,
+    /// Join `model-{id}`.
+    SubscribeToModel,
+    /// Leave `model-{id}`.
+    UnsubscribeFromModel,
+}
+
+impl HubMethod {
+    /// ASP.NET matches hub method names case-insensitively.
+    fn find(target: &str) -> Option<Self> {
+        [Self::RequestCurrentState, Self::SubscribeToModel, Self::UnsubscribeFromModel]
+            .into_iter()
+            .find(|m| format!("{m:?}").eq_ignore_ascii_case(target))
+    }
+}
+
+/// What an invoke's Completion says, from a method's result.
+pub fn completion(invocation_id: String, result: Result<Value, String>) -> HubMessage {
+    HubMessage::Completion {
+        headers: Vec::new(),
+        invocation_id,
+        outcome: match result {
+            Ok(v) => Outcome::Result(v),
+            Err(e) => Outcome::Error(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn local_hub() -> Arc<Hub> {
+        Hub::start(SimConfig::new("t", None)).await
+    }
+
+    /// Connection ids are 22 base64url characters.
+    #[test]
+    fn connection_id_shape() {
+        let id = new_connection_id();
+        assert_eq!(id.len(), 22);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    /// Hub methods are found whatever their case; others are not.
+    #[test]
+    fn methods_match_case_insensitively() {
+        assert_eq!(HubMethod::find("requestcurrentstate"), Some(HubMethod::RequestCurrentState));
+        assert_eq!(HubMethod::find("SubscribeToUpdates"), None);
+    }
+
+    /// An unknown method gets ASP.NET's binding-failure text.
+    #[tokio::test]
+    async fn unknown_method_error_text() {
+        let hub = local_hub().await;
+        assert_eq!(
+            hub.invoke("x", "Nope", &[]).await,
+            Err("Failed to invoke 'Nope' due to an error on the server. HubException: Method does not exist.".into())
+        );
+    }
+
+    /// A connection joins navigation-updates on connect and leaves on disconnect.
+    #[tokio::test]
+    async fn connect_joins_navigation_group() {
+        let hub = local_hub().await;
+        let (tx, _rx) = mpsc::channel(4);
+        hub.connect("c1", tx).await.unwrap();
+        assert_eq!(hub.local_members(NAVIGATION_GROUP), vec!["c1".to_owned()]);
+        hub.disconnect("c1");
+        assert!(hub.local_members(NAVIGATION_GROUP).is_empty());
+    }
+
+    /// SubscribeToModel joins `model-{id}`; Unsubscribe leaves it.
+    #[tokio::test]
+    async fn model_groups() {
+        let hub = local_hub().await;
+        let (tx, _rx) = mpsc::channel(4);
+        hub.connect("c1", tx).await.unwrap();
+        assert_eq!(hub.invoke("c1", "SubscribeToModel", &[json!("gpt")]).await, Ok(Value::Null));
+        assert_eq!(hub.local_members("model-gpt"), vec!["c1".to_owned()]);
+        hub.invoke("c1", "UnsubscribeFromModel", &[json!("gpt")]).await.unwrap();
+        assert!(hub.local_members("model-gpt").is_empty());
+    }
+
+    /// In single-instance mode a group send reaches local members, not others.
+    #[tokio::test]
+    async fn local_group_send_reaches_members() {
+        let hub = local_hub().await;
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        hub.connect("c1", tx1).await.unwrap();
+        hub.connect("c2", tx2).await.unwrap();
+        hub.invoke("c1", "SubscribeToModel", &[json!("m")]).await.unwrap();
+        let msg = HubMessage::invocation("ModelUpdate", vec![json!(1)]);
+        hub.send_group("model-m", &msg).await.unwrap();
+        hub.send_group(NAVIGATION_GROUP, &msg).await.unwrap();
+        assert_eq!(rx1.recv().await.unwrap(), Bytes::from(msg.to_record()));
+        assert_eq!(rx1.recv().await.unwrap(), Bytes::from(msg.to_record()));
+        // c2 is only in navigation-updates: its first record is the second send.
+        assert_eq!(rx2.recv().await.unwrap(), Bytes::from(msg.to_record()));
+        assert!(rx2.try_recv().is_err());
+    }
+}
