@@ -123,7 +123,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     let query = request.uri().query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("token="))
-            .map(|t| percent_decode(t))
+            .map(percent_decode)
     });
     let given = bearer.map(str::to_owned).or(query);
     if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {

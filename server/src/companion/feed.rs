@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::response::sse::Event;
 use futures_util::{Stream, StreamExt};
 use protocol::api::{FeedEvent, FeedLine, FeedSource};
-use protocol::backplane::Summary;
+use protocol::backplane::{Payload, Summary};
 use protocol::monitor::{quote, MonitorClient, MonitorLine};
 use redis::Value;
 use tokio::sync::{broadcast, watch};
@@ -179,8 +179,8 @@ enum Signal {
         /// The lines.
         items: Vec<Item>,
     },
-    /// `redis-up`, `redis-down` or `error`.
-    State(FeedEvent),
+    /// `redis-up`, `redis-down` or `error` (boxed: the enum is sized for lines).
+    State(Box<FeedEvent>),
 }
 
 /// One running relay; the pages hold it, and the last one to let go stops it.
@@ -353,7 +353,7 @@ impl Page {
 
     async fn take(&mut self, signal: &Signal) {
         match signal {
-            Signal::State(e) => self.pending.push_back(e.clone()),
+            Signal::State(e) => self.pending.push_back(FeedEvent::clone(e)),
             Signal::Lines { first, items } => {
                 if let Some(expected) = self.next.filter(|n| first > n) {
                     self.pending.push_back(FeedEvent::Dropped {
@@ -409,7 +409,7 @@ impl Feed {
                 publisher_name: None,
                 command: "MESSAGE".into(),
                 channel: Some(channel.clone()),
-                summary: Summary::of(&self.prefix, channel, Some(payload)),
+                summary: self.bounded(Summary::of(&self.prefix, channel, Some(payload)), truncated),
                 raw,
                 truncated,
             },
@@ -431,7 +431,7 @@ impl Feed {
                         publisher_name,
                         command: line.command(),
                         channel: line.channel(),
-                        summary: line.backplane(&self.prefix),
+                        summary: self.bounded(line.backplane(&self.prefix), truncated),
                         raw,
                         truncated,
                     }
@@ -449,6 +449,24 @@ impl Feed {
                 },
             },
         }
+    }
+}
+
+impl Feed {
+    /// Drops the decoded arguments of a cut line when they alone exceed
+    /// the line limit, so the limit bounds the event, not just `raw`; the
+    /// target stays.
+    fn bounded(&self, summary: Option<Summary>, truncated: bool) -> Option<Summary> {
+        let mut summary = summary?;
+        if truncated {
+            if let Some(Payload::Invocation { arguments, .. }) = &mut summary.payload {
+                let size = arguments.as_ref().map_or(0, |a| a.to_string().len());
+                if size > self.tuning.max_line {
+                    *arguments = None;
+                }
+            }
+        }
+        Some(summary)
     }
 }
 
@@ -499,7 +517,7 @@ async fn run_relay(
         if let Ok(mut s) = state.lock() {
             *s = Some(event.clone());
         }
-        let _ = tx.send(Arc::new(Signal::State(event)));
+        let _ = tx.send(Arc::new(Signal::State(Box::new(event))));
     };
     let mut delay = BACKOFF_START;
     let mut next_index = 0u64;
@@ -686,7 +704,7 @@ impl Publishers {
             cache.1 = Some(Instant::now());
             if let Ok(list) = self
                 .link
-                .query::<String>(&redis::cmd("CLIENT").arg("LIST"))
+                .query::<String>(redis::cmd("CLIENT").arg("LIST"))
                 .await
             {
                 cache.0 = parse_client_list(&list);
