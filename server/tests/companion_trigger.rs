@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use companion_support::{config, is_broadcast, trigger, Companion, SseReader, StandIn};
+use companion_support::{config, is_broadcast, trigger, Companion, Sim, SseReader, StandIn};
 use protocol::api::{TriggerMode, TriggerResponse};
 use serde_json::json;
 use signalscope::companion::ConfiguredTrigger;
@@ -58,26 +58,36 @@ async fn redis_mode_publish_is_decoded_in_the_feed() {
     companion.stop().await;
 }
 
-/// Instance mode POSTs to the instance, relays its answer, and the feed names the instance as publisher.
+/// Instance mode goes through the real stand-in's endpoint, relays its answer, and the feed names it as publisher.
 #[tokio::test]
 async fn instance_mode_goes_through_the_instance() {
     let redis = RedisServer::start();
-    let stand_in = StandIn::start("stand-in-7", &redis.url(), None).await;
-    let companion = Companion::start(config(&redis.url(), vec![stand_in.instance.clone()])).await;
+    let first = Sim::start("api-1", &redis.url()).await;
+    let second = Sim::start("api-2", &redis.url()).await;
+    let instances = vec![first.instance.clone(), second.instance.clone()];
+    let companion = Companion::start(config(&redis.url(), instances)).await;
     let mut feed = live_feed(&companion, "").await;
 
-    let answer = trigger(&companion, json!({"mode": "instance"})).await;
-    assert_eq!(answer.status(), 200);
-    let answer: TriggerResponse = answer.json().await.unwrap();
+    let answer = support::eventually(WAIT, "api-2 answers its trigger", || async {
+        let r = trigger(&companion, json!({"mode": "instance", "instance": "api-2"})).await;
+        match r.status().as_u16() {
+            200 => r.json::<TriggerResponse>().await.ok(),
+            _ => None,
+        }
+    })
+    .await;
     assert_eq!(answer.mode, TriggerMode::Instance);
-    assert_eq!(answer.instance.as_deref(), Some("stand-in-7"));
+    assert_eq!(answer.instance.as_deref(), Some("api-2"));
 
     let line = feed
         .until(WAIT, "the instance's PUBLISH", |e| {
             is_broadcast(e, GROUP_CHANNEL, answer.seq)
         })
         .await;
-    assert_eq!(line.data["publisherName"], "stand-in-7");
+    assert_eq!(line.data["publisherName"], "api-2");
+    let data = &line.data["summary"]["payload"]["arguments"][0]["data"];
+    assert_eq!(data["id"].as_str(), Some(answer.id.as_str()));
+    assert_eq!(data["origin"], "api-2");
     companion.stop().await;
 }
 

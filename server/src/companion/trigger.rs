@@ -19,7 +19,7 @@ use protocol::api::{Instance, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::backplane::Invocation;
 use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
 use protocol::HubMessage;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
 
@@ -114,7 +114,8 @@ pub(crate) async fn send(
     let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{:032x}", rand::random::<u128>());
     let broadcast = TestBroadcast::new(id, seq, now_ms(), ORIGIN);
-    let payload = req.payload.unwrap_or_else(|| broadcast.to_argument());
+    let custom = req.payload;
+    let payload = custom.clone().unwrap_or_else(|| broadcast.to_argument());
     let mut answer = TriggerResponse {
         id: broadcast.id,
         seq,
@@ -125,7 +126,6 @@ pub(crate) async fn send(
         receivers: None,
         instance: None,
     };
-    let body = serde_json::json!({ "target": answer.target, "payload": payload });
     match mode {
         TriggerMode::Redis => {
             let message = HubMessage::invocation(answer.target.clone(), vec![payload]);
@@ -138,19 +138,26 @@ pub(crate) async fn send(
             Ok(answer)
         }
         TriggerMode::Instance => {
+            // The instance builds its own broadcast (its sequence, its name
+            // as origin) unless the caller gave a payload; its answer is
+            // what reached the panels, so it is relayed.
             let instance = pick_instance(&config.instances, req.instance.as_deref())?;
             let url = format!("{}{TRIGGER_PATH}", instance.url);
             let what = format!("instance {}", instance.name);
+            let body = json!({ "target": answer.target, "payload": custom });
             let text = post(state, &url, &[], &body, &what, |t| t.to_owned()).await?;
             answer.instance = Some(instance.name.clone());
             Ok(relayed(answer, &text))
         }
         TriggerMode::Configured => {
+            // The far end may be anything, so it is handed our broadcast
+            // and our account stands; only a receiver count is taken over.
             let configured = config.trigger.as_ref().ok_or_else(|| {
                 AppError::BadRequest(
                     "the configured mode is not set up (start with --trigger-url)".into(),
                 )
             })?;
+            let body = json!({ "target": answer.target, "payload": payload });
             let scrub = |t: &str| configured.scrub(t);
             let text = post(
                 state,
@@ -161,7 +168,10 @@ pub(crate) async fn send(
                 scrub,
             )
             .await?;
-            Ok(relayed(answer, &text))
+            answer.receivers = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("receivers")?.as_i64());
+            Ok(answer)
         }
     }
 }

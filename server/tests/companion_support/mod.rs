@@ -188,6 +188,38 @@ pub fn is_broadcast(e: &SseEvent, channel: &str, seq: u64) -> bool {
         && e.data["summary"]["payload"]["arguments"][0]["data"]["seq"] == seq
 }
 
+/// The real stand-in instance (`signalscope::sim`) on a free port,
+/// stopped on drop.
+pub struct Sim {
+    /// How the companion names and reaches it.
+    pub instance: Instance,
+    /// Fires its graceful shutdown.
+    _stop: oneshot::Sender<()>,
+}
+
+impl Sim {
+    /// Starts a sim named `name` on the backplane at `redis_url`.
+    pub async fn start(name: &str, redis_url: &str) -> Self {
+        let redis = RedisTarget::parse(redis_url).expect("a redis URL");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = signalscope::sim::SimConfig::new(name, Some(redis));
+        tokio::spawn(signalscope::sim::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            instance: Instance {
+                name: name.into(),
+                url: format!("http://{addr}"),
+            },
+            _stop: stop,
+        }
+    }
+}
+
 /// A small stand-in instance: `POST /api/test/trigger-navigation-update`
 /// publishes `{target, payload}` to the navigation group from a Redis
 /// connection named after the instance; `/health` answers like Conduit.
