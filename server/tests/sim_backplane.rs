@@ -36,14 +36,21 @@ async fn aspnet_layout_publish_reaches_every_sim_verbatim() {
     let redis = RedisServer::start();
     let (_sims, mut clients) = sims_with_clients(&redis, 3).await;
     // Odd spacing proves the sims forward the bytes rather than re-encode.
-    let record = b"{\"type\":1, \"target\":\"NavigationStateUpdate\",\"arguments\":[{\"type\":\"X\"}]}\x1e".to_vec();
+    let record =
+        b"{\"type\":1, \"target\":\"NavigationStateUpdate\",\"arguments\":[{\"type\":\"X\"}]}\x1e"
+            .to_vec();
     let body = Invocation {
         excluded_connection_ids: vec![],
         messages: vec![("json".into(), record.clone())],
         return_to: None,
     }
     .encode();
-    let receivers = publish(&redis.url(), &Channels::conduit().group(NAVIGATION_GROUP), &body).await;
+    let receivers = publish(
+        &redis.url(),
+        &Channels::conduit().group(NAVIGATION_GROUP),
+        &body,
+    )
+    .await;
     assert_eq!(receivers, 3);
     for client in &mut clients {
         let text = client.next_record_text().await;
@@ -61,11 +68,18 @@ async fn trigger_publish_decodes_to_aspnet_layout() {
     let mut pubsub = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
     let channel = Channels::conduit().group(NAVIGATION_GROUP);
     pubsub.subscribe(&channel).await.unwrap();
-    let (status, response) = post_json(&format!("{}/api/test/trigger-navigation-update", sim.url()), "").await;
+    let (status, response) = post_json(
+        &format!("{}/api/test/trigger-navigation-update", sim.url()),
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
     // The sim (it has a member) and this test's subscriber.
     assert_eq!(response["receivers"], 2);
-    let message = tokio::time::timeout(LIMIT, pubsub.on_message().next()).await.unwrap().unwrap();
+    let message = tokio::time::timeout(LIMIT, pubsub.on_message().next())
+        .await
+        .unwrap()
+        .unwrap();
     let payload = message.get_payload_bytes();
     assert_eq!(&payload[..7], &[0x92, 0x90, 0x81, 0xa4, b'j', b's', b'o']);
     let invocation = Invocation::decode(payload).unwrap();
@@ -73,10 +87,19 @@ async fn trigger_publish_decodes_to_aspnet_layout() {
     assert_eq!(invocation.messages.len(), 1);
     let record = invocation.message_for("json").unwrap();
     let json = record.strip_suffix(b"\x1e").expect("record ends in 0x1E");
-    let HubMessage::Invocation { target, arguments, invocation_id, .. } = HubMessage::parse(json).unwrap() else {
+    let HubMessage::Invocation {
+        target,
+        arguments,
+        invocation_id,
+        ..
+    } = HubMessage::parse(json).unwrap()
+    else {
         panic!("not an invocation")
     };
-    assert_eq!((target.as_str(), invocation_id), ("NavigationStateUpdate", None));
+    assert_eq!(
+        (target.as_str(), invocation_id),
+        ("NavigationStateUpdate", None)
+    );
     let broadcast = TestBroadcast::from_arguments(&arguments).expect("a test broadcast");
     assert_eq!((broadcast.origin.as_str(), broadcast.seq), ("api-1", 1));
     assert_eq!(response["id"], broadcast.id);
@@ -91,8 +114,18 @@ async fn excluded_connection_ids_are_skipped() {
     let first = HubMessage::invocation("First", vec![]);
     let second = HubMessage::invocation("Second", vec![]);
     let excluded = vec![clients[0].connection_id.clone()];
-    publish(&redis.url(), &all, &Invocation::json(&first, excluded).encode()).await;
-    publish(&redis.url(), &all, &Invocation::json(&second, vec![]).encode()).await;
+    publish(
+        &redis.url(),
+        &all,
+        &Invocation::json(&first, excluded).encode(),
+    )
+    .await;
+    publish(
+        &redis.url(),
+        &all,
+        &Invocation::json(&second, vec![]).encode(),
+    )
+    .await;
     // Same channel, so order is kept: the excluded client's first is "Second".
     assert_eq!(clients[0].next_invocation().await.0, "Second");
     assert_eq!(clients[1].next_invocation().await.0, "First");
@@ -108,12 +141,23 @@ async fn group_add_and_remove_across_instances() {
     let b = TestSim::start("api-2", Some(&redis.url())).await;
     let mut client = Client::connect(&b.url()).await;
     let id = client.connection_id.clone();
-    a.sim.hub().add_to_group(&id, "ops").await.expect("acked add");
+    a.sim
+        .hub()
+        .add_to_group(&id, "ops")
+        .await
+        .expect("acked add");
     assert_eq!(b.sim.hub().local_members("ops"), vec![id.clone()]);
     let hello = HubMessage::invocation("Hello", vec![json!("ops")]);
-    assert_eq!(a.sim.hub().send_group("ops", &hello).await.unwrap(), Some(1));
+    assert_eq!(
+        a.sim.hub().send_group("ops", &hello).await.unwrap(),
+        Some(1)
+    );
     assert_eq!(client.next_invocation().await.0, "Hello");
-    a.sim.hub().remove_from_group(&id, "ops").await.expect("acked remove");
+    a.sim
+        .hub()
+        .remove_from_group(&id, "ops")
+        .await
+        .expect("acked remove");
     assert!(b.sim.hub().local_members("ops").is_empty());
     let ops = Channels::conduit().group("ops");
     eventually(LIMIT, "the group channel to be released", || async {
@@ -140,9 +184,15 @@ async fn foreign_group_command_is_applied_and_acked() {
         connection_id: client.connection_id.clone(),
     };
     publish(&redis.url(), &channels.internal_groups(), &command.encode()).await;
-    let ack = tokio::time::timeout(LIMIT, pubsub.on_message().next()).await.unwrap().unwrap();
+    let ack = tokio::time::timeout(LIMIT, pubsub.on_message().next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(Ack::decode(ack.get_payload_bytes()).unwrap(), Ack { id: 7 });
-    assert_eq!(sim.sim.hub().local_members("model-gpt"), vec![client.connection_id.clone()]);
+    assert_eq!(
+        sim.sim.hub().local_members("model-gpt"),
+        vec![client.connection_id.clone()]
+    );
 }
 
 /// The publishing connection carries the instance name (CLIENT SETNAME).
@@ -150,8 +200,15 @@ async fn foreign_group_command_is_applied_and_acked() {
 async fn redis_client_name_is_the_instance_name() {
     let redis = RedisServer::start();
     let _sim = TestSim::start("api-7", Some(&redis.url())).await;
-    let mut conn = redis_client(&redis.url()).get_multiplexed_async_connection().await.unwrap();
-    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
+    let mut conn = redis_client(&redis.url())
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!(list.lines().any(|l| l.contains(" name=api-7 ")), "{list}");
 }
 
@@ -177,13 +234,24 @@ async fn redis_outage_and_recovery() {
     // Still connected: a local round trip works on every client.
     for client in &mut clients {
         let reply = client.invoke("1", "RequestCurrentState", json!([])).await;
-        assert!(matches!(reply, HubMessage::Invocation { ref target, .. } if target == "StateUpdateRequested"));
-        assert!(matches!(client.next_message().await, HubMessage::Completion { .. }));
+        assert!(
+            matches!(reply, HubMessage::Invocation { ref target, .. } if target == "StateUpdateRequested")
+        );
+        assert!(matches!(
+            client.next_message().await,
+            HubMessage::Completion { .. }
+        ));
     }
-    let (status, _) = post_json(&format!("{}/api/test/trigger-navigation-update", sims[0].url()), "").await;
+    let (status, _) = post_json(
+        &format!("{}/api/test/trigger-navigation-update", sims[0].url()),
+        "",
+    )
+    .await;
     assert_eq!(status, 503, "a send fails while Redis is down");
     let mut refused = Client::open(&sims[1].url(), None).await.unwrap();
-    refused.send_text("{\"protocol\":\"json\",\"version\":1}\x1e").await;
+    refused
+        .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
+        .await;
     assert!(matches!(refused.next().await, Received::Closed(1011)));
 
     redis.restart();
@@ -196,7 +264,11 @@ async fn redis_outage_and_recovery() {
         (numsub(&redis.url(), &group).await == Some(3)).then_some(())
     })
     .await;
-    let (status, response) = post_json(&format!("{}/api/test/trigger-navigation-update", sims[0].url()), "").await;
+    let (status, response) = post_json(
+        &format!("{}/api/test/trigger-navigation-update", sims[0].url()),
+        "",
+    )
+    .await;
     assert_eq!((status, response["receivers"].clone()), (200, json!(3)));
     for client in &mut clients {
         let (target, arguments) = client.next_invocation().await;

@@ -51,11 +51,20 @@ impl Node {
     /// Events named `name`.
     fn named(&self, name: &str) -> Vec<Value> {
         let events = self.events.lock().unwrap();
-        events.iter().filter(|e| e["event"] == name).cloned().collect()
+        events
+            .iter()
+            .filter(|e| e["event"] == name)
+            .cloned()
+            .collect()
     }
 
     /// Waits until `count` events named `name` match `filter`.
-    async fn wait_for(&self, name: &str, count: usize, filter: impl Fn(&Value) -> bool) -> Vec<Value> {
+    async fn wait_for(
+        &self,
+        name: &str,
+        count: usize,
+        filter: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
         eventually(LIMIT, &format!("{count} '{name}' events"), || async {
             let errors = self.named("error");
             assert!(errors.is_empty(), "node reported {errors:?}");
@@ -68,7 +77,10 @@ impl Node {
     async fn stop(mut self) {
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin.write_all(b"stop\n").await.unwrap();
-        let status = tokio::time::timeout(LIMIT, self.child.wait()).await.unwrap().unwrap();
+        let status = tokio::time::timeout(LIMIT, self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(status.success(), "node exited with {status}");
     }
 }
@@ -97,21 +109,29 @@ async fn official_client_across_three_sims() {
     assert_eq!((status, sent["receivers"].as_i64()), (200, Some(3)));
     let same = |e: &Value| e["arg"]["data"]["id"] == sent["id"];
     let got = node.wait_for("broadcast", 3, same).await;
-    assert!(got.iter().all(|e| e["arg"]["type"] == "TestBroadcast" && e["arg"]["data"]["origin"] == "api-1"));
+    assert!(got
+        .iter()
+        .all(|e| e["arg"]["type"] == "TestBroadcast" && e["arg"]["data"]["origin"] == "api-1"));
 
     // Restart sim 2 on the same port; its client must come back by itself.
     let port = sims[1].addr.port();
     let second = sims.remove(1);
     second.stop().await;
     node.wait_for("reconnecting", 1, |e| e["index"] == 1).await;
-    sims.insert(1, TestSim::start_on("api-2", Some(&redis.url()), port).await);
+    sims.insert(
+        1,
+        TestSim::start_on("api-2", Some(&redis.url()), port).await,
+    );
     node.wait_for("reconnected", 1, |e| e["index"] == 1).await;
     node.wait_for("state", 4, |_| true).await;
 
     let (_, again) = post_json(&trigger, "").await;
     let same = |e: &Value| e["arg"]["data"]["id"] == again["id"];
     let got = node.wait_for("broadcast", 3, same).await;
-    assert!(got.iter().any(|e| e["index"] == 1), "the reconnected client got it");
+    assert!(
+        got.iter().any(|e| e["index"] == 1),
+        "the reconnected client got it"
+    );
     assert_eq!(again["seq"], 2);
     node.stop().await;
 }

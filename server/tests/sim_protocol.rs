@@ -39,7 +39,9 @@ async fn negotiated_connection_handshakes() {
 async fn skip_negotiation_gets_a_connection() {
     let sim = sim().await;
     let mut client = Client::open(&sim.url(), None).await.unwrap();
-    client.send_text("{\"protocol\":\"json\",\"version\":1}\x1e").await;
+    client
+        .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
+        .await;
     assert!(matches!(client.next().await, Received::Record(r) if r == b"{}"));
 }
 
@@ -47,7 +49,10 @@ async fn skip_negotiation_gets_a_connection() {
 #[tokio::test]
 async fn unknown_id_is_404() {
     let sim = sim().await;
-    let error = Client::open(&sim.url(), Some("AAAAAAAAAAAAAAAAAAAAAA")).await.err().unwrap();
+    let error = Client::open(&sim.url(), Some("AAAAAAAAAAAAAAAAAAAAAA"))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(http_status(error), 404);
 }
 
@@ -66,9 +71,16 @@ async fn reused_token_is_409() {
 async fn unsupported_protocol_is_refused() {
     let sim = sim().await;
     let mut client = Client::open(&sim.url(), None).await.unwrap();
-    client.send_text("{\"protocol\":\"messagepack\",\"version\":1}\x1e").await;
-    let Received::Record(r) = client.next().await else { panic!("no response") };
-    assert_eq!(r, br#"{"error":"Requested protocol 'messagepack' is not available."}"#);
+    client
+        .send_text("{\"protocol\":\"messagepack\",\"version\":1}\x1e")
+        .await;
+    let Received::Record(r) = client.next().await else {
+        panic!("no response")
+    };
+    assert_eq!(
+        r,
+        br#"{"error":"Requested protocol 'messagepack' is not available."}"#
+    );
     assert!(matches!(client.next().await, Received::Closed(_)));
 }
 
@@ -78,10 +90,18 @@ async fn request_current_state_round_trip() {
     let sim = sim().await;
     let mut client = Client::connect(&sim.url()).await;
     let reply = client.invoke("0", "RequestCurrentState", json!([])).await;
-    let HubMessage::Invocation { target, arguments, .. } = reply else { panic!("no reply") };
+    let HubMessage::Invocation {
+        target, arguments, ..
+    } = reply
+    else {
+        panic!("no reply")
+    };
     assert_eq!(target, "StateUpdateRequested");
     assert!(arguments[0]["timestamp"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(client.next_record_text().await, r#"{"type":3,"invocationId":"0","result":null}"#);
+    assert_eq!(
+        client.next_record_text().await,
+        r#"{"type":3,"invocationId":"0","result":null}"#
+    );
 }
 
 /// An unknown method completes with ASP.NET's error text; the connection lives on.
@@ -102,7 +122,13 @@ async fn unknown_method_gets_error_completion() {
         }
     );
     let again = client.invoke("4", "SubscribeToModel", json!(["gpt"])).await;
-    assert!(matches!(again, HubMessage::Completion { outcome: Outcome::Result(serde_json::Value::Null), .. }));
+    assert!(matches!(
+        again,
+        HubMessage::Completion {
+            outcome: Outcome::Result(serde_json::Value::Null),
+            ..
+        }
+    ));
 }
 
 /// A malformed frame closes that connection with an error and nothing
@@ -113,7 +139,10 @@ async fn malformed_frame_closes_only_that_connection() {
     let mut bad = Client::connect(&sim.url()).await;
     let mut good = Client::connect(&sim.url()).await;
     bad.send_text("{\"type\":\x1e").await;
-    assert_eq!(bad.next_record_text().await, r#"{"type":7,"error":"Connection closed with an error."}"#);
+    assert_eq!(
+        bad.next_record_text().await,
+        r#"{"type":7,"error":"Connection closed with an error."}"#
+    );
     assert!(matches!(bad.next().await, Received::Closed(_)));
     let reply = good.invoke("0", "RequestCurrentState", json!([])).await;
     assert!(matches!(reply, HubMessage::Invocation { .. }));
@@ -124,9 +153,15 @@ async fn malformed_frame_closes_only_that_connection() {
 async fn oversized_record_is_refused() {
     let sim = sim().await;
     let mut client = Client::connect(&sim.url()).await;
-    let big = format!("{{\"type\":1,\"target\":\"X\",\"arguments\":[\"{}\"]}}\x1e", "y".repeat(33 * 1024));
+    let big = format!(
+        "{{\"type\":1,\"target\":\"X\",\"arguments\":[\"{}\"]}}\x1e",
+        "y".repeat(33 * 1024)
+    );
     client.send_text(&big).await;
-    assert_eq!(client.next_record_text().await, r#"{"type":7,"error":"Connection closed with an error."}"#);
+    assert_eq!(
+        client.next_record_text().await,
+        r#"{"type":7,"error":"Connection closed with an error."}"#
+    );
 }
 
 /// Stopping the sim sends every client a Close that allows reconnecting.
@@ -135,7 +170,10 @@ async fn shutdown_sends_reconnectable_close() {
     let sim = sim().await;
     let mut client = Client::connect(&sim.url()).await;
     let stopping = tokio::spawn(sim.stop());
-    assert_eq!(client.next_record_text().await, r#"{"type":7,"allowReconnect":true}"#);
+    assert_eq!(
+        client.next_record_text().await,
+        r#"{"type":7,"allowReconnect":true}"#
+    );
     assert!(matches!(client.next().await, Received::Closed(1000)));
     stopping.await.unwrap();
 }
@@ -151,7 +189,10 @@ async fn binary_honours_the_guides_environment() {
         .env("ASPNETCORE_URLS", format!("http://localhost:{port}"))
         .env(
             "ConnectionStrings__RedisSignalR",
-            format!("127.0.0.1:{},abortConnect=false,connectTimeout=5000", redis.port),
+            format!(
+                "127.0.0.1:{},abortConnect=false,connectTimeout=5000",
+                redis.port
+            ),
         )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -163,10 +204,16 @@ async fn binary_honours_the_guides_environment() {
         lines.next().unwrap().unwrap(),
         "[Conduit] SignalR configured with Redis backplane for horizontal scaling"
     );
-    assert_eq!(lines.next().unwrap().unwrap(), format!("listening on http://127.0.0.1:{port}"));
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("listening on http://127.0.0.1:{port}")
+    );
     let (status, health) = sim_support::get_json(&format!("http://127.0.0.1:{port}/health")).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("Healthy")));
-    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(term.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -174,7 +221,10 @@ async fn binary_honours_the_guides_environment() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "sim did not exit on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sim did not exit on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand};
 use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::AsyncConnectionConfig;
-use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::SimError;
@@ -109,8 +109,18 @@ impl Backplane {
         let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
         let Some(target) = redis else {
             let (_, up) = watch::channel(true);
-            let mode = Mode::Local { inbound: inbound_tx };
-            return (Self { channels, server_name, mode, up }, inbound_rx);
+            let mode = Mode::Local {
+                inbound: inbound_tx,
+            };
+            return (
+                Self {
+                    channels,
+                    server_name,
+                    mode,
+                    up,
+                },
+                inbound_rx,
+            );
         };
         let (up_tx, up) = watch::channel(false);
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -177,7 +187,9 @@ impl Backplane {
     /// Waits up to `limit` for the backplane to be up; true if it is.
     pub async fn wait_up(&self, limit: Duration) -> bool {
         let mut up = self.up.clone();
-        tokio::time::timeout(limit, up.wait_for(|u| *u)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(limit, up.wait_for(|u| *u))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Closes the Redis connections for good (on shutdown).
@@ -189,7 +201,11 @@ impl Backplane {
 
     /// PUBLISHes `payload` on `channel`; the reply is the number of
     /// subscribed instances (`None` in single-instance mode).
-    pub async fn publish(&self, channel: String, payload: Vec<u8>) -> Result<Option<i64>, SimError> {
+    pub async fn publish(
+        &self,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> Result<Option<i64>, SimError> {
         if let Mode::Local { inbound } = &self.mode {
             let _ = inbound.send(Inbound { channel, payload });
             return Ok(None);
@@ -224,7 +240,11 @@ impl Backplane {
     fn publisher(&self) -> Option<MultiplexedConnection> {
         match &self.mode {
             Mode::Local { .. } => None,
-            Mode::Redis(link) => link.publisher.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            Mode::Redis(link) => link
+                .publisher
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
@@ -261,7 +281,10 @@ impl Backplane {
             // Single-instance: a connection that is not local exists nowhere.
             return Ok(());
         };
-        let id = link.last_command_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let id = link
+            .last_command_id
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
         let (acked_tx, acked) = oneshot::channel();
         lock(&link.pending_acks).insert(id, acked_tx);
         let command = GroupCommand {
@@ -271,7 +294,9 @@ impl Backplane {
             group: group.to_owned(),
             connection_id: connection_id.to_owned(),
         };
-        let sent = self.publish(self.channels.internal_groups(), command.encode()).await;
+        let sent = self
+            .publish(self.channels.internal_groups(), command.encode())
+            .await;
         let result = match sent {
             Err(e) => Err(e),
             Ok(_) => match tokio::time::timeout(ACK_TIMEOUT, acked).await {
@@ -286,7 +311,9 @@ impl Backplane {
     /// Answers another server's group command.
     pub async fn ack(&self, command: &GroupCommand) -> Result<(), SimError> {
         let channel = self.channels.ack(&command.server_name);
-        self.publish(channel, Ack { id: command.id }.encode()).await.map(drop)
+        self.publish(channel, Ack { id: command.id }.encode())
+            .await
+            .map(drop)
     }
 }
 
@@ -525,7 +552,9 @@ mod tests {
         let (host, hex) = name.rsplit_once('_').unwrap();
         assert!(!host.is_empty());
         assert_eq!(hex.len(), 32);
-        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 
     /// In single-instance mode a publish comes straight back inbound.
@@ -534,6 +563,9 @@ mod tests {
         let (b, mut inbound) = Backplane::start("a", None, Channels::conduit());
         assert_eq!(b.publish("ch".into(), vec![1, 2]).await.unwrap(), None);
         let m = inbound.recv().await.unwrap();
-        assert_eq!((m.channel.as_str(), m.payload.as_slice()), ("ch", &[1u8, 2][..]));
+        assert_eq!(
+            (m.channel.as_str(), m.payload.as_slice()),
+            ("ch", &[1u8, 2][..])
+        );
     }
 }

@@ -202,7 +202,10 @@ where
                     }
                 }
                 Event::Stop => {
-                    let close = HubMessage::Close { error: None, allow_reconnect: true };
+                    let close = HubMessage::Close {
+                        error: None,
+                        allow_reconnect: true,
+                    };
                     let _ = self.send_record(&close).await;
                     self.close(CLOSE_NORMAL, "server shutting down").await;
                     return Ending::Shutdown;
@@ -239,14 +242,19 @@ where
             Ok(_) => None,
         };
         if let Some(error) = refusal {
-            let response = HandshakeResponse { error: Some(error.clone()) };
-            let _ = self.send_bytes(protocol::framing::frame(&response.to_json())).await;
+            let response = HandshakeResponse {
+                error: Some(error.clone()),
+            };
+            let _ = self
+                .send_bytes(protocol::framing::frame(&response.to_json()))
+                .await;
             self.close(CLOSE_NORMAL, "handshake refused").await;
             return Err(Ending::Handshake(error));
         }
         if let Err(e) = self.hub.connect(&self.id, self.outbox.clone()).await {
             tracing::warn!("connection {} refused: {e}", self.id);
-            self.close(CLOSE_INTERNAL_ERROR, "backplane unavailable").await;
+            self.close(CLOSE_INTERNAL_ERROR, "backplane unavailable")
+                .await;
             return Err(Ending::Refused(e.to_string()));
         }
         let ok = protocol::framing::frame(&HandshakeResponse::ok().to_json());
@@ -301,7 +309,9 @@ where
                 }
             }
             HubMessage::StreamInvocation {
-                invocation_id, target, ..
+                invocation_id,
+                target,
+                ..
             } => {
                 let error = format!(
                     "Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist."
@@ -338,7 +348,10 @@ where
     }
 
     async fn send_bytes(&mut self, bytes: Vec<u8>) -> Result<(), ()> {
-        self.sink.send(Frame::Text(Bytes::from(bytes))).await.map_err(drop)
+        self.sink
+            .send(Frame::Text(Bytes::from(bytes)))
+            .await
+            .map_err(drop)
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -350,8 +363,8 @@ where
 mod tests {
     use super::*;
     use crate::sim::SimConfig;
-    use tokio_stream::wrappers::UnboundedReceiverStream;
     use protocol::message::Outcome;
+    use tokio_stream::wrappers::UnboundedReceiverStream;
 
     /// A connection under test: what the client sends and what it receives.
     struct Harness {
@@ -381,9 +394,10 @@ mod tests {
         let (to_server, stream) = mpsc::unbounded_channel();
         let stream = UnboundedReceiverStream::new(stream);
         let (sink_tx, from_server) = mpsc::unbounded_channel();
-        let sink = Box::pin(futures_util::sink::unfold(sink_tx, |tx, frame: Frame| async move {
-            tx.send(frame).map(|()| tx)
-        }));
+        let sink = Box::pin(futures_util::sink::unfold(
+            sink_tx,
+            |tx, frame: Frame| async move { tx.send(frame).map(|()| tx) },
+        ));
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(hub, "c1".into(), limits, sink, stream, stop_rx));
         Harness {
@@ -405,7 +419,9 @@ mod tests {
         }
         async fn next_message(&mut self) -> HubMessage {
             match self.next().await {
-                Frame::Text(b) => HubMessage::parse(b.strip_suffix(b"\x1e").expect("one record")).unwrap(),
+                Frame::Text(b) => {
+                    HubMessage::parse(b.strip_suffix(b"\x1e").expect("one record")).unwrap()
+                }
                 other => panic!("expected a record, got {other:?}"),
             }
         }
@@ -451,7 +467,10 @@ mod tests {
         assert_eq!(h.next().await, text("{}\x1e"));
         assert!(matches!(
             h.next_message().await,
-            HubMessage::Completion { outcome: Outcome::Error(_), .. }
+            HubMessage::Completion {
+                outcome: Outcome::Error(_),
+                ..
+            }
         ));
     }
 
@@ -463,7 +482,10 @@ mod tests {
         h.next().await;
         h.send("{\"arguments\":[],\"invocationId\":\"0\",\"target\":\"RequestCurrentState\",\"type\":1}\x1e");
         let reply = h.next_message().await;
-        let HubMessage::Invocation { target, arguments, .. } = reply else {
+        let HubMessage::Invocation {
+            target, arguments, ..
+        } = reply
+        else {
             panic!("expected the reply, got {reply:?}")
         };
         assert_eq!(target, "StateUpdateRequested");
@@ -481,7 +503,10 @@ mod tests {
         h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
         h.next().await;
         h.send("not json\x1e");
-        assert_eq!(h.next().await, text("{\"type\":7,\"error\":\"Connection closed with an error.\"}\x1e"));
+        assert_eq!(
+            h.next().await,
+            text("{\"type\":7,\"error\":\"Connection closed with an error.\"}\x1e")
+        );
         assert!(matches!(h.next().await, Frame::Close(..)));
         assert!(matches!(h.task.await.unwrap(), Ending::ProtocolError(_)));
         assert!(h.from_server.recv().await.is_none());
@@ -494,7 +519,10 @@ mod tests {
         h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
         h.next().await;
         h.send(&"x".repeat(300));
-        assert!(matches!(h.next_message().await, HubMessage::Close { error: Some(_), .. }));
+        assert!(matches!(
+            h.next_message().await,
+            HubMessage::Close { error: Some(_), .. }
+        ));
     }
 
     /// An idle connection gets a Ping every keep-alive interval.
@@ -526,7 +554,10 @@ mod tests {
         h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
         h.next().await;
         h.stop.send(true).unwrap();
-        assert_eq!(h.next().await, text("{\"type\":7,\"allowReconnect\":true}\x1e"));
+        assert_eq!(
+            h.next().await,
+            text("{\"type\":7,\"allowReconnect\":true}\x1e")
+        );
         assert!(matches!(h.next().await, Frame::Close(CLOSE_NORMAL, _)));
     }
 }

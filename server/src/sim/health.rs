@@ -64,7 +64,12 @@ impl IntoResponse for Report {
         };
         // ASP.NET's writer indents its output.
         let body = serde_json::to_string_pretty(&self).unwrap_or_default();
-        (code, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -85,7 +90,11 @@ pub async fn report(hub: &Hub, scope: Scope) -> Report {
         Scope::All => vec![redis_check(hub).await, signalr_check(hub)],
     };
     Report {
-        status: checks.iter().map(|c| c.status).max().unwrap_or(Status::Healthy),
+        status: checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Healthy),
         checks,
         total_duration: ms(started.elapsed()),
     }
@@ -116,8 +125,16 @@ async fn redis_check(hub: &Hub) -> Check {
         )
     } else {
         match tokio::time::timeout(PING_LIMIT, backplane.ping()).await {
-            Ok(Ok(())) => (Status::Healthy, "Redis backplane is connected".to_owned(), None),
-            Ok(Err(e)) => (Status::Unhealthy, "Redis PING failed".to_owned(), Some(e.to_string())),
+            Ok(Ok(())) => (
+                Status::Healthy,
+                "Redis backplane is connected".to_owned(),
+                None,
+            ),
+            Ok(Err(e)) => (
+                Status::Unhealthy,
+                "Redis PING failed".to_owned(),
+                Some(e.to_string()),
+            ),
             Err(_) => (
                 Status::Unhealthy,
                 "Redis PING timed out".to_owned(),

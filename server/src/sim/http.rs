@@ -7,21 +7,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{future, SinkExt, StreamExt};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
 use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::backplane::NAVIGATION_GROUP;
 use protocol::broadcast::{iso8601_utc, TestBroadcast, NAVIGATION_EVENT};
 use protocol::message::HubMessage;
 use protocol::negotiate::{Negotiated, Transport};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -32,6 +32,9 @@ use super::{CorsOrigins, Sim, SimError, HUB_PATH};
 
 /// How long a negotiated connection may wait for its WebSocket.
 const NEGOTIATED_LIFETIME: Duration = Duration::from_secs(120);
+
+/// Read buffer of one WebSocket: records are small, and grow past it if needed.
+const SOCKET_BUFFER: usize = 4 * 1024;
 
 /// Connection tokens handed out by negotiate.
 #[derive(Default)]
@@ -168,7 +171,10 @@ struct NegotiateQuery {
     negotiate_version: Option<String>,
 }
 
-async fn negotiate(State(state): State<AppState>, Query(q): Query<NegotiateQuery>) -> Result<Response, SimError> {
+async fn negotiate(
+    State(state): State<AppState>,
+    Query(q): Query<NegotiateQuery>,
+) -> Result<Response, SimError> {
     let requested = match q.negotiate_version.as_deref() {
         None | Some("") => 0,
         Some(v) => v
@@ -184,10 +190,13 @@ async fn negotiate(State(state): State<AppState>, Query(q): Query<NegotiateQuery
     };
     {
         let mut tokens = state.tokens();
-        tokens.pending.retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
         tokens
             .pending
-            .insert(connection_token.clone(), (connection_id.clone(), Instant::now()));
+            .retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
+        tokens.pending.insert(
+            connection_token.clone(),
+            (connection_id.clone(), Instant::now()),
+        );
     }
     let body = Negotiated {
         version,
@@ -197,7 +206,11 @@ async fn negotiate(State(state): State<AppState>, Query(q): Query<NegotiateQuery
         use_stateful_reconnect: false,
     }
     .to_json();
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// Query of the WebSocket request.
@@ -239,12 +252,22 @@ async fn websocket(
     };
     // Several records may share one WebSocket message; the record limit is
     // enforced by the splitter, this only bounds one message's memory.
+    // Small buffers: tungstenite's 128 KiB defaults would dominate the
+    // memory of thousands of mostly idle connections.
     upgrade
         .max_message_size(config.max_message_size * 4)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve_socket(state, socket, connection_id, token, limits))
 }
 
-async fn serve_socket(state: AppState, socket: WebSocket, id: String, token: Option<String>, limits: Limits) {
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    id: String,
+    token: Option<String>,
+    limits: Limits,
+) {
     // Holding a `done` sender is how the server knows this one still runs.
     let _running = state.done.clone();
     let (tx, rx) = socket.split();
@@ -277,7 +300,8 @@ fn from_message(message: Result<Message, axum::Error>) -> Option<Result<Frame, a
         Ok(Message::Text(text)) => Some(Ok(Frame::Text(Bytes::from(text)))),
         Ok(Message::Binary(bytes)) => Some(Ok(Frame::Text(bytes))),
         Ok(Message::Close(frame)) => {
-            let (code, reason) = frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+            let (code, reason) =
+                frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
             Some(Ok(Frame::Close(code, reason)))
         }
         Ok(Message::Ping(_) | Message::Pong(_)) => None,
@@ -298,13 +322,19 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| SimError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| SimError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-async fn trigger(State(state): State<AppState>, body: Bytes) -> Result<Json<TriggerResponse>, SimError> {
+async fn trigger(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<TriggerResponse>, SimError> {
     let request: TriggerRequest = optional_json(&body)?;
     let hub = state.sim.hub();
-    let target = request.target.unwrap_or_else(|| NAVIGATION_EVENT.to_owned());
+    let target = request
+        .target
+        .unwrap_or_else(|| NAVIGATION_EVENT.to_owned());
     if target.trim().is_empty() {
         return Err(SimError::BadRequest("target must not be empty".into()));
     }
@@ -335,7 +365,11 @@ fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, Si
     body.get(field)
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| SimError::BadRequest(format!("'{field}' is required and must be a non-empty string")))
+        .ok_or_else(|| {
+            SimError::BadRequest(format!(
+                "'{field}' is required and must be a non-empty string"
+            ))
+        })
 }
 
 /// The seed guide's `POST /api/admin/model-mappings`: pretend to create the
@@ -366,7 +400,9 @@ async fn create_model_mapping(
     let navigation = HubMessage::invocation(NAVIGATION_EVENT, vec![event.clone()]);
     let navigation_receivers = hub.send_group(NAVIGATION_GROUP, &navigation).await?;
     let model_update = HubMessage::invocation("ModelUpdate", vec![event]);
-    let model_receivers = hub.send_group(&format!("model-{alias}"), &model_update).await?;
+    let model_receivers = hub
+        .send_group(&format!("model-{alias}"), &model_update)
+        .await?;
     let created = json!({
         "id": mapping_id,
         "virtualModelName": alias,
@@ -392,25 +428,43 @@ mod tests {
         app(AppState::new(sim, stop, done))
     }
 
-    async fn call(router: Router, request: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+    async fn call(
+        router: Router,
+        request: Request<Body>,
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers)
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            headers,
+        )
     }
 
     fn post(uri: &str, body: &str) -> Request<Body> {
-        Request::post(uri).body(Body::from(body.to_owned())).unwrap()
+        Request::post(uri)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
     }
 
     /// Negotiate v1 gives distinct 22-character id and token and WebSockets only.
     #[tokio::test]
     async fn negotiate_v1() {
-        let (status, body, _) = call(router().await, post("/hubs/navigation-state/negotiate?negotiateVersion=1", "")).await;
+        let (status, body, _) = call(
+            router().await,
+            post("/hubs/navigation-state/negotiate?negotiateVersion=1", ""),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["negotiateVersion"], 1);
-        let (id, token) = (body["connectionId"].as_str().unwrap(), body["connectionToken"].as_str().unwrap());
+        let (id, token) = (
+            body["connectionId"].as_str().unwrap(),
+            body["connectionToken"].as_str().unwrap(),
+        );
         assert_eq!((id.len(), token.len()), (22, 22));
         assert_ne!(id, token);
         assert_eq!(
@@ -453,14 +507,21 @@ mod tests {
         assert!(origin_allowed(&o, "http://localhost:3000"));
         assert!(origin_allowed(&o, "http://webui:8080"));
         assert!(!origin_allowed(&o, "http://localhost.evil:1"));
-        assert!(!origin_allowed(&CorsOrigins { any_loopback: false, ..o }, "http://127.0.0.1:8099"));
+        assert!(!origin_allowed(
+            &CorsOrigins {
+                any_loopback: false,
+                ..o
+            },
+            "http://127.0.0.1:8099"
+        ));
     }
 
     /// The trigger answers with what it sent; seq counts from 1.
     #[tokio::test]
     async fn trigger_answers_what_it_sent() {
         let r = router().await;
-        let (status, body, _) = call(r.clone(), post("/api/test/trigger-navigation-update", "")).await;
+        let (status, body, _) =
+            call(r.clone(), post("/api/test/trigger-navigation-update", "")).await;
         assert_eq!(status, StatusCode::OK);
         let response: TriggerResponse = serde_json::from_value(body).unwrap();
         assert_eq!((response.seq, response.mode), (1, TriggerMode::Instance));
@@ -473,7 +534,11 @@ mod tests {
     /// A bad trigger body is a 400 that says why.
     #[tokio::test]
     async fn trigger_bad_body_is_400() {
-        let (status, body, _) = call(router().await, post("/api/test/trigger-navigation-update", "{")).await;
+        let (status, body, _) = call(
+            router().await,
+            post("/api/test/trigger-navigation-update", "{"),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["error"].as_str().unwrap().contains("invalid JSON"));
     }
@@ -483,7 +548,10 @@ mod tests {
     async fn model_mapping_missing_field_is_400() {
         let (status, body, _) = call(
             router().await,
-            post("/api/admin/model-mappings", r#"{"providerModelName":"gpt-3.5-turbo","providerName":"openai"}"#),
+            post(
+                "/api/admin/model-mappings",
+                r#"{"providerModelName":"gpt-3.5-turbo","providerName":"openai"}"#,
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -510,7 +578,10 @@ mod tests {
     async fn health_shapes() {
         let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
         let (status, body, _) = call(router().await, get("/health/live")).await;
-        assert_eq!((status, body["status"].clone(), body["checks"].clone()), (StatusCode::OK, json!("Healthy"), json!([])));
+        assert_eq!(
+            (status, body["status"].clone(), body["checks"].clone()),
+            (StatusCode::OK, json!("Healthy"), json!([]))
+        );
         let (_, body, _) = call(router().await, get("/health")).await;
         assert_eq!(body["checks"][0]["name"], "redis");
         assert_eq!(body["checks"][1]["name"], "signalr");

@@ -12,10 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use base64::Engine as _;
-use serde_json::{json, Value};
 use protocol::backplane::{ChannelKind, GroupAction, GroupCommand, Invocation, NAVIGATION_GROUP};
 use protocol::broadcast::iso8601_utc;
 use protocol::message::{HubMessage, Outcome};
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::backplane::{Backplane, Inbound};
@@ -74,7 +74,8 @@ pub fn new_connection_id() -> String {
 impl Hub {
     /// Starts the backplane and the task that delivers what it receives.
     pub async fn start(config: SimConfig) -> Arc<Self> {
-        let (backplane, inbound) = Backplane::start(&config.name, config.redis.as_ref(), config.channels.clone());
+        let (backplane, inbound) =
+            Backplane::start(&config.name, config.redis.as_ref(), config.channels.clone());
         let hub = Arc::new(Self {
             config,
             backplane,
@@ -138,9 +139,11 @@ impl Hub {
                 .collect::<Vec<_>>()
         };
         for group in released {
-            self.backplane.unsubscribe(self.config.channels.group(&group));
+            self.backplane
+                .unsubscribe(self.config.channels.group(&group));
         }
-        self.backplane.unsubscribe(self.config.channels.connection(id));
+        self.backplane
+            .unsubscribe(self.config.channels.connection(id));
     }
 
     /// `Groups.AddToGroupAsync`: locally if the connection is here, else
@@ -149,7 +152,9 @@ impl Hub {
         if self.is_local(id) {
             return self.join_local(id, group).await;
         }
-        self.backplane.group_command(GroupAction::Add, group, id).await
+        self.backplane
+            .group_command(GroupAction::Add, group, id)
+            .await
     }
 
     /// `Groups.RemoveFromGroupAsync`, local or through the backplane.
@@ -158,7 +163,9 @@ impl Hub {
             self.leave_local(id, group);
             return Ok(());
         }
-        self.backplane.group_command(GroupAction::Remove, group, id).await
+        self.backplane
+            .group_command(GroupAction::Remove, group, id)
+            .await
     }
 
     fn is_local(&self, id: &str) -> bool {
@@ -176,9 +183,16 @@ impl Hub {
             if !member.groups.insert(group.to_owned()) {
                 return Ok(());
             }
-            registry.groups.entry(group.to_owned()).or_default().insert(id.to_owned());
+            registry
+                .groups
+                .entry(group.to_owned())
+                .or_default()
+                .insert(id.to_owned());
         }
-        let subscribed = self.backplane.subscribe(self.config.channels.group(group)).await;
+        let subscribed = self
+            .backplane
+            .subscribe(self.config.channels.group(group))
+            .await;
         if subscribed.is_err() {
             let mut registry = self.registry();
             if let Some(member) = registry.connections.get_mut(id) {
@@ -202,14 +216,21 @@ impl Hub {
             was
         };
         if was_member {
-            self.backplane.unsubscribe(self.config.channels.group(group));
+            self.backplane
+                .unsubscribe(self.config.channels.group(group));
         }
     }
 
     /// Runs hub method `target` for connection `caller`. `Ok` is the
     /// method's result (`null` for Conduit's `Task` methods).
-    pub async fn invoke(&self, caller: &str, target: &str, arguments: &[Value]) -> Result<Value, String> {
-        let binding_failed = || format!("Failed to invoke '{target}' due to an error on the server.");
+    pub async fn invoke(
+        &self,
+        caller: &str,
+        target: &str,
+        arguments: &[Value],
+    ) -> Result<Value, String> {
+        let binding_failed =
+            || format!("Failed to invoke '{target}' due to an error on the server.");
         let method = HubMethod::find(target).ok_or_else(|| {
             format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")
         })?;
@@ -258,9 +279,15 @@ impl Hub {
 
     /// Sends `message` to every member of `group` on every instance,
     /// through the backplane; returns PUBLISH's receiver count.
-    pub async fn send_group(&self, group: &str, message: &HubMessage) -> Result<Option<i64>, SimError> {
+    pub async fn send_group(
+        &self,
+        group: &str,
+        message: &HubMessage,
+    ) -> Result<Option<i64>, SimError> {
         let body = Invocation::json(message, Vec::new()).encode();
-        self.backplane.publish(self.config.channels.group(group), body).await
+        self.backplane
+            .publish(self.config.channels.group(group), body)
+            .await
     }
 
     /// The next test broadcast sequence number (1, 2, …).
@@ -304,7 +331,11 @@ impl Hub {
             );
         };
         let record = Bytes::copy_from_slice(json);
-        let excluded: HashSet<&str> = invocation.excluded_connection_ids.iter().map(String::as_str).collect();
+        let excluded: HashSet<&str> = invocation
+            .excluded_connection_ids
+            .iter()
+            .map(String::as_str)
+            .collect();
         let registry = self.registry();
         let send = |id: &str| {
             if let Some(member) = registry.connections.get(id) {
@@ -319,7 +350,10 @@ impl Hub {
                 .for_each(|id| send(id)),
             ChannelKind::Group(group) => {
                 if let Some(members) = registry.groups.get(group) {
-                    members.iter().filter(|id| !excluded.contains(id.as_str())).for_each(|id| send(id));
+                    members
+                        .iter()
+                        .filter(|id| !excluded.contains(id.as_str()))
+                        .for_each(|id| send(id));
                 }
             }
             // `:connection:` ignores exclusions, as ASP.NET does.
@@ -335,7 +369,10 @@ impl Hub {
         }
         match command.action {
             GroupAction::Add => {
-                if let Err(e) = self.join_local(&command.connection_id, &command.group).await {
+                if let Err(e) = self
+                    .join_local(&command.connection_id, &command.group)
+                    .await
+                {
                     return tracing::warn!("group command {} not applied: {e}", command.id);
                 }
             }
@@ -399,9 +436,13 @@ enum HubMethod {
 impl HubMethod {
     /// ASP.NET matches hub method names case-insensitively.
     fn find(target: &str) -> Option<Self> {
-        [Self::RequestCurrentState, Self::SubscribeToModel, Self::UnsubscribeFromModel]
-            .into_iter()
-            .find(|m| format!("{m:?}").eq_ignore_ascii_case(target))
+        [
+            Self::RequestCurrentState,
+            Self::SubscribeToModel,
+            Self::UnsubscribeFromModel,
+        ]
+        .into_iter()
+        .find(|m| format!("{m:?}").eq_ignore_ascii_case(target))
     }
 }
 
@@ -430,13 +471,18 @@ mod tests {
     fn connection_id_shape() {
         let id = new_connection_id();
         assert_eq!(id.len(), 22);
-        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     /// Hub methods are found whatever their case; others are not.
     #[test]
     fn methods_match_case_insensitively() {
-        assert_eq!(HubMethod::find("requestcurrentstate"), Some(HubMethod::RequestCurrentState));
+        assert_eq!(
+            HubMethod::find("requestcurrentstate"),
+            Some(HubMethod::RequestCurrentState)
+        );
         assert_eq!(HubMethod::find("SubscribeToUpdates"), None);
     }
 
@@ -467,9 +513,14 @@ mod tests {
         let hub = local_hub().await;
         let (tx, _rx) = mpsc::channel(4);
         hub.connect("c1", tx).await.unwrap();
-        assert_eq!(hub.invoke("c1", "SubscribeToModel", &[json!("gpt")]).await, Ok(Value::Null));
+        assert_eq!(
+            hub.invoke("c1", "SubscribeToModel", &[json!("gpt")]).await,
+            Ok(Value::Null)
+        );
         assert_eq!(hub.local_members("model-gpt"), vec!["c1".to_owned()]);
-        hub.invoke("c1", "UnsubscribeFromModel", &[json!("gpt")]).await.unwrap();
+        hub.invoke("c1", "UnsubscribeFromModel", &[json!("gpt")])
+            .await
+            .unwrap();
         assert!(hub.local_members("model-gpt").is_empty());
     }
 
@@ -481,7 +532,9 @@ mod tests {
         let (tx2, mut rx2) = mpsc::channel(4);
         hub.connect("c1", tx1).await.unwrap();
         hub.connect("c2", tx2).await.unwrap();
-        hub.invoke("c1", "SubscribeToModel", &[json!("m")]).await.unwrap();
+        hub.invoke("c1", "SubscribeToModel", &[json!("m")])
+            .await
+            .unwrap();
         let msg = HubMessage::invocation("ModelUpdate", vec![json!(1)]);
         hub.send_group("model-m", &msg).await.unwrap();
         hub.send_group(NAVIGATION_GROUP, &msg).await.unwrap();

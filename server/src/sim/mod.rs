@@ -295,9 +295,9 @@ pub async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
             Err(_) => "127.0.0.1:5000".to_owned(),
         },
     };
-    let listener = TcpListener::bind(&listen).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
-    })?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
     let config = args.config(addr.port());
     if config.redis.is_some() {
@@ -320,9 +320,18 @@ mod tests {
     /// The guide's ASPNETCORE_URLS spellings all become bindable addresses.
     #[test]
     fn aspnetcore_urls_forms() {
-        assert_eq!(listen_from_urls("http://localhost:5000").as_deref(), Some("127.0.0.1:5000"));
-        assert_eq!(listen_from_urls("http://+:5000").as_deref(), Some("0.0.0.0:5000"));
-        assert_eq!(listen_from_urls("http://*:5001/").as_deref(), Some("0.0.0.0:5001"));
+        assert_eq!(
+            listen_from_urls("http://localhost:5000").as_deref(),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(
+            listen_from_urls("http://+:5000").as_deref(),
+            Some("0.0.0.0:5000")
+        );
+        assert_eq!(
+            listen_from_urls("http://*:5001/").as_deref(),
+            Some("0.0.0.0:5001")
+        );
         assert_eq!(
             listen_from_urls("https://x:1;http://10.0.0.1:80").as_deref(),
             Some("10.0.0.1:80")

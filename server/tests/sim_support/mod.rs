@@ -52,7 +52,12 @@ impl TestSim {
         let task = tokio::spawn(sim.clone().serve(listener, async {
             let _ = stopped.await;
         }));
-        Self { addr, sim, stop, task }
+        Self {
+            addr,
+            sim,
+            stop,
+            task,
+        }
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -63,7 +68,10 @@ impl TestSim {
     /// Stops it as Ctrl-C would and waits until it has.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        self.task.await.expect("serve task").expect("serve ends cleanly");
+        self.task
+            .await
+            .expect("serve task")
+            .expect("serve ends cleanly");
     }
 }
 
@@ -77,14 +85,20 @@ pub async fn post_json(url: &str, body: &str) -> (u16, serde_json::Value) {
         .await
         .expect("HTTP request");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// GETs `url`; returns status and parsed body.
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     let response = reqwest::get(url).await.expect("HTTP request");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// A SignalR client written out by hand, to see the exact bytes.
@@ -113,9 +127,13 @@ impl Client {
     /// completes the handshake.
     pub async fn connect(base: &str) -> Self {
         let (id, token) = negotiate(base).await;
-        let mut client = Self::open(base, Some(&token)).await.expect("WebSocket opens");
+        let mut client = Self::open(base, Some(&token))
+            .await
+            .expect("WebSocket opens");
         client.connection_id = id;
-        client.send_text("{\"protocol\":\"json\",\"version\":1}\x1e").await;
+        client
+            .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
+            .await;
         match client.next().await {
             Received::Record(r) => assert_eq!(r, b"{}", "handshake response"),
             other => panic!("handshake failed: {other:?}"),
@@ -124,7 +142,10 @@ impl Client {
     }
 
     /// Opens the WebSocket (with `?id=token` if given), no handshake yet.
-    pub async fn open(base: &str, token: Option<&str>) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+    pub async fn open(
+        base: &str,
+        token: Option<&str>,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         let hub = format!("{base}/hubs/navigation-state");
         let url = protocol::negotiate::websocket_url(&hub, token).unwrap();
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
@@ -153,11 +174,14 @@ impl Client {
             let bytes = match frame {
                 Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
                 Some(Ok(Message::Binary(b))) => b.to_vec(),
-                Some(Ok(Message::Close(c))) => return Received::Closed(c.map_or(1005, |c| c.code.into())),
+                Some(Ok(Message::Close(c))) => {
+                    return Received::Closed(c.map_or(1005, |c| c.code.into()))
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Closed(1006),
             };
-            self.pending.extend(self.splitter.push(&bytes).expect("records"));
+            self.pending
+                .extend(self.splitter.push(&bytes).expect("records"));
         }
     }
 
@@ -169,7 +193,9 @@ impl Client {
                     HubMessage::Ping => continue,
                     m => return m,
                 },
-                Received::Closed(code) => panic!("connection closed ({code}) while waiting for a message"),
+                Received::Closed(code) => {
+                    panic!("connection closed ({code}) while waiting for a message")
+                }
             }
         }
     }
@@ -180,7 +206,9 @@ impl Client {
             match self.next().await {
                 Received::Record(r) if r == b"{\"type\":6}" => continue,
                 Received::Record(r) => return String::from_utf8(r).expect("UTF-8"),
-                Received::Closed(code) => panic!("connection closed ({code}) while waiting for a record"),
+                Received::Closed(code) => {
+                    panic!("connection closed ({code}) while waiting for a record")
+                }
             }
         }
     }
@@ -188,14 +216,21 @@ impl Client {
     /// The next Invocation's target and arguments.
     pub async fn next_invocation(&mut self) -> (String, Vec<serde_json::Value>) {
         match self.next_message().await {
-            HubMessage::Invocation { target, arguments, .. } => (target, arguments),
+            HubMessage::Invocation {
+                target, arguments, ..
+            } => (target, arguments),
             other => panic!("expected an invocation, got {other:?}"),
         }
     }
 
     /// Invokes `target` and returns its Completion (skipping other messages
     /// is not done: callers expect nothing else in between).
-    pub async fn invoke(&mut self, invocation_id: &str, target: &str, arguments: serde_json::Value) -> HubMessage {
+    pub async fn invoke(
+        &mut self,
+        invocation_id: &str,
+        target: &str,
+        arguments: serde_json::Value,
+    ) -> HubMessage {
         let text = serde_json::json!({
             "type": 1, "invocationId": invocation_id, "target": target, "arguments": arguments
         });
@@ -206,7 +241,11 @@ impl Client {
 
 /// POSTs negotiate v1 and returns (connectionId, connectionToken).
 pub async fn negotiate(base: &str) -> (String, String) {
-    let (status, body) = post_json(&format!("{base}/hubs/navigation-state/negotiate?negotiateVersion=1"), "").await;
+    let (status, body) = post_json(
+        &format!("{base}/hubs/navigation-state/negotiate?negotiateVersion=1"),
+        "",
+    )
+    .await;
     assert_eq!(status, 200, "negotiate");
     (
         body["connectionId"].as_str().unwrap().to_owned(),
@@ -221,7 +260,10 @@ pub fn redis_client(url: &str) -> redis::Client {
 
 /// PUBSUB NUMSUB of one channel.
 pub async fn numsub(url: &str, channel: &str) -> Option<i64> {
-    let mut conn = redis_client(url).get_multiplexed_async_connection().await.ok()?;
+    let mut conn = redis_client(url)
+        .get_multiplexed_async_connection()
+        .await
+        .ok()?;
     let (_, n): (String, i64) = redis::cmd("PUBSUB")
         .arg("NUMSUB")
         .arg(channel)
@@ -234,7 +276,10 @@ pub async fn numsub(url: &str, channel: &str) -> Option<i64> {
 
 /// PUBLISHes raw bytes; returns the receiver count.
 pub async fn publish(url: &str, channel: &str, payload: &[u8]) -> i64 {
-    let mut conn = redis_client(url).get_multiplexed_async_connection().await.expect("redis");
+    let mut conn = redis_client(url)
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
     redis::cmd("PUBLISH")
         .arg(channel)
         .arg(payload)
