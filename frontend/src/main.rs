@@ -1,6 +1,5 @@
-//! Mounts the dashboard.
-use leptos::prelude::*;
+//! Mounts the dashboard; everything else lives in the library.
 
 fn main() {
-    leptos::mount::mount_to_body(|| view! { <p>"signalscope"</p> });
+    signalscope_frontend::mount();
 }

@@ -1,0 +1,71 @@
+//! The page's clocks: `performance.now()` for every duration and latency
+//! (one monotonic clock, so click-to-arrival times are comparable), the
+//! wall clock only for what people read.
+
+use wasm_bindgen::JsValue;
+
+/// Milliseconds on the page's monotonic clock.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds, for display and export.
+pub fn wall_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// `HH:MM:SS.mmm` in the viewer's time zone.
+pub fn local_time(wall_ms: f64) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(wall_ms));
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds(),
+        d.get_milliseconds()
+    )
+}
+
+/// Resolves after `ms` milliseconds. Dropping it early is harmless: the
+/// timer fires into a promise nobody awaits.
+pub async fn sleep(ms: u64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// A duration as people say it: `0.4 s`, `12 s`, `3 min 5 s`, `2 h 1 min`.
+pub fn span(ms: f64) -> String {
+    let ms = ms.max(0.0);
+    if ms < 10_000.0 {
+        return format!("{:.1} s", ms / 1000.0);
+    }
+    let secs = (ms / 1000.0).floor() as u64;
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+
+    /// Short spans keep a decimal; long ones switch to minutes and hours.
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span(-5.0), "0.0 s");
+        assert_eq!(span(400.0), "0.4 s");
+        assert_eq!(span(12_300.0), "12 s");
+        assert_eq!(span(185_000.0), "3 min 5 s");
+        assert_eq!(span(7_260_000.0), "2 h 1 min");
+    }
+}

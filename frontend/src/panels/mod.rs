@@ -1,0 +1,318 @@
+//! One panel per instance: name, hub URL, status in colour and words,
+//! connection id, connected since, last ping, lost and duplicate counts,
+//! and the last ten messages. A panel knows no wire format: it shows what
+//! its [`HubClient`] reports.
+
+pub mod message;
+pub mod status;
+
+use std::collections::VecDeque;
+
+use leptos::prelude::*;
+use protocol::api::Instance;
+use protocol::broadcast::TestBroadcast;
+use protocol::connection::Liveness;
+
+use crate::app::Dashboard;
+use crate::clock::{local_time, now_ms, span, wall_ms};
+use crate::instances::hub_url;
+use crate::signalr::{ClientEvent, ClientOptions, HubClient};
+use message::{Message, MessageRow};
+use status::PanelStatus;
+
+/// Messages kept per panel for the export; the panel shows the newest few.
+const HISTORY: usize = 1_000;
+/// Messages on screen per panel.
+const SHOWN: usize = 10;
+
+/// A panel's live state, one signal per fact.
+#[derive(Debug, Clone, Copy)]
+pub struct PanelState {
+    /// Connection status.
+    pub status: RwSignal<PanelStatus>,
+    /// The server's connection id, kept while reconnecting.
+    pub connection_id: RwSignal<Option<String>>,
+    /// When the current connection opened, Unix ms.
+    pub connected_since: RwSignal<Option<f64>>,
+    /// When the server last pinged, on the monotonic clock.
+    pub last_ping: RwSignal<Option<f64>>,
+    /// The latest remark that changes no state (fallbacks, failed calls).
+    pub notice: RwSignal<Option<String>>,
+    /// Received messages, newest first.
+    pub messages: RwSignal<VecDeque<MessageRow>>,
+}
+
+impl PanelState {
+    fn new() -> Self {
+        Self {
+            status: RwSignal::new(PanelStatus::Connecting),
+            connection_id: RwSignal::new(None),
+            connected_since: RwSignal::new(None),
+            last_ping: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            messages: RwSignal::new(VecDeque::new()),
+        }
+    }
+
+    /// Takes in one client event. Uses `try_` setters: the connection may
+    /// report once more after the panel is gone.
+    fn apply(&self, name: &str, event: ClientEvent, dash: &Dashboard) {
+        let status = match event {
+            ClientEvent::Connecting => PanelStatus::Connecting,
+            ClientEvent::Connected { connection_id } => {
+                self.connection_id.try_set(connection_id);
+                self.connected_since.try_set(Some(wall_ms()));
+                self.notice.try_set(None);
+                PanelStatus::Connected
+            }
+            ClientEvent::Reconnecting {
+                attempt,
+                retry_at_ms,
+                reason,
+            } => PanelStatus::Reconnecting {
+                attempt,
+                retry_at_ms,
+                reason,
+            },
+            ClientEvent::Disconnected { reason } => PanelStatus::Disconnected { reason },
+            ClientEvent::Failed { reason } => PanelStatus::Failed { reason },
+            ClientEvent::Ping { at_ms } => {
+                self.last_ping.try_set(Some(at_ms));
+                return;
+            }
+            ClientEvent::Notice(text) => {
+                self.notice.try_set(Some(text));
+                return;
+            }
+            ClientEvent::Invocation {
+                target,
+                arguments,
+                at_ms,
+            } => {
+                let wall = wall_ms() - (now_ms() - at_ms);
+                self.received(name, target, arguments, at_ms, wall, dash);
+                return;
+            }
+        };
+        if !matches!(status, PanelStatus::Connected) {
+            self.connected_since.try_set(None);
+        }
+        self.status.try_set(status);
+    }
+
+    fn received(
+        &self,
+        name: &str,
+        target: String,
+        arguments: Vec<serde_json::Value>,
+        at_ms: f64,
+        wall: f64,
+        dash: &Dashboard,
+    ) {
+        let broadcast = TestBroadcast::from_arguments(&arguments);
+        let arrival = broadcast
+            .as_ref()
+            .and_then(|b| dash.ledger.try_update(|l| l.arrived(name, b, at_ms)));
+        self.messages.try_update(|m| {
+            let id = m.front().map_or(0, |r| r.id + 1);
+            m.push_front(MessageRow {
+                id,
+                wall_ms: wall,
+                target,
+                arguments,
+                broadcast_id: broadcast.as_ref().map(|b| b.id.clone()),
+                seq: broadcast.as_ref().map(|b| b.seq),
+                latency_ms: arrival.and_then(|a| a.latency_ms),
+                duplicate: arrival.is_some_and(|a| a.duplicate),
+            });
+            m.truncate(HISTORY);
+        });
+    }
+}
+
+/// What the page keeps about a mounted panel, so toolbar actions and the
+/// export can reach it.
+#[derive(Debug, Clone)]
+pub struct PanelEntry {
+    /// The instance's name.
+    pub instance: Instance,
+    /// Its live state.
+    pub state: PanelState,
+    /// Its connection (browser-only, so stored locally).
+    pub client: StoredValue<Option<HubClient>, LocalStorage>,
+}
+
+impl PanelEntry {
+    /// Closes the connection and connects anew.
+    pub fn reconnect(&self) {
+        self.client
+            .with_value(|c| c.as_ref().map(HubClient::reconnect));
+    }
+
+    /// Closes the connection and stays disconnected.
+    pub fn disconnect(&self) {
+        self.client
+            .with_value(|c| c.as_ref().map(HubClient::disconnect));
+    }
+}
+
+/// One instance's live panel. It connects when mounted and disconnects
+/// when removed.
+#[component]
+pub fn Panel(
+    /// The instance to connect to.
+    instance: Instance,
+) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let config = dash.config.get_value();
+    let state = PanelState::new();
+    let name = instance.name.clone();
+    let hub = hub_url(&instance.url, &config.hub_path);
+    let options = ClientOptions {
+        hub_url: hub.clone(),
+        liveness: Liveness {
+            keep_alive_ms: config.thresholds.keep_alive_ms,
+            timeout_ms: config.thresholds.server_timeout_ms,
+        },
+        request_state: config.events.request_state.clone(),
+        retry_forever: dash.retry_forever.get_value(),
+    };
+    let client = {
+        let name = name.clone();
+        HubClient::start(options, move |event| state.apply(&name, event, &dash))
+    };
+    let entry = PanelEntry {
+        instance: instance.clone(),
+        state,
+        client: StoredValue::new_local(Some(client)),
+    };
+    dash.panels.update_value(|p| p.push(entry.clone()));
+    {
+        let name = name.clone();
+        let client = entry.client;
+        on_cleanup(move || {
+            dash.panels
+                .update_value(|p| p.retain(|e| e.instance.name != name));
+            // Dropping the client ends its task and closes the socket.
+            client.update_value(|c| drop(c.take()));
+        });
+    }
+
+    let status_key = move || state.status.with(PanelStatus::key);
+    let words = move || state.status.with(|s| s.words(dash.now.get()));
+    let since = move || {
+        dash.now.track();
+        state
+            .connected_since
+            .get()
+            .map(|t| format!("{} ({})", local_time(t), span(wall_ms() - t)))
+    };
+    let last_ping = move || {
+        state
+            .last_ping
+            .get()
+            .map(|t| format!("{} ago", span(dash.now.get() - t)))
+    };
+    let tally = {
+        let name = name.clone();
+        move || dash.ledger.with(|l| l.tally(&name))
+    };
+    let lost = {
+        let tally = tally.clone();
+        move || tally().lost
+    };
+    let duplicates = move || tally().duplicates;
+    let (lost_attr, duplicates_attr) = (lost.clone(), duplicates.clone());
+    let recent = move || {
+        state
+            .messages
+            .with(|m| m.iter().take(SHOWN).cloned().collect::<Vec<_>>())
+    };
+    let demo_owned = config
+        .demo
+        .as_ref()
+        .is_some_and(|d| d.instances.contains(&name));
+    let heading_id = format!(
+        "panel-{}",
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
+
+    let heading_for_h2 = heading_id.clone();
+    let reconnect = {
+        let entry = entry.clone();
+        move |_| entry.reconnect()
+    };
+    let disconnect = {
+        let entry = entry.clone();
+        move |_| entry.disconnect()
+    };
+    let remove = {
+        let name = name.clone();
+        move |_| dash.remove_instance(&name)
+    };
+
+    view! {
+        <section
+            class=move || format!("panel status-{}", status_key())
+            data-instance=name.clone()
+            data-status=status_key
+            aria-labelledby=heading_id.clone()
+        >
+            <header class="panel-head">
+                <h2 id=heading_for_h2>{name.clone()}</h2>
+                <span class="url" title="hub URL">{hub}</span>
+            </header>
+            <p class="status" role="status" aria-live="polite">
+                <span class="dot" aria-hidden="true"></span>
+                {words}
+            </p>
+            <dl class="facts">
+                <dt>"Connection id"</dt>
+                <dd>
+                    <code data-connection-id=move || state.connection_id.get().unwrap_or_default()>
+                        {move || state.connection_id.get().unwrap_or_else(|| "—".into())}
+                    </code>
+                </dd>
+                <dt>"Connected since"</dt>
+                <dd>{move || since().unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Last ping"</dt>
+                <dd>{move || last_ping().unwrap_or_else(|| "none yet".into())}</dd>
+                <dt>"Lost / duplicates"</dt>
+                <dd class="counts" data-lost=lost_attr data-duplicates=duplicates_attr>
+                    {lost} " / " {duplicates}
+                </dd>
+            </dl>
+            <Show when=move || state.notice.with(Option::is_some)>
+                <p class="notice">{move || state.notice.get().unwrap_or_default()}</p>
+            </Show>
+            <div class="actions">
+                <button type="button" on:click=reconnect>"Reconnect"</button>
+                <button type="button" on:click=disconnect>"Disconnect"</button>
+                {demo_owned.then(|| view! { <DemoButtons name=name.clone()/> })}
+                <button type="button" class="quiet" on:click=remove title="Remove this panel">
+                    "Remove"
+                </button>
+            </div>
+            <ol class="messages" aria-label=format!("Last {SHOWN} messages, newest first")>
+                <For each=recent key=|row| row.id children=|row| view! { <Message row/> }/>
+            </ol>
+        </section>
+    }
+}
+
+/// Stop and Start for an instance the demo owns.
+#[component]
+fn DemoButtons(
+    /// The instance's name, as the demo knows it.
+    name: String,
+) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let call = move |action: &'static str| {
+        let path = format!("instances/{name}/{action}");
+        move |_| dash.demo(path.clone())
+    };
+    view! {
+        <button type="button" class="demo" on:click=call("stop")>"Stop instance"</button>
+        <button type="button" class="demo" on:click=call("start")>"Start instance"</button>
+    }
+}

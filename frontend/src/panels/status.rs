@@ -1,0 +1,106 @@
+//! A panel's connection status in words and colour, as plain Rust.
+
+use crate::clock::span;
+
+/// What a panel shows about its connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PanelStatus {
+    /// Negotiating, opening or shaking hands.
+    Connecting,
+    /// Messages flow.
+    Connected,
+    /// Waiting to retry, or retrying.
+    Reconnecting {
+        /// Which retry, from 1.
+        attempt: u32,
+        /// When it starts, on the page's monotonic clock.
+        retry_at_ms: f64,
+        /// Why the last attempt ended.
+        reason: String,
+    },
+    /// Stopped by the user or closed by the server.
+    Disconnected {
+        /// The server's reason, if any.
+        reason: Option<String>,
+    },
+    /// The reconnect policy gave up.
+    Failed {
+        /// Why the last attempt failed.
+        reason: String,
+    },
+}
+
+impl PanelStatus {
+    /// The `data-status` value (and CSS class).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Reconnecting { .. } => "reconnecting",
+            Self::Disconnected { .. } => "disconnected",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    /// The status in words at `now_ms`, with the countdown while waiting.
+    pub fn words(&self, now_ms: f64) -> String {
+        match self {
+            Self::Connecting => "Connecting…".into(),
+            Self::Connected => "Connected".into(),
+            Self::Reconnecting {
+                attempt,
+                retry_at_ms,
+                reason,
+            } => {
+                let left = retry_at_ms - now_ms;
+                if left > 0.0 {
+                    format!(
+                        "Reconnecting: attempt {attempt} in {} ({reason})",
+                        span(left)
+                    )
+                } else {
+                    format!("Reconnecting: attempt {attempt} ({reason})")
+                }
+            }
+            Self::Disconnected { reason: None } => "Disconnected".into(),
+            Self::Disconnected { reason: Some(r) } => format!("Disconnected: {r}"),
+            Self::Failed { reason } => format!("Failed: {reason}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The countdown shows while waiting, and only the attempt once it runs.
+    #[test]
+    fn reconnecting_counts_down() {
+        let s = PanelStatus::Reconnecting {
+            attempt: 2,
+            retry_at_ms: 3_000.0,
+            reason: "connection closed".into(),
+        };
+        assert_eq!(s.key(), "reconnecting");
+        assert_eq!(
+            s.words(1_000.0),
+            "Reconnecting: attempt 2 in 2.0 s (connection closed)"
+        );
+        assert_eq!(
+            s.words(3_500.0),
+            "Reconnecting: attempt 2 (connection closed)"
+        );
+    }
+
+    /// Failure keeps its reason.
+    #[test]
+    fn failed_says_why() {
+        let s = PanelStatus::Failed {
+            reason: "negotiate answered HTTP 404".into(),
+        };
+        assert_eq!(
+            (s.key(), s.words(0.0).as_str()),
+            ("failed", "Failed: negotiate answered HTTP 404")
+        );
+    }
+}

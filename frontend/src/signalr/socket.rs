@@ -1,0 +1,107 @@
+//! A browser WebSocket as an async stream of events: the callbacks web-sys
+//! offers are turned into messages on a channel, so the connection logic
+//! can be written as one sequential loop.
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver};
+use futures::StreamExt;
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+/// What the socket reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The connection is open.
+    Open,
+    /// A message's bytes (text frames as UTF-8).
+    Data(Vec<u8>),
+    /// The connection closed (or never opened).
+    Closed {
+        /// The close code (1006 when the browser saw no close frame).
+        code: u16,
+        /// The peer's reason text, often empty.
+        reason: String,
+    },
+}
+
+/// An open (or opening) WebSocket and its callbacks.
+pub struct Socket {
+    /// The browser's socket.
+    ws: WebSocket,
+    /// Events in arrival order.
+    events: UnboundedReceiver<SocketEvent>,
+    /// The callbacks must live as long as the socket may call them.
+    _callbacks: [Closure<dyn FnMut(Event)>; 3],
+}
+
+impl Socket {
+    /// Starts opening `url`; the first event says whether it worked.
+    pub fn open(url: &str) -> Result<Self, String> {
+        let ws = WebSocket::new(url).map_err(|e| format!("cannot open {url}: {e:?}"))?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let (tx, events) = unbounded();
+        let on_open = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_| {
+                let _ = tx.unbounded_send(SocketEvent::Open);
+            })
+        };
+        let on_message = {
+            let tx = tx.clone();
+            Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+                if let Some(bytes) = e.dyn_ref::<MessageEvent>().and_then(message_bytes) {
+                    let _ = tx.unbounded_send(SocketEvent::Data(bytes));
+                }
+            })
+        };
+        let on_close = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+            let (code, reason) = e
+                .dyn_ref::<CloseEvent>()
+                .map(|c| (c.code(), c.reason()))
+                .unwrap_or((1006, String::new()));
+            let _ = tx.unbounded_send(SocketEvent::Closed { code, reason });
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Self {
+            ws,
+            events,
+            _callbacks: [on_open, on_message, on_close],
+        })
+    }
+
+    /// The next event; `None` only if the socket is gone.
+    pub async fn next(&mut self) -> Option<SocketEvent> {
+        self.events.next().await
+    }
+
+    /// Sends one text frame. Browsers accept sends even after a drop, so
+    /// an `Ok` here proves nothing about the peer.
+    pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
+        let text = String::from_utf8_lossy(bytes);
+        self.ws
+            .send_with_str(&text)
+            .map_err(|e| format!("send failed: {e:?}"))
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close_with_code(1000);
+    }
+}
+
+/// A message's payload as bytes, whether it came as text or binary.
+fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
+    let data = e.data();
+    if let Some(text) = data.as_string() {
+        return Some(text.into_bytes());
+    }
+    data.dyn_ref::<ArrayBuffer>()
+        .map(|buf| Uint8Array::new(buf).to_vec())
+}

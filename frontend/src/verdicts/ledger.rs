@@ -1,0 +1,350 @@
+//! The bookkeeping behind verdicts, as plain Rust: which test broadcasts
+//! were sent from this page, which panel received each and how fast, and
+//! per panel how many messages were lost (sequence gaps) or duplicated.
+//! Times are milliseconds on one monotonic clock (the page's
+//! `performance.now()`), so click-to-arrival latencies are comparable.
+
+use std::collections::{BTreeMap, HashSet};
+
+use protocol::api::{TriggerMode, TriggerResponse};
+use protocol::broadcast::TestBroadcast;
+use serde::Serialize;
+
+/// Arrivals whose trigger response is still in flight are kept this long
+/// (the broadcast can beat the HTTP response to the page).
+const EARLY_ARRIVALS_KEPT: usize = 256;
+
+/// One test broadcast sent from this page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    /// Its unique id, from the trigger's response.
+    pub id: String,
+    /// Its sequence number.
+    pub seq: u64,
+    /// How it was sent.
+    pub mode: TriggerMode,
+    /// When the button was clicked.
+    pub clicked_at_ms: f64,
+    /// The panels connected at the click: the ones that must receive it.
+    pub expected: Vec<String>,
+    /// Click-to-arrival latency per panel that received it.
+    pub latencies: BTreeMap<String, f64>,
+}
+
+/// The judgement on one broadcast.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "camelCase")]
+pub enum Verdict {
+    /// Some expected panel may still receive it in time.
+    Pending,
+    /// Every expected panel received it within the threshold.
+    Pass,
+    /// Someone missed it, or got it late, or nobody was connected.
+    Fail {
+        /// Expected panels that have not received it.
+        missed: Vec<String>,
+        /// Expected panels that received it past the threshold.
+        late: Vec<String>,
+    },
+}
+
+impl Verdict {
+    /// The `data-verdict` value.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Pass => "pass",
+            Self::Fail { .. } => "fail",
+        }
+    }
+}
+
+/// Per-panel counts over everything it received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    /// Test broadcasts received, duplicates included.
+    pub received: u64,
+    /// Sequence numbers skipped, per origin, summed.
+    pub lost: u64,
+    /// Ids received more than once.
+    pub duplicates: u64,
+    /// Highest sequence number seen per origin.
+    #[serde(skip)]
+    last_seq: BTreeMap<String, u64>,
+    /// Ids seen, to tell a duplicate from a new broadcast.
+    #[serde(skip)]
+    seen: HashSet<String>,
+}
+
+/// What one arrival meant for its panel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival {
+    /// Click-to-arrival time, when the broadcast was sent from this page.
+    pub latency_ms: Option<f64>,
+    /// The panel had already received this id.
+    pub duplicate: bool,
+}
+
+/// All broadcasts and tallies of this session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Broadcasts sent from this page, oldest first.
+    sent: Vec<Sent>,
+    /// Arrivals of ids not (yet) known to be ours: (id, panel, at).
+    early: Vec<(String, String, f64)>,
+    /// Counts per panel name.
+    tallies: BTreeMap<String, Tally>,
+}
+
+impl Ledger {
+    /// Records a broadcast the companion sent for a click at
+    /// `clicked_at_ms`, and claims arrivals that beat its response.
+    pub fn sent(&mut self, response: &TriggerResponse, clicked_at_ms: f64, expected: Vec<String>) {
+        let mut sent = Sent {
+            id: response.id.clone(),
+            seq: response.seq,
+            mode: response.mode,
+            clicked_at_ms,
+            expected,
+            latencies: BTreeMap::new(),
+        };
+        self.early.retain(|(id, panel, at)| {
+            let ours = *id == sent.id;
+            if ours {
+                sent.latencies
+                    .entry(panel.clone())
+                    .or_insert(at - clicked_at_ms);
+            }
+            !ours
+        });
+        self.sent.push(sent);
+    }
+
+    /// Records that `panel` received `broadcast` at `at_ms`.
+    pub fn arrived(&mut self, panel: &str, broadcast: &TestBroadcast, at_ms: f64) -> Arrival {
+        let tally = self.tallies.entry(panel.to_owned()).or_default();
+        tally.received += 1;
+        if !tally.seen.insert(broadcast.id.clone()) {
+            tally.duplicates += 1;
+            let latency_ms = self
+                .find(&broadcast.id)
+                .and_then(|s| s.latencies.get(panel).copied());
+            return Arrival {
+                latency_ms,
+                duplicate: true,
+            };
+        }
+        let last = tally
+            .last_seq
+            .entry(broadcast.origin.clone())
+            .or_insert(broadcast.seq);
+        if broadcast.seq > *last {
+            tally.lost += broadcast.seq - *last - 1;
+            *last = broadcast.seq;
+        }
+        let latency_ms = match self.sent.iter_mut().rev().find(|s| s.id == broadcast.id) {
+            Some(sent) => {
+                let latency = at_ms - sent.clicked_at_ms;
+                sent.latencies.insert(panel.to_owned(), latency);
+                Some(latency)
+            }
+            None => {
+                if self.early.len() >= EARLY_ARRIVALS_KEPT {
+                    self.early.remove(0);
+                }
+                self.early
+                    .push((broadcast.id.clone(), panel.to_owned(), at_ms));
+                None
+            }
+        };
+        Arrival {
+            latency_ms,
+            duplicate: false,
+        }
+    }
+
+    /// The broadcasts sent from this page, oldest first.
+    pub fn broadcasts(&self) -> &[Sent] {
+        &self.sent
+    }
+
+    /// One broadcast by id.
+    pub fn find(&self, id: &str) -> Option<&Sent> {
+        self.sent.iter().rev().find(|s| s.id == id)
+    }
+
+    /// A panel's counts.
+    pub fn tally(&self, panel: &str) -> Tally {
+        self.tallies.get(panel).cloned().unwrap_or_default()
+    }
+
+    /// Every panel's counts.
+    pub fn tallies(&self) -> &BTreeMap<String, Tally> {
+        &self.tallies
+    }
+}
+
+impl Sent {
+    /// PASS when every expected panel received it within `pass_within_ms`;
+    /// undecided while one still might, at `now_ms`.
+    pub fn verdict(&self, pass_within_ms: u64, now_ms: f64) -> Verdict {
+        let limit = pass_within_ms as f64;
+        let (mut missed, mut late) = (Vec::new(), Vec::new());
+        let mut waiting = false;
+        for panel in &self.expected {
+            match self.latencies.get(panel) {
+                Some(&l) if l <= limit => {}
+                Some(_) => late.push(panel.clone()),
+                None if now_ms - self.clicked_at_ms <= limit => waiting = true,
+                None => missed.push(panel.clone()),
+            }
+        }
+        if waiting {
+            Verdict::Pending
+        } else if missed.is_empty() && late.is_empty() && !self.expected.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail { missed, late }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(id: &str, seq: u64) -> TriggerResponse {
+        TriggerResponse {
+            id: id.into(),
+            seq,
+            sent_at: String::new(),
+            target: "NavigationStateUpdate".into(),
+            channel: String::new(),
+            mode: TriggerMode::Redis,
+            receivers: Some(3),
+            instance: None,
+        }
+    }
+
+    fn broadcast(id: &str, seq: u64) -> TestBroadcast {
+        TestBroadcast::new(id, seq, 0, "companion")
+    }
+
+    fn panels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Every expected panel in time is a PASS, with latencies from the click.
+    #[test]
+    fn all_in_time_passes() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        assert_eq!(
+            l.arrived("a", &broadcast("x", 1), 110.0).latency_ms,
+            Some(10.0)
+        );
+        l.arrived("b", &broadcast("x", 1), 140.0);
+        assert_eq!(l.find("x").unwrap().verdict(50, 141.0), Verdict::Pass);
+    }
+
+    /// Before the threshold passes, a missing panel leaves the verdict pending.
+    #[test]
+    fn missing_panel_is_pending_within_the_threshold() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        l.arrived("a", &broadcast("x", 1), 110.0);
+        assert_eq!(l.find("x").unwrap().verdict(50, 120.0), Verdict::Pending);
+    }
+
+    /// After the threshold, the panel that missed it is named.
+    #[test]
+    fn missing_panel_fails_after_the_threshold() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        l.arrived("a", &broadcast("x", 1), 110.0);
+        assert_eq!(
+            l.find("x").unwrap().verdict(50, 151.0),
+            Verdict::Fail {
+                missed: panels(&["b"]),
+                late: vec![]
+            }
+        );
+    }
+
+    /// A late arrival is a FAIL naming the late panel.
+    #[test]
+    fn late_arrival_fails() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 0.0, panels(&["a"]));
+        l.arrived("a", &broadcast("x", 1), 80.0);
+        assert_eq!(
+            l.find("x").unwrap().verdict(50, 80.0),
+            Verdict::Fail {
+                missed: vec![],
+                late: panels(&["a"])
+            }
+        );
+    }
+
+    /// With no panel connected there is nothing to prove: FAIL, not PASS.
+    #[test]
+    fn no_audience_fails() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 0.0, vec![]);
+        assert_eq!(
+            l.find("x").unwrap().verdict(50, 0.0),
+            Verdict::Fail {
+                missed: vec![],
+                late: vec![]
+            }
+        );
+    }
+
+    /// An arrival that beats the trigger's response is claimed when it comes.
+    #[test]
+    fn early_arrival_is_claimed() {
+        let mut l = Ledger::default();
+        assert_eq!(l.arrived("a", &broadcast("x", 1), 105.0).latency_ms, None);
+        l.sent(&response("x", 1), 100.0, panels(&["a"]));
+        assert_eq!(l.find("x").unwrap().latencies.get("a"), Some(&5.0));
+        assert_eq!(l.find("x").unwrap().verdict(50, 106.0), Verdict::Pass);
+    }
+
+    /// A gap in one origin's sequence counts as lost messages.
+    #[test]
+    fn sequence_gaps_count_as_lost() {
+        let mut l = Ledger::default();
+        for seq in [1, 2, 5, 6, 9] {
+            l.arrived("a", &broadcast(&format!("id{seq}"), seq), 0.0);
+        }
+        assert_eq!(l.tally("a").lost, 4);
+        assert_eq!(l.tally("a").duplicates, 0);
+    }
+
+    /// Sequences are counted per origin, so two senders do not look like gaps.
+    #[test]
+    fn gaps_are_per_origin() {
+        let mut l = Ledger::default();
+        l.arrived("a", &TestBroadcast::new("p1", 1, 0, "api-1"), 0.0);
+        l.arrived("a", &TestBroadcast::new("q7", 7, 0, "companion"), 0.0);
+        l.arrived("a", &TestBroadcast::new("p2", 2, 0, "api-1"), 0.0);
+        l.arrived("a", &TestBroadcast::new("q8", 8, 0, "companion"), 0.0);
+        assert_eq!(l.tally("a").lost, 0);
+    }
+
+    /// The same id twice is a duplicate, and does not move the latency.
+    #[test]
+    fn repeated_id_is_a_duplicate() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 0.0, panels(&["a"]));
+        l.arrived("a", &broadcast("x", 1), 10.0);
+        let again = l.arrived("a", &broadcast("x", 1), 90.0);
+        assert!(again.duplicate);
+        assert_eq!(again.latency_ms, Some(10.0));
+        assert_eq!(l.tally("a").duplicates, 1);
+        assert_eq!(l.tally("a").received, 2);
+        assert_eq!(l.find("x").unwrap().verdict(50, 90.0), Verdict::Pass);
+    }
+}

@@ -1,0 +1,247 @@
+//! Test broadcasts and their verdicts: the "Test Broadcast" button, and a
+//! row per broadcast saying which panel received it and how fast (click to
+//! arrival, on one clock), PASS or FAIL naming who missed.
+
+pub mod ledger;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
+
+use crate::app::Dashboard;
+use crate::clock::{local_time, now_ms, wall_ms};
+use ledger::{Sent, Verdict};
+
+/// A trigger mode as the companion spells it.
+pub fn mode_name(mode: TriggerMode) -> &'static str {
+    match mode {
+        TriggerMode::Redis => "redis",
+        TriggerMode::Instance => "instance",
+        TriggerMode::Configured => "configured",
+    }
+}
+
+/// Where the last click got to.
+#[derive(Debug, Clone, PartialEq)]
+enum Trigger {
+    /// Nothing clicked yet.
+    Idle,
+    /// Waiting for the companion.
+    Sending(TriggerMode),
+    /// The companion sent it.
+    Sent(TriggerResponse),
+    /// The companion could not.
+    Failed(String),
+}
+
+/// The "Test Broadcast" button, its mode and the last result.
+#[component]
+pub fn TestBroadcastControl() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let config = dash.config.get_value();
+    let modes = config.trigger_modes.clone();
+    let pass_within_ms = config.thresholds.pass_within_ms as f64;
+    let mode = RwSignal::new(modes.first().copied().unwrap_or(TriggerMode::Redis));
+    let state = RwSignal::new(Trigger::Idle);
+    let send = move |_| {
+        let clicked = now_ms();
+        let expected = dash.connected_panels();
+        let chosen = mode.get_untracked();
+        let request = TriggerRequest {
+            mode: Some(chosen),
+            ..Default::default()
+        };
+        state.set(Trigger::Sending(chosen));
+        let companion = dash.companion.get_value();
+        spawn_local(async move {
+            match companion.trigger(&request).await {
+                Ok(response) => {
+                    dash.ledger
+                        .try_update(|l| l.sent(&response, clicked, expected));
+                    dash.tick_after(clicked + pass_within_ms - now_ms());
+                    dash.now.try_set(now_ms());
+                    state.try_set(Trigger::Sent(response));
+                }
+                Err(e) => {
+                    let _ = state.try_set(Trigger::Failed(e.0));
+                }
+            }
+        });
+    };
+    let words = move || match state.get() {
+        Trigger::Idle => String::new(),
+        Trigger::Sending(m) => format!("sending via {}…", mode_name(m)),
+        Trigger::Sent(r) => format!(
+            "#{} sent via {}{} on {}; {} receiving instance(s)",
+            r.seq,
+            mode_name(r.mode),
+            r.instance.map(|i| format!(" ({i})")).unwrap_or_default(),
+            r.channel,
+            r.receivers.map_or("unknown".into(), |n| n.to_string())
+        ),
+        Trigger::Failed(e) => format!("failed: {e}"),
+    };
+    let options = modes
+        .into_iter()
+        .map(|m| view! { <option value=mode_name(m) selected=move || mode.get() == m>{mode_name(m)}</option> })
+        .collect_view();
+    let choose = move |ev| {
+        let value = event_target_value(&ev);
+        let all = [
+            TriggerMode::Redis,
+            TriggerMode::Instance,
+            TriggerMode::Configured,
+        ];
+        if let Some(m) = all.into_iter().find(|m| mode_name(*m) == value) {
+            mode.set(m);
+        }
+    };
+    view! {
+        <div class="trigger">
+            <button type="button" class="primary" on:click=send>"Test Broadcast"</button>
+            <label>
+                "via " <select on:change=choose aria-label="Trigger mode">{options}</select>
+            </label>
+            <span
+                class=move || if matches!(state.get(), Trigger::Failed(_)) { "trigger-result error" } else { "trigger-result" }
+                role="status"
+                aria-live="polite"
+            >
+                {words}
+            </span>
+        </div>
+    }
+}
+
+/// The verdict table, newest broadcast first.
+#[component]
+pub fn Verdicts() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let pass_within_ms = dash.config.with_value(|c| c.thresholds.pass_within_ms);
+    let ids = move || {
+        dash.ledger.with(|l| {
+            l.broadcasts()
+                .iter()
+                .rev()
+                .map(|s| s.id.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    let totals = move || {
+        dash.ledger.with(|l| {
+            let sent = l.broadcasts();
+            let now = dash.now.get();
+            let passed = sent
+                .iter()
+                .filter(|s| s.verdict(pass_within_ms, now) == Verdict::Pass)
+                .count();
+            format!("{passed} of {} passed", sent.len())
+        })
+    };
+    view! {
+        <section class="verdicts" aria-labelledby="verdicts-title">
+            <h2 id="verdicts-title">"Broadcast verdicts"</h2>
+            <p class="hint">
+                "PASS when every panel connected at the click receives the broadcast within "
+                {pass_within_ms} " ms of the click. " <span aria-live="polite">{totals}</span>
+            </p>
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"#"</th>
+                        <th scope="col">"Clicked"</th>
+                        <th scope="col">"Mode"</th>
+                        <th scope="col">"Verdict"</th>
+                        <th scope="col">"Per panel (click → arrival)"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=ids key=|id| id.clone() children=move |id| view! { <VerdictRow id pass_within_ms/> }/>
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// One broadcast's row.
+#[component]
+fn VerdictRow(
+    /// The broadcast's id.
+    id: String,
+    /// The PASS threshold, ms.
+    pass_within_ms: u64,
+) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let sent = {
+        let id = id.clone();
+        Memo::new(move |_| dash.ledger.with(|l| l.find(&id).cloned()))
+    };
+    // Wall time of the click, for people; latencies use the monotonic clock.
+    let clicked_wall = sent.with_untracked(|s| {
+        s.as_ref()
+            .map(|s| local_time(wall_ms() - (now_ms() - s.clicked_at_ms)))
+            .unwrap_or_default()
+    });
+    let verdict = move || {
+        sent.with(|s| {
+            s.as_ref()
+                .map(|s| s.verdict(pass_within_ms, dash.now.get()))
+        })
+        .unwrap_or(Verdict::Pending)
+    };
+    let words = move || match verdict() {
+        Verdict::Pending => "pending…".to_owned(),
+        Verdict::Pass => "PASS".to_owned(),
+        Verdict::Fail { missed, late } if missed.is_empty() && late.is_empty() => {
+            "FAIL: no panel was connected".to_owned()
+        }
+        Verdict::Fail { missed, late } => {
+            let mut parts = Vec::new();
+            if !missed.is_empty() {
+                parts.push(format!("missed by {}", missed.join(", ")));
+            }
+            if !late.is_empty() {
+                parts.push(format!("late at {}", late.join(", ")));
+            }
+            format!("FAIL: {}", parts.join("; "))
+        }
+    };
+    let arrivals = move || sent.with(|s| s.as_ref().map(arrival_lines).unwrap_or_default());
+    let seq = sent.with_untracked(|s| s.as_ref().map(|s| s.seq));
+    let mode = sent.with_untracked(|s| s.as_ref().map(|s| mode_name(s.mode)));
+    view! {
+        <tr data-verdict=move || verdict().key() data-broadcast-id=id>
+            <td>{seq}</td>
+            <td>
+                <time>{clicked_wall}</time>
+            </td>
+            <td>{mode}</td>
+            <td class=move || format!("verdict {}", verdict().key())>{words}</td>
+            <td>
+                <ul class="arrivals">
+                    {move || arrivals().into_iter().map(|(text, class)| view! { <li class=class>{text}</li> }).collect_view()}
+                </ul>
+            </td>
+        </tr>
+    }
+}
+
+/// Per panel: "api-1 12 ms", "api-2 not received", and panels that got it
+/// without being connected at the click.
+fn arrival_lines(sent: &Sent) -> Vec<(String, &'static str)> {
+    let mut lines: Vec<_> = sent
+        .expected
+        .iter()
+        .map(|p| match sent.latencies.get(p) {
+            Some(l) => (format!("{p} {l:.0} ms"), "got"),
+            None => (format!("{p} not received"), "missed"),
+        })
+        .collect();
+    lines.extend(
+        sent.latencies
+            .iter()
+            .filter(|(p, _)| !sent.expected.contains(p))
+            .map(|(p, l)| (format!("{p} {l:.0} ms (joined later)"), "extra")),
+    );
+    lines
+}

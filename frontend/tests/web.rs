@@ -1,0 +1,126 @@
+//! Browser tests (headless Chromium via wasm-bindgen-test-runner): the
+//! components render what they are given as text, and a panel's client
+//! handles a real connection failure the way the page promises.
+#![cfg(target_arch = "wasm32")]
+
+use leptos::mount::mount_to;
+use leptos::prelude::*;
+use protocol::api::{DashboardConfig, EventNames, Instance, Thresholds, TriggerMode};
+use protocol::broadcast::TestBroadcast;
+use serde_json::json;
+use signalscope_frontend::app::Dashboard;
+use signalscope_frontend::clock::{now_ms, sleep};
+use signalscope_frontend::companion::Companion;
+use signalscope_frontend::instances::Saved;
+use signalscope_frontend::panels::message::{Message, MessageRow};
+use signalscope_frontend::panels::Panel;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::HtmlElement;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh element on the page to mount into.
+fn container() -> HtmlElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let div = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&div).unwrap();
+    div.unchecked_into()
+}
+
+/// Polls `check` every 20 ms until it holds or `limit_ms` passes.
+async fn eventually(limit_ms: f64, what: &str, check: impl Fn() -> bool) {
+    let deadline = now_ms() + limit_ms;
+    while !check() {
+        assert!(now_ms() < deadline, "timed out waiting for {what}");
+        sleep(20).await;
+    }
+}
+
+fn config() -> DashboardConfig {
+    DashboardConfig {
+        instances: vec![],
+        hub_path: "/hubs/navigation-state".into(),
+        events: EventNames {
+            broadcast: "NavigationStateUpdate".into(),
+            request_state: "RequestCurrentState".into(),
+            state_reply: "StateUpdateRequested".into(),
+        },
+        thresholds: Thresholds {
+            pass_within_ms: 50,
+            server_timeout_ms: 60_000,
+            keep_alive_ms: 15_000,
+        },
+        trigger_modes: vec![TriggerMode::Redis],
+        token_required: false,
+        demo: None,
+    }
+}
+
+/// A hostile payload shows as text: no element is created from it, and
+/// the row carries its target and sequence number.
+#[wasm_bindgen_test]
+async fn message_content_is_text_not_html() {
+    let hostile = "<img src=x onerror=alert(1)>";
+    let broadcast = TestBroadcast::new("id-1", 7, 0, "companion");
+    let row = MessageRow {
+        id: 0,
+        wall_ms: 0.0,
+        target: hostile.into(),
+        arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": hostile})],
+        broadcast_id: Some("id-1".into()),
+        seq: Some(7),
+        latency_ms: Some(12.0),
+        duplicate: false,
+    };
+    let root = container();
+    let _handle = mount_to(
+        root.clone(),
+        move || view! { <ol><Message row=row.clone()/></ol> },
+    );
+    leptos::task::tick().await;
+    assert!(root.query_selector("img").unwrap().is_none());
+    let li = root
+        .query_selector("li[data-seq='7']")
+        .unwrap()
+        .expect("row with data-seq");
+    assert_eq!(li.get_attribute("data-target").as_deref(), Some(hostile));
+    assert!(root.text_content().unwrap().contains(hostile));
+}
+
+/// A panel whose instance is unreachable falls back to skipNegotiation,
+/// says so, and goes on retrying (status `reconnecting`) instead of
+/// giving up after the first failed start.
+#[wasm_bindgen_test]
+async fn unreachable_instance_is_retried_with_fallback() {
+    let root = container();
+    let _handle = mount_to(root.clone(), || {
+        // Port 9 (discard) on loopback: refused at once.
+        let instance = Instance {
+            name: "ghost".into(),
+            url: "http://127.0.0.1:9".into(),
+        };
+        let dash = Dashboard::new(
+            config(),
+            StoredValue::new(Companion::default()),
+            vec![instance.clone()],
+            Saved::default(),
+        );
+        provide_context(dash);
+        view! { <Panel instance/> }
+    });
+    let panel = root
+        .query_selector("[data-instance='ghost']")
+        .unwrap()
+        .expect("panel");
+    eventually(10_000.0, "status reconnecting", || {
+        panel.get_attribute("data-status").as_deref() == Some("reconnecting")
+    })
+    .await;
+    let text = panel.text_content().unwrap();
+    assert!(
+        text.contains("skipNegotiation"),
+        "no fallback notice in: {text}"
+    );
+    assert!(text.contains("attempt"), "no attempt count in: {text}");
+}
