@@ -71,7 +71,11 @@ impl Supervised {
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(if self.echo { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if self.echo {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| DemoError::Spawn {

@@ -73,7 +73,9 @@ async fn redis(
         .as_mut()
         .ok_or(DemoError::UnknownProcess("redis".into()))?;
     apply(child, &action).await?;
-    Ok(Json(json!({ "name": "redis", "running": child.is_running() })))
+    Ok(Json(
+        json!({ "name": "redis", "running": child.is_running() }),
+    ))
 }
 
 async fn apply(child: &mut Supervised, action: &str) -> Result<(), DemoError> {

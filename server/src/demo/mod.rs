@@ -11,6 +11,23 @@
 pub mod children;
 pub mod controls;
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use protocol::api::{DemoControls, Instance};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::companion::{self, CompanionConfig};
+use crate::redis_target::RedisTarget;
+use children::Supervised;
+use controls::Fleet;
+
+/// Printed once everything is up; scripts and the end-to-end tests wait
+/// for it.
+pub const READY_LINE: &str = "signalscope demo ready:";
+
 /// What can go wrong running the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -42,9 +59,154 @@ pub enum DemoError {
 
 /// Command-line settings.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// How many stand-in instances to run (named api-1, api-2, …).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub instances: u16,
+    /// Port of the first instance; the others follow it.
+    #[arg(long, default_value_t = 5000)]
+    pub base_port: u16,
+    /// Where the dashboard listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Use this Redis instead of starting one (then the page cannot stop it).
+    #[arg(long)]
+    pub redis: Option<RedisTarget>,
+    /// The trunk-built dashboard.
+    #[arg(long, default_value = "dist")]
+    pub dist: PathBuf,
+}
 
-/// Runs until shutdown.
-pub async fn run(_args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    Err("not yet implemented".into())
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs the demo until Ctrl-C or SIGTERM, then stops every child.
+pub async fn run(args: Args) -> Result<(), BoxError> {
+    ensure_dashboard(&args.dist)?;
+    // Claim every port before starting anything, so a busy port fails fast
+    // with a clear message instead of half a demo.
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} ({e}); pass --listen", args.listen))?;
+    let ports: Vec<u16> = (0..args.instances)
+        .map(|i| args.base_port.checked_add(i).ok_or("--base-port too high"))
+        .collect::<Result<_, _>>()?;
+    for &port in &ports {
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("port {port} is not free ({e}); pass --base-port"))?;
+    }
+
+    let exe = std::env::current_exe()?;
+    let (redis_target, mut redis_child) = match &args.redis {
+        Some(t) => (t.clone(), None),
+        None => {
+            let port = free_port()?;
+            let child = Supervised::new(
+                "redis",
+                "redis-server",
+                [
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]
+                .map(String::from)
+                .to_vec(),
+                "Ready to accept connections",
+                false,
+            );
+            (RedisTarget::local(port), Some(child))
+        }
+    };
+    if let Some(r) = &mut redis_child {
+        r.start().await?;
+    }
+    let mut fleet = Fleet {
+        redis: redis_child,
+        instances: Vec::new(),
+    };
+    let mut instances = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let name = format!("api-{}", i + 1);
+        let mut child = Supervised::new(
+            name.clone(),
+            &exe,
+            vec![
+                "sim".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--redis".into(),
+                redis_target.url().into(),
+                "--name".into(),
+                name.clone(),
+            ],
+            "listening on",
+            true,
+        );
+        if let Err(e) = child.start().await {
+            fleet.stop_all().await;
+            return Err(e.into());
+        }
+        fleet.instances.push(child);
+        instances.push(Instance {
+            name,
+            url: format!("http://127.0.0.1:{port}"),
+        });
+    }
+
+    let demo = DemoControls {
+        instances: instances.iter().map(|i| i.name.clone()).collect(),
+        redis: fleet.redis.is_some(),
+    };
+    let fleet = Arc::new(Mutex::new(fleet));
+    let mut config = CompanionConfig::new(redis_target.clone(), instances.clone());
+    config.dist = args.dist.clone();
+    config.demo = Some(demo);
+    config.extra_routes = Some(controls::routes(fleet.clone()));
+
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("signalscope demo");
+    println!("  dashboard  {url}");
+    println!(
+        "  redis      {redis_target}{}",
+        if args.redis.is_some() {
+            " (yours)"
+        } else {
+            " (started by the demo)"
+        }
+    );
+    for i in &instances {
+        println!(
+            "  {:<10} {}  (stand-in instance, hub /hubs/navigation-state)",
+            i.name, i.url
+        );
+    }
+    println!("Ctrl-C stops everything.");
+    println!("{READY_LINE} {url}");
+
+    let served = companion::serve(config, listener, crate::shutdown::signal()).await;
+    println!("stopping…");
+    fleet.lock().await.stop_all().await;
+    served
+}
+
+/// Fails with the exact build command when the dashboard is missing.
+fn ensure_dashboard(dist: &Path) -> Result<(), BoxError> {
+    if dist.join("index.html").is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "the dashboard is not built ({} has no index.html). Build it with:\n    bash scripts/build-dashboard.sh\n(or run the demo with bash scripts/demo.sh, which builds it first)",
+        dist.display()
+    )
+    .into())
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
