@@ -264,6 +264,12 @@ async fn redis_outage_and_recovery() {
         (numsub(&redis.url(), &group).await == Some(3)).then_some(())
     })
     .await;
+    let own = Channels::conduit().connection(&clients[0].connection_id);
+    assert_eq!(
+        numsub(&redis.url(), &own).await,
+        Some(1),
+        "connection channel resubscribed"
+    );
     let (status, response) = post_json(
         &format!("{}/api/test/trigger-navigation-update", sims[0].url()),
         "",
@@ -276,4 +282,50 @@ async fn redis_outage_and_recovery() {
         let broadcast = TestBroadcast::from_arguments(&arguments).unwrap();
         assert_eq!(Value::from(broadcast.id), response["id"]);
     }
+}
+
+/// The seed's model-mapping POST notifies `navigation-updates` on every
+/// sim and `model-{alias}` only where a client subscribed to that model.
+#[tokio::test]
+async fn model_mapping_notifies_navigation_and_model_groups() {
+    let redis = RedisServer::start();
+    let (sims, mut clients) = sims_with_clients(&redis, 2).await;
+    let subscribed = clients[1]
+        .invoke("0", "SubscribeToModel", json!(["test-model-1"]))
+        .await;
+    assert!(matches!(subscribed, HubMessage::Completion { .. }));
+    let body = r#"{"virtualModelName":"test-model-1","providerModelName":"gpt-3.5-turbo","providerName":"openai"}"#;
+    let (status, created) =
+        post_json(&format!("{}/api/admin/model-mappings", sims[0].url()), body).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        created["receivers"],
+        json!({"navigationUpdates": 2, "modelGroup": 1})
+    );
+
+    let (target, arguments) = clients[1].next_invocation().await;
+    assert_eq!(target, "NavigationStateUpdate");
+    assert_eq!(arguments[0]["type"], "ModelMappingChanged");
+    assert_eq!(arguments[0]["data"]["modelAlias"], "test-model-1");
+    let (target, arguments) = clients[1].next_invocation().await;
+    assert_eq!(
+        (target.as_str(), &arguments[0]["data"]["changeType"]),
+        ("ModelUpdate", &json!("Created"))
+    );
+
+    // The unsubscribed client gets the navigation update, then nothing
+    // until the next broadcast: no ModelUpdate in between.
+    assert_eq!(
+        clients[0].next_invocation().await.1[0]["type"],
+        "ModelMappingChanged"
+    );
+    post_json(
+        &format!("{}/api/test/trigger-navigation-update", sims[0].url()),
+        "",
+    )
+    .await;
+    assert_eq!(
+        clients[0].next_invocation().await.1[0]["type"],
+        "TestBroadcast"
+    );
 }

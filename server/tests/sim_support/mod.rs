@@ -223,8 +223,8 @@ impl Client {
         }
     }
 
-    /// Invokes `target` and returns its Completion (skipping other messages
-    /// is not done: callers expect nothing else in between).
+    /// Sends an Invocation of `target` and returns the next message, which
+    /// is the method's reply or its Completion.
     pub async fn invoke(
         &mut self,
         invocation_id: &str,
