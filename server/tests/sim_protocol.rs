@@ -178,36 +178,23 @@ async fn shutdown_sends_reconnectable_close() {
     stopping.await.unwrap();
 }
 
-/// The binary honours ASPNETCORE_URLS and ConnectionStrings__RedisSignalR,
-/// prints Conduit's line and its address, and exits cleanly on SIGTERM.
-#[tokio::test]
-async fn binary_honours_the_guides_environment() {
-    let redis = support::RedisServer::start();
-    let port = support::free_port();
+/// Runs `signalscope sim` with `env` (plus `ASPNETCORE_URLS` for `port`),
+/// returns its first two stdout lines, checks /health, then SIGTERMs it
+/// and checks it exits cleanly.
+async fn run_binary(port: u16, env: &[(&str, String)]) -> (String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_signalscope"))
         .arg("sim")
         .env("ASPNETCORE_URLS", format!("http://localhost:{port}"))
-        .env(
-            "ConnectionStrings__RedisSignalR",
-            format!(
-                "127.0.0.1:{},abortConnect=false,connectTimeout=5000",
-                redis.port
-            ),
-        )
+        .env_remove("ConnectionStrings__RedisSignalR")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(
-        lines.next().unwrap().unwrap(),
-        "[Conduit] SignalR configured with Redis backplane for horizontal scaling"
-    );
-    assert_eq!(
-        lines.next().unwrap().unwrap(),
-        format!("listening on http://127.0.0.1:{port}")
-    );
+    let mut next = || lines.next().expect("a line").expect("UTF-8");
+    let (first, second) = (next(), next());
     let (status, health) = sim_support::get_json(&format!("http://127.0.0.1:{port}/health")).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("Healthy")));
     let term = Command::new("kill")
@@ -227,4 +214,40 @@ async fn binary_honours_the_guides_environment() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    (first, second)
+}
+
+/// The binary honours ASPNETCORE_URLS and ConnectionStrings__RedisSignalR,
+/// prints Conduit's line and its address, and exits cleanly on SIGTERM.
+#[tokio::test]
+async fn binary_honours_the_guides_environment() {
+    let redis = support::RedisServer::start();
+    let port = support::free_port();
+    let connection_string = format!(
+        "127.0.0.1:{},abortConnect=false,connectTimeout=5000",
+        redis.port
+    );
+    let lines = run_binary(
+        port,
+        &[("ConnectionStrings__RedisSignalR", connection_string)],
+    )
+    .await;
+    assert_eq!(
+        lines,
+        (
+            "[Conduit] SignalR configured with Redis backplane for horizontal scaling".to_owned(),
+            format!("listening on http://127.0.0.1:{port}")
+        )
+    );
+}
+
+/// Without Redis the binary prints Conduit's single-instance line.
+#[tokio::test]
+async fn binary_without_redis_is_single_instance() {
+    let port = support::free_port();
+    let (first, _) = run_binary(port, &[]).await;
+    assert_eq!(
+        first,
+        "[Conduit] SignalR configured without Redis backplane (single-instance mode)"
+    );
 }
