@@ -329,3 +329,58 @@ async fn model_mapping_notifies_navigation_and_model_groups() {
         "TestBroadcast"
     );
 }
+
+/// A publishing connection killed on the Redis side (CLIENT KILL) is
+/// replaced: sends fail once, then flow again under the same client name.
+#[tokio::test]
+async fn killed_publishing_connection_is_replaced() {
+    let redis = RedisServer::start();
+    let sim = TestSim::start("api-1", Some(&redis.url())).await;
+    let mut client = Client::connect(&sim.url()).await;
+    let mut conn = redis_client(&redis.url())
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let publisher = list
+        .lines()
+        .find(|l| l.contains(" name=api-1 "))
+        .expect("the named publisher");
+    let id = publisher
+        .split(' ')
+        .find_map(|f| f.strip_prefix("id="))
+        .unwrap()
+        .to_owned();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&id)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    let trigger = format!("{}/api/test/trigger-navigation-update", sim.url());
+    let sent = eventually(LIMIT, "a trigger to succeed again", || async {
+        let (status, body) = post_json(&trigger, "").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(sent["receivers"], 1);
+    let (_, arguments) = client.next_invocation().await;
+    assert_eq!(
+        Value::from(TestBroadcast::from_arguments(&arguments).unwrap().id),
+        sent["id"]
+    );
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(list
+        .lines()
+        .any(|l| l.contains(" name=api-1 ") && !l.contains(&format!("id={id} "))));
+}

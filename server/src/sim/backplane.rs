@@ -51,6 +51,20 @@ enum Command {
         /// Full channel name.
         channel: String,
     },
+    /// The publishing connection broke: start a fresh session.
+    Reconnect {
+        /// The session it broke in; a later session is left alone.
+        session: u64,
+    },
+}
+
+/// The publishing connection of one session.
+#[derive(Clone)]
+struct Publisher {
+    /// Which session opened it, so a failure is only acted on once.
+    session: u64,
+    /// The connection (cheap to clone: it is multiplexed).
+    connection: MultiplexedConnection,
 }
 
 /// Where publishes go: Redis, or straight back to this instance.
@@ -70,7 +84,7 @@ struct Link {
     commands: mpsc::UnboundedSender<Command>,
     /// The publishing connection while Redis is up; `None` during an outage
     /// (sends then fail at once, nothing is buffered, as in ASP.NET).
-    publisher: Arc<RwLock<Option<MultiplexedConnection>>>,
+    publisher: Arc<RwLock<Option<Publisher>>>,
     /// Group commands waiting for their ack, by id.
     pending_acks: Arc<Mutex<HashMap<u32, oneshot::Sender<()>>>>,
     /// The last group command id used (ASP.NET counts from 1).
@@ -143,6 +157,7 @@ impl Backplane {
                 pending_acks: pending_acks.clone(),
                 inbound: inbound_tx,
                 up: up_tx,
+                session: 0,
             }
             .run(),
         );
@@ -210,34 +225,49 @@ impl Backplane {
             let _ = inbound.send(Inbound { channel, payload });
             return Ok(None);
         }
-        let Some(mut conn) = self.publisher() else {
+        let Some(mut publisher) = self.publisher() else {
             tracing::warn!("not sent to {channel}: Redis is down");
             return Err(SimError::Backplane("Redis is not connected".into()));
         };
         let published = redis::cmd("PUBLISH")
             .arg(&channel)
             .arg(payload)
-            .query_async::<i64>(&mut conn)
+            .query_async::<i64>(&mut publisher.connection)
             .await;
         published.map(Some).map_err(|e| {
             tracing::warn!("not sent to {channel}: {e}");
+            self.replace_if_broken(&publisher, &e);
             SimError::Backplane(e.to_string())
         })
     }
 
     /// PINGs Redis on the publishing connection.
     pub async fn ping(&self) -> Result<(), SimError> {
-        let Some(mut conn) = self.publisher() else {
+        let Some(mut publisher) = self.publisher() else {
             return Err(SimError::Backplane("Redis is not connected".into()));
         };
         redis::cmd("PING")
-            .query_async::<()>(&mut conn)
+            .query_async::<()>(&mut publisher.connection)
             .await
-            .map_err(|e| SimError::Backplane(e.to_string()))
+            .map_err(|e| {
+                self.replace_if_broken(&publisher, &e);
+                SimError::Backplane(e.to_string())
+            })
+    }
+
+    /// Asks for a fresh session when `error` says the publishing
+    /// connection itself is gone (the subscriber may still look fine).
+    fn replace_if_broken(&self, publisher: &Publisher, error: &redis::RedisError) {
+        let broken = error.is_io_error() || error.is_connection_dropped() || error.is_timeout();
+        if let (true, Mode::Redis(link)) = (broken, &self.mode) {
+            let _ = link.commands.send(Command::Reconnect {
+                session: publisher.session,
+            });
+        }
     }
 
     /// The publishing connection, while Redis is up.
-    fn publisher(&self) -> Option<MultiplexedConnection> {
+    fn publisher(&self) -> Option<Publisher> {
         match &self.mode {
             Mode::Local { .. } => None,
             Mode::Redis(link) => link
@@ -345,13 +375,15 @@ struct LinkTask {
     /// Subscription changes, applied in arrival order.
     commands: mpsc::UnboundedReceiver<Command>,
     /// Shared with [`Backplane::publish`].
-    publisher: Arc<RwLock<Option<MultiplexedConnection>>>,
+    publisher: Arc<RwLock<Option<Publisher>>>,
     /// Shared with [`Backplane::group_command`].
     pending_acks: Arc<Mutex<HashMap<u32, oneshot::Sender<()>>>>,
     /// The hub's inbound queue.
     inbound: mpsc::UnboundedSender<Inbound>,
     /// Up/down, for health and start-up.
     up: watch::Sender<bool>,
+    /// Number of the current (or last) session.
+    session: u64,
 }
 
 /// Both connections of one Redis session.
@@ -372,7 +404,11 @@ impl LinkTask {
                 Ok(session) => {
                     tracing::info!("backplane connected to {}", self.target);
                     pause = BACKOFF.0;
-                    let publisher = session.publisher.clone();
+                    self.session += 1;
+                    let publisher = Publisher {
+                        session: self.session,
+                        connection: session.publisher.clone(),
+                    };
                     *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = Some(publisher);
                     let _ = self.up.send(true);
                     let ended = self.serve(session).await;
@@ -431,7 +467,7 @@ impl LinkTask {
                 command = self.commands.recv() => {
                     let Some(command) = command else { return Ended::Stopped };
                     if let Err(e) = self.apply(command, &mut session.sink).await {
-                        tracing::warn!("subscription change failed: {e}");
+                        tracing::warn!("backplane session ends: {e}");
                         return Ended::Lost;
                     }
                 }
@@ -462,6 +498,10 @@ impl LinkTask {
                     timed(sink.unsubscribe(&channel)).await?;
                 }
             }
+            Command::Reconnect { session } if session == self.session => {
+                return Err("the publishing connection broke".into());
+            }
+            Command::Reconnect { .. } => {}
         }
         Ok(())
     }
@@ -517,6 +557,8 @@ impl LinkTask {
                     Some(Command::Unsubscribe { channel }) => {
                         self.release(&channel);
                     }
+                    // Already reconnecting.
+                    Some(Command::Reconnect { .. }) => {}
                 },
             }
         }
