@@ -152,3 +152,25 @@ async fn built_dashboard_is_served_with_spa_fallback() {
     companion.stop().await;
     let _ = std::fs::remove_dir_all(dist);
 }
+
+/// A real stand-in on the backplane shows as one live server subscribed to the all channel.
+#[tokio::test]
+async fn status_counts_a_real_stand_in() {
+    let redis = RedisServer::start();
+    let sim = companion_support::Sim::start("api-1", &redis.url()).await;
+    let companion = Companion::start(config(&redis.url(), vec![sim.instance.clone()])).await;
+    let url = companion.url("/api/status");
+    let s = support::eventually(
+        std::time::Duration::from_secs(10),
+        "the stand-in is live",
+        || async {
+            let s: Status = reqwest::get(&url).await.ok()?.json().await.ok()?;
+            (s.redis.all_subscribers == Some(1) && s.instances[0].http_status == Some(200))
+                .then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(s.redis.live_servers.len(), 1, "{:?}", s.redis.live_servers);
+    assert_eq!(s.instances[0].status.as_deref(), Some("Healthy"));
+    companion.stop().await;
+}

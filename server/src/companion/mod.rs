@@ -49,6 +49,13 @@ const DEFAULT_DIST: &str = "dist";
 /// `insecure`, `hub_path`, `prefix`, `hub`, `group`, `trigger_url`,
 /// `trigger_headers = { "X-API-Key" = "…" }`).
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(
+    after_help = "Settings come from flags, then SIGNALSCOPE_* environment variables, then the --config \
+TOML file (same keys: listen, redis, instances = [\"api-1=http://…\"], dist, token, insecure, hub_path, prefix, \
+hub, group, trigger_url, [trigger_headers]), then Conduit's defaults.\n\
+Endpoints: / (dashboard), GET /api/config, POST /api/test/trigger-navigation-update (modes redis, instance, \
+configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status."
+)]
 pub struct Args {
     /// Address to listen on [default: 127.0.0.1:8080]. A non-loopback
     /// address needs --token or --insecure.
