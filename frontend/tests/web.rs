@@ -70,13 +70,12 @@ async fn message_content_is_text_not_html() {
         arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": hostile})],
         broadcast_id: Some("id-1".into()),
         seq: Some(7),
-        latency_ms: Some(12.0),
         duplicate: false,
     };
     let root = container();
     let _handle = mount_to(
         root.clone(),
-        move || view! { <ol><Message row=row.clone()/></ol> },
+        move || view! { <ol><Message row=row.clone() latency_ms=Some(12.0)/></ol> },
     );
     leptos::task::tick().await;
     assert!(root.query_selector("img").unwrap().is_none());
@@ -85,7 +84,9 @@ async fn message_content_is_text_not_html() {
         .unwrap()
         .expect("row with data-seq");
     assert_eq!(li.get_attribute("data-target").as_deref(), Some(hostile));
-    assert!(root.text_content().unwrap().contains(hostile));
+    let text = root.text_content().unwrap();
+    assert!(text.contains(hostile));
+    assert!(text.contains("12 ms"));
 }
 
 /// A panel whose instance is unreachable falls back to skipNegotiation,

@@ -24,8 +24,6 @@ pub struct MessageRow {
     pub broadcast_id: Option<String>,
     /// The test broadcast's sequence number.
     pub seq: Option<u64>,
-    /// Click-to-arrival, when the broadcast was sent from this page.
-    pub latency_ms: Option<f64>,
     /// This panel had received the same broadcast before.
     pub duplicate: bool,
 }
@@ -38,6 +36,10 @@ const PREVIEW_CHARS: usize = 90;
 pub fn Message(
     /// The message to show.
     row: MessageRow,
+    /// Click-to-arrival, once known: the broadcast can reach the panel
+    /// before the trigger's response tells the page its id.
+    #[prop(into)]
+    latency_ms: Signal<Option<f64>>,
 ) -> impl IntoView {
     let compact = Value::Array(row.arguments.clone()).to_string();
     let preview = match compact.char_indices().nth(PREVIEW_CHARS) {
@@ -46,7 +48,11 @@ pub fn Message(
     };
     let pretty = serde_json::to_string_pretty(&row.arguments).unwrap_or_default();
     let seq = row.seq.map(|s| s.to_string());
-    let latency = row.latency_ms.map(|l| format!("{l:.0} ms"));
+    let latency = move || {
+        latency_ms
+            .get()
+            .map(|l| view! { <span class="badge latency">{format!("{l:.0} ms")}</span> })
+    };
     let seq_attr = seq.clone();
     let target_attr = row.target.clone();
     view! {
@@ -55,7 +61,7 @@ pub fn Message(
                 <time>{local_time(row.wall_ms)}</time>
                 <span class="target">{row.target}</span>
                 {seq.map(|s| view! { <span class="badge">"seq " {s}</span> })}
-                {latency.map(|l| view! { <span class="badge latency">{l}</span> })}
+                {latency}
                 {row.duplicate.then(|| view! { <span class="badge warn">"duplicate"</span> })}
             </div>
             <details>

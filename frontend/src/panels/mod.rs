@@ -122,7 +122,6 @@ impl PanelState {
                 arguments,
                 broadcast_id: broadcast.as_ref().map(|b| b.id.clone()),
                 seq: broadcast.as_ref().map(|b| b.seq),
-                latency_ms: arrival.and_then(|a| a.latency_ms),
                 duplicate: arrival.is_some_and(|a| a.duplicate),
             });
             m.truncate(HISTORY);
@@ -199,7 +198,8 @@ pub fn Panel(
     }
 
     let status_key = move || state.status.with(PanelStatus::key);
-    let words = move || state.status.with(|s| s.words(dash.now.get()));
+    // The ticking clock may be up to a second old when the status changes.
+    let words = move || state.status.with(|s| s.words(dash.now.get().max(now_ms())));
     let since = move || {
         dash.now.track();
         state
@@ -238,6 +238,7 @@ pub fn Panel(
     );
 
     let heading_for_h2 = heading_id.clone();
+    let name_for_rows = name.clone();
     let reconnect = {
         let entry = entry.clone();
         move |_| entry.reconnect()
@@ -294,10 +295,27 @@ pub fn Panel(
                 </button>
             </div>
             <ol class="messages" aria-label=format!("Last {SHOWN} messages, newest first")>
-                <For each=recent key=|row| row.id children=|row| view! { <Message row/> }/>
+                <For
+                    each=recent
+                    key=|row| row.id
+                    children=move |row| {
+                        let latency_ms = latency_of(dash, name_for_rows.clone(), row.broadcast_id.clone());
+                        view! { <Message row latency_ms/> }
+                    }
+                />
             </ol>
         </section>
     }
+}
+
+/// A message's click-to-arrival time as the ledger knows it (it learns it
+/// late when the broadcast beats the trigger's response).
+fn latency_of(dash: Dashboard, panel: String, broadcast_id: Option<String>) -> Signal<Option<f64>> {
+    Signal::derive(move || {
+        let id = broadcast_id.as_deref()?;
+        dash.ledger
+            .with(|l| l.find(id).and_then(|s| s.latencies.get(&panel).copied()))
+    })
 }
 
 /// Stop and Start for an instance the demo owns.

@@ -122,6 +122,11 @@ impl Session {
         let mut socket = Socket::open(&ws_url)?;
         match next_within(&mut socket, HANDSHAKE_TIMEOUT_MS).await {
             Some(Some(SocketEvent::Open)) => {}
+            Some(Some(SocketEvent::Closed { code, .. })) if !negotiated => {
+                return Err(format!(
+                    "unreachable: negotiate failed and the WebSocket was refused (code {code})"
+                ))
+            }
             Some(Some(SocketEvent::Closed { code, reason })) => {
                 return Err(format!("WebSocket refused (code {code}) {reason}")
                     .trim_end()
