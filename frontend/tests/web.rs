@@ -5,15 +5,20 @@
 
 use leptos::mount::mount_to;
 use leptos::prelude::*;
-use protocol::api::{DashboardConfig, EventNames, Instance, Thresholds, TriggerMode};
+use protocol::api::{
+    DashboardConfig, EventNames, FeedLine, FeedSource, Instance, Thresholds, TriggerMode,
+    TriggerResponse,
+};
 use protocol::broadcast::TestBroadcast;
 use serde_json::json;
 use signalscope_frontend::app::Dashboard;
 use signalscope_frontend::clock::{now_ms, sleep};
 use signalscope_frontend::companion::Companion;
+use signalscope_frontend::feed::Feed;
 use signalscope_frontend::instances::Saved;
 use signalscope_frontend::panels::message::{Message, MessageRow};
 use signalscope_frontend::panels::Panel;
+use signalscope_frontend::verdicts::Verdicts;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
@@ -54,6 +59,28 @@ fn config() -> DashboardConfig {
         trigger_modes: vec![TriggerMode::Redis],
         token_required: false,
         demo: None,
+    }
+}
+
+fn dashboard(instances: Vec<Instance>) -> Dashboard {
+    Dashboard::new(
+        config(),
+        StoredValue::new(Companion::default()),
+        instances,
+        Saved::default(),
+    )
+}
+
+fn response(id: &str, seq: u64) -> TriggerResponse {
+    TriggerResponse {
+        id: id.into(),
+        seq,
+        sent_at: String::new(),
+        target: "NavigationStateUpdate".into(),
+        channel: String::new(),
+        mode: TriggerMode::Redis,
+        receivers: Some(2),
+        instance: None,
     }
 }
 
@@ -101,13 +128,7 @@ async fn unreachable_instance_is_retried_with_fallback() {
             name: "ghost".into(),
             url: "http://127.0.0.1:9".into(),
         };
-        let dash = Dashboard::new(
-            config(),
-            StoredValue::new(Companion::default()),
-            vec![instance.clone()],
-            Saved::default(),
-        );
-        provide_context(dash);
+        provide_context(dashboard(vec![instance.clone()]));
         view! { <Panel instance/> }
     });
     let panel = root
@@ -124,4 +145,94 @@ async fn unreachable_instance_is_retried_with_fallback() {
         "no fallback notice in: {text}"
     );
     assert!(text.contains("attempt"), "no attempt count in: {text}");
+}
+
+/// Verdict rows carry their id and verdict, and a FAIL names who missed.
+#[wasm_bindgen_test]
+async fn verdict_rows_name_who_missed() {
+    let root = container();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let _handle = mount_to(root.clone(), move || {
+        let dash = dashboard(vec![]);
+        provide_context(dash);
+        let _ = tx.send(dash);
+        view! { <Verdicts/> }
+    });
+    let dash = rx.await.unwrap();
+    let both = vec!["api-1".to_owned(), "api-2".to_owned()];
+    dash.ledger.update(|l| {
+        l.sent(&response("good", 1), 0.0, both.clone());
+        l.sent(&response("bad", 2), 0.0, both);
+        for (panel, id, seq) in [
+            ("api-1", "good", 1),
+            ("api-2", "good", 1),
+            ("api-1", "bad", 2),
+        ] {
+            l.arrived(panel, &TestBroadcast::new(id, seq, 0, "companion"), 10.0);
+        }
+    });
+    dash.now.set(1_000.0);
+    leptos::task::tick().await;
+    let row = |id: &str| {
+        root.query_selector(&format!("[data-broadcast-id='{id}']"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no row for {id}"))
+    };
+    assert_eq!(
+        row("good").get_attribute("data-verdict").as_deref(),
+        Some("pass")
+    );
+    assert_eq!(
+        row("bad").get_attribute("data-verdict").as_deref(),
+        Some("fail")
+    );
+    let text = row("bad").text_content().unwrap();
+    assert!(text.contains("missed by api-2"), "got: {text}");
+}
+
+/// The feed shows lines as text, raw only on demand, and its Redis state.
+#[wasm_bindgen_test]
+async fn feed_shows_lines_as_text_and_raw_on_demand() {
+    let hostile = "\"PUBLISH\" \"<img src=x onerror=alert(1)>\"";
+    let root = container();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let _handle = mount_to(root.clone(), move || {
+        let dash = dashboard(vec![]);
+        provide_context(dash);
+        let _ = tx.send(dash);
+        view! { <Feed/> }
+    });
+    let dash = rx.await.unwrap();
+    dash.feed_log.update(|l| {
+        l.push(FeedLine {
+            time_micros: 0,
+            source: FeedSource::Monitor,
+            publisher_addr: Some("127.0.0.1:1".into()),
+            publisher_name: Some("api-1".into()),
+            command: "PUBLISH".into(),
+            channel: Some("<img src=x onerror=alert(1)>".into()),
+            summary: None,
+            raw: hostile.into(),
+            truncated: false,
+        })
+    });
+    leptos::task::tick().await;
+    let feed = root.query_selector("[data-feed]").unwrap().expect("feed");
+    assert_eq!(feed.get_attribute("data-redis").as_deref(), Some("up"));
+    assert!(feed.query_selector(".feed-line").unwrap().is_some());
+    assert!(feed
+        .query_selector(".feed-line + .feed-line")
+        .unwrap()
+        .is_none());
+    assert!(feed.query_selector("pre.raw").unwrap().is_none());
+    let raw_button: HtmlElement = feed
+        .query_selector(".feed-line button")
+        .unwrap()
+        .expect("raw button")
+        .unchecked_into();
+    raw_button.click();
+    leptos::task::tick().await;
+    let raw = feed.query_selector("pre.raw").unwrap().expect("raw shown");
+    assert_eq!(raw.text_content().as_deref(), Some(hostile));
+    assert!(root.query_selector("img").unwrap().is_none());
 }
