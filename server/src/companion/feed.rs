@@ -604,40 +604,63 @@ async fn open(
                     }
                 },
             ));
-            let early = probe(&mut lines, link, tuning.probe_timeout).await?;
+            let early = probe(&mut lines, link, tuning).await?;
             Ok((lines, early))
         }
     }
 }
 
 /// Sends `ECHO <token>` on the command connection and waits for MONITOR
-/// to show it; lines before it are kept, the probe itself is not.
+/// to show it; lines before it are kept (up to what the pages could buffer
+/// anyway, so a busy Redis cannot grow them without bound), the probe
+/// itself is not.
 async fn probe(
     lines: &mut Lines,
     link: &RedisLink,
-    limit: Duration,
+    tuning: &FeedTuning,
 ) -> Result<Vec<Item>, OpenError> {
+    let keep = tuning.batch_lines.saturating_mul(tuning.buffered_batches);
     let token = format!("signalscope-monitor-probe-{:016x}", rand::random::<u64>());
     link.query::<Value>(redis::cmd("ECHO").arg(&token))
         .await
         .map_err(|e| OpenError::Down(e.to_string()))?;
     let mut early = Vec::new();
-    let seen = tokio::time::timeout(limit, async {
+    let seen = tokio::time::timeout(tuning.probe_timeout, async {
         while let Some(item) = lines.next().await {
             if item.raw().contains(&token) {
                 return true;
             }
-            early.push(item);
+            if early.len() < keep {
+                early.push(item);
+            }
         }
         false
     })
     .await;
     match seen {
         Ok(true) => Ok(early),
-        Ok(false) => Err(OpenError::Down("the MONITOR connection closed at once".into())),
-        Err(_) => Err(OpenError::Refused(
-            "MONITOR shows nothing: Redis refused it (an ACL without +monitor?) or is too busy; try source=pubsub".into(),
+        Ok(false) => Err(OpenError::Down(
+            "the MONITOR connection closed at once".into(),
         )),
+        Err(_) => Err(OpenError::Refused(refusal(link).await)),
+    }
+}
+
+/// Why MONITOR showed nothing: Redis's own reason when `ACL DRYRUN` may
+/// be asked, a best guess otherwise.
+async fn refusal(link: &RedisLink) -> String {
+    let dry_run = async {
+        let user: String = link.query(&redis::cmd("ACL").arg("WHOAMI")).await.ok()?;
+        let verdict: String = link
+            .query(redis::cmd("ACL").arg("DRYRUN").arg(&user).arg("MONITOR"))
+            .await
+            .ok()?;
+        (verdict != "OK").then_some(verdict)
+    };
+    match dry_run.await {
+        Some(reason) => format!("Redis refused MONITOR: {reason}; use source=pubsub instead"),
+        None => "MONITOR shows nothing: Redis refused it (an ACL without +monitor?) or is too busy; try source=pubsub"
+            .into(),
     }
 }
 
