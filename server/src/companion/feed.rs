@@ -650,7 +650,7 @@ async fn probe(
 /// be asked, a best guess otherwise.
 async fn refusal(link: &RedisLink) -> String {
     let dry_run = async {
-        let user: String = link.query(&redis::cmd("ACL").arg("WHOAMI")).await.ok()?;
+        let user: String = link.query(redis::cmd("ACL").arg("WHOAMI")).await.ok()?;
         let verdict: String = link
             .query(redis::cmd("ACL").arg("DRYRUN").arg(&user).arg("MONITOR"))
             .await
