@@ -186,6 +186,15 @@ fn Board(
     let set_retry_forever = move |on: bool| {
         retry_forever.set(on);
         dash.retry_forever.with_value(|c| c.set(on));
+        if on {
+            // Panels whose policy already gave up start trying again.
+            dash.panels.with_value(|panels| {
+                panels
+                    .iter()
+                    .filter(|p| p.state.status.with_untracked(|s| s.key() == "failed"))
+                    .for_each(PanelEntry::reconnect)
+            });
+        }
     };
     let reconnect_all = move |_| {
         dash.panels
