@@ -254,3 +254,20 @@ async fn acl_user_and_password_url_works() {
     .await;
     companion.stop().await;
 }
+
+/// A Redis that is down from the start is reported, and the feed comes up when it does.
+#[tokio::test]
+async fn redis_down_at_start_is_reported() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let companion = Companion::start(config(&redis.url(), vec![])).await;
+    let mut feed = SseReader::open(&companion.url("/api/feed")).await;
+    feed.until(WAIT, "redis-down", |e| e.name == "redis-down")
+        .await;
+    redis.restart();
+    feed.until(Duration::from_secs(20), "redis-up", |e| {
+        e.name == "redis-up"
+    })
+    .await;
+    companion.stop().await;
+}
