@@ -191,7 +191,11 @@ fn Board(
             dash.panels.with_value(|panels| {
                 panels
                     .iter()
-                    .filter(|p| p.state.status.with_untracked(|s| s.key() == "failed"))
+                    .filter(|p| {
+                        p.state
+                            .status
+                            .with_untracked(|s| matches!(s, PanelStatus::Failed { .. }))
+                    })
                     .for_each(PanelEntry::reconnect)
             });
         }

@@ -33,6 +33,17 @@ const EVENT_NAMES: [&str; 6] = [
     "message",
 ];
 
+/// Where the SSE connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    /// Opening, or reopening after a drop.
+    Retrying,
+    /// Events flow.
+    Open,
+    /// The browser gave up (the companion answered with an error).
+    Closed,
+}
+
 /// An open EventSource and its listeners; dropping it closes the stream.
 struct Stream {
     /// The browser's stream.
@@ -42,14 +53,20 @@ struct Stream {
 }
 
 impl Stream {
-    /// Opens `url`; `on_event` gets each decoded event, `on_open` whether
-    /// the stream is open (the browser retries by itself after an error).
-    fn open(url: &str, on_event: Rc<dyn Fn(FeedEvent)>, on_open: Rc<dyn Fn(bool)>) -> Option<Self> {
+    /// Opens `url`; `on_event` gets each decoded event, `on_state` the
+    /// stream's state: open, retrying (the browser retries by itself after
+    /// a drop) or closed for good (an HTTP error, e.g. a refused token).
+    fn open(
+        url: &str,
+        on_event: Rc<dyn Fn(FeedEvent)>,
+        on_state: Rc<dyn Fn(StreamState)>,
+    ) -> Option<Self> {
         let source = EventSource::new(url).ok()?;
         let mut listeners = Vec::new();
         for name in EVENT_NAMES {
             let on_event = on_event.clone();
-            let on_open = on_open.clone();
+            let on_state = on_state.clone();
+            let stream = source.clone();
             let listener = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
                 let data = e
                     .dyn_ref::<MessageEvent>()
@@ -57,7 +74,13 @@ impl Stream {
                 match data.and_then(|d| serde_json::from_str::<FeedEvent>(&d).ok()) {
                     Some(event) => on_event(event),
                     // The stream's own `error` carries no data: it dropped.
-                    None if e.type_() == "error" => on_open(false),
+                    None if e.type_() == "error" => {
+                        on_state(if stream.ready_state() == EventSource::CLOSED {
+                            StreamState::Closed
+                        } else {
+                            StreamState::Retrying
+                        })
+                    }
                     None => {}
                 }
             });
@@ -65,7 +88,7 @@ impl Stream {
                 source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
             listeners.push(listener);
         }
-        let opened = Closure::<dyn FnMut(Event)>::new(move |_| on_open(true));
+        let opened = Closure::<dyn FnMut(Event)>::new(move |_| on_state(StreamState::Open));
         let _ = source.add_event_listener_with_callback("open", opened.as_ref().unchecked_ref());
         listeners.push(opened);
         Some(Self {
@@ -91,7 +114,7 @@ pub fn Feed() -> impl IntoView {
     let dropped = RwSignal::new(0u64);
     let redis_down = RwSignal::new(None::<String>);
     let problem = RwSignal::new(None::<String>);
-    let open = RwSignal::new(false);
+    let stream_state = RwSignal::new(StreamState::Retrying);
     let inbox: StoredValue<Vec<FeedLine>> = StoredValue::new(Vec::new());
     let stream = StoredValue::new_local(None::<Stream>);
 
@@ -110,16 +133,16 @@ pub fn Feed() -> impl IntoView {
             let _ = problem.try_set(Some(message));
         }
     });
-    let on_open: Rc<dyn Fn(bool)> = Rc::new(move |is_open| {
-        let _ = open.try_set(is_open);
+    let on_state: Rc<dyn Fn(StreamState)> = Rc::new(move |state| {
+        let _ = stream_state.try_set(state);
     });
     Effect::new(move |_| {
         let url = dash.companion.with_value(|c| c.feed_url(source.get()));
         problem.set(None);
-        open.set(false);
+        stream_state.set(StreamState::Retrying);
         // Close the old stream before opening the next.
         stream.set_value(None);
-        stream.set_value(Stream::open(&url, on_event.clone(), on_open.clone()));
+        stream.set_value(Stream::open(&url, on_event.clone(), on_state.clone()));
     });
     on_cleanup(move || {
         let _ = stream.try_update_value(|s| *s = None);
@@ -144,14 +167,15 @@ pub fn Feed() -> impl IntoView {
         log.update(|l| l.clear());
         dropped.set(0);
     };
-    let monitor_running = move || source.get() == FeedSource::Monitor && open.get();
+    let monitor_running =
+        move || source.get() == FeedSource::Monitor && stream_state.get() == StreamState::Open;
     let state_words = move || {
-        let mut parts = vec![if open.get() {
-            "stream open"
-        } else {
-            "stream connecting…"
-        }
-        .to_owned()];
+        let stream = match stream_state.get() {
+            StreamState::Open => "stream open",
+            StreamState::Retrying => "stream connecting…",
+            StreamState::Closed => "stream refused by the companion: switch the source to retry",
+        };
+        let mut parts = vec![stream.to_owned()];
         if let Some(e) = redis_down.get() {
             parts.push(format!("Redis down: {e}"));
         }
