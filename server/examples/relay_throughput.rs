@@ -4,16 +4,17 @@
 //! How fast the companion's filtered MONITOR relay is, against the shell's
 //! `redis-cli MONITOR | grep conduit_signalr`, on the same Redis load.
 //!
-//! A throwaway `redis-server` (free loopback port) gets a fixed load from
-//! `redis-benchmark` (a second process): PUBLISHes of a real backplane
-//! invocation on Conduit's group channel (they match the filter) and as
-//! many SETs of unrelated keys (they do not). Each consumer runs alone
+//! A throwaway `redis-server` (free loopback port) gets a fixed load from a
+//! second process (`redis-cli --pipe`): PUBLISHes of a real backplane
+//! invocation (a test broadcast) on Conduit's group channel, which match
+//! the filter and are decoded, and as many SETs of unrelated keys, which
+//! do not. Each consumer runs alone
 //! against the same load and counts matching lines until none came for a
 //! second; CPU is user+system time from /proc (the companion's includes
 //! this process's SSE reader, the shell's both redis-cli and grep).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,18 +79,21 @@ async fn bench(port: u16, publishes: u64) -> Result<(), BoxError> {
         Vec::new(),
     )
     .encode();
-    // redis-benchmark takes arguments as text; the body's bytes that are not
-    // UTF-8 are replaced, which changes nothing about the relay's work.
-    let body = String::from_utf8_lossy(&body).into_owned();
-    println!("load: {publishes} PUBLISH on {channel} ({} bytes) + {publishes} SET, redis-benchmark -P 16 -c 4", body.len());
+    let resp = std::env::temp_dir().join(format!("signalscope-relay-load-{port}.resp"));
+    std::fs::write(&resp, resp_load(publishes, &channel, &body))?;
+    println!(
+        "load: {publishes} x (PUBLISH on {channel}, {} bytes; SET of an unrelated key), one redis-cli --pipe",
+        body.len()
+    );
 
-    let shell = shell_run(port, publishes, &channel, &body).await?;
+    let shell = shell_run(port, publishes, &resp).await?;
     report(
         "redis-cli MONITOR | grep conduit_signalr",
         &shell,
         publishes,
     );
-    let ours = companion_run(port, publishes, &channel, &body).await?;
+    let ours = companion_run(port, publishes, &resp).await?;
+    let _ = std::fs::remove_file(&resp);
     report(
         "signalscope companion /api/feed (MONITOR, filter conduit_signalr)",
         &ours,
@@ -131,30 +135,38 @@ async fn wait_for_redis(port: u16) -> Result<(), BoxError> {
     Err("redis-server did not start".into())
 }
 
-/// Starts the load: two redis-benchmark processes, matching and not.
-fn load(port: u16, publishes: u64, channel: &str, body: &str) -> Result<Vec<Child>, BoxError> {
-    let common = |args: &[&str]| -> Result<Child, BoxError> {
-        Ok(Command::new("redis-benchmark")
-            .args([
-                "-p",
-                &port.to_string(),
-                "-n",
-                &publishes.to_string(),
-                "-P",
-                "16",
-                "-c",
-                "4",
-                "-q",
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?)
-    };
-    Ok(vec![
-        common(&["PUBLISH", channel, body])?,
-        common(&["SET", "unrelated:key:__rand_int__", "v"])?,
-    ])
+/// The load as raw RESP: `publishes` times a PUBLISH of `body` on
+/// `channel` (matches the filter) followed by a SET of an unrelated key
+/// (does not).
+fn resp_load(publishes: u64, channel: &str, body: &[u8]) -> Vec<u8> {
+    fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..publishes {
+        command(&mut out, &[b"PUBLISH", channel.as_bytes(), body]);
+        command(
+            &mut out,
+            &[b"SET", format!("unrelated:key:{i}").as_bytes(), b"v"],
+        );
+    }
+    out
+}
+
+/// Sends the load from a second process (`redis-cli --pipe`) and waits for it.
+async fn load(port: u16, resp: &std::path::Path) -> Result<(), BoxError> {
+    let mut pipe = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--pipe"])
+        .stdin(std::fs::File::open(resp)?)
+        .stdout(Stdio::null())
+        .spawn()?;
+    tokio::task::spawn_blocking(move || pipe.wait()).await??;
+    Ok(())
 }
 
 /// Waits for `count` to stop growing for a second (or reach `expected`);
@@ -186,7 +198,7 @@ fn cpu_of(pid: &str) -> f64 {
     ticks / 100.0
 }
 
-async fn shell_run(port: u16, publishes: u64, channel: &str, body: &str) -> Result<Run, BoxError> {
+async fn shell_run(port: u16, publishes: u64, resp: &std::path::Path) -> Result<Run, BoxError> {
     let mut cli = Command::new("redis-cli")
         .args(["-p", &port.to_string(), "MONITOR"])
         .stdout(Stdio::piped())
@@ -206,9 +218,7 @@ async fn shell_run(port: u16, publishes: u64, channel: &str, body: &str) -> Resu
     });
     tokio::time::sleep(Duration::from_millis(300)).await; // let MONITOR start
     let started = Instant::now();
-    for mut c in load(port, publishes, channel, body)? {
-        tokio::task::spawn_blocking(move || c.wait()).await??;
-    }
+    load(port, resp).await?;
     let wall = settle(&count, publishes, started).await;
     let cpu = cpu_of(&cli.id().to_string()) + cpu_of(&grep.id().to_string());
     let _ = cli.kill();
@@ -223,12 +233,7 @@ async fn shell_run(port: u16, publishes: u64, channel: &str, body: &str) -> Resu
     })
 }
 
-async fn companion_run(
-    port: u16,
-    publishes: u64,
-    channel: &str,
-    body: &str,
-) -> Result<Run, BoxError> {
+async fn companion_run(port: u16, publishes: u64, resp: &std::path::Path) -> Result<Run, BoxError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let config = CompanionConfig::new(RedisTarget::local(port), Vec::new());
@@ -273,9 +278,7 @@ async fn companion_run(
     tokio::time::timeout(Duration::from_secs(10), up_rx).await??;
     let cpu_before = cpu_of("self");
     let started = Instant::now();
-    for mut c in load(port, publishes, channel, body)? {
-        tokio::task::spawn_blocking(move || c.wait()).await??;
-    }
+    load(port, resp).await?;
     let wall = settle(&count, publishes, started).await;
     let cpu = cpu_of("self") - cpu_before;
     let _ = stop.send(());
