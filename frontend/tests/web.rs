@@ -6,8 +6,8 @@
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use protocol::api::{
-    DashboardConfig, EventNames, FeedLine, FeedSource, Instance, Thresholds, TriggerMode,
-    TriggerResponse,
+    DashboardConfig, DemoControls, EventNames, FeedLine, FeedSource, Instance, Thresholds,
+    TriggerMode, TriggerResponse,
 };
 use protocol::broadcast::TestBroadcast;
 use serde_json::json;
@@ -235,4 +235,42 @@ async fn feed_shows_lines_as_text_and_raw_on_demand() {
     let raw = feed.query_selector("pre.raw").unwrap().expect("raw shown");
     assert_eq!(raw.text_content().as_deref(), Some(hostile));
     assert!(root.query_selector("img").unwrap().is_none());
+}
+
+/// In demo mode a panel whose instance the demo owns offers Stop and Start.
+#[wasm_bindgen_test]
+async fn demo_mode_offers_instance_controls() {
+    let root = container();
+    let _handle = mount_to(root.clone(), || {
+        let mut demo_config = config();
+        demo_config.demo = Some(DemoControls {
+            instances: vec!["owned".into()],
+            redis: true,
+        });
+        let instances = ["owned", "foreign"].map(|name| Instance {
+            name: name.into(),
+            url: "http://127.0.0.1:9".into(),
+        });
+        provide_context(Dashboard::new(
+            demo_config,
+            StoredValue::new(Companion::default()),
+            instances.to_vec(),
+            Saved::default(),
+        ));
+        instances
+            .into_iter()
+            .map(|instance| view! { <Panel instance/> })
+            .collect_view()
+    });
+    leptos::task::tick().await;
+    let buttons = |name: &str| {
+        root.query_selector(&format!("[data-instance='{name}'] .actions"))
+            .unwrap()
+            .expect("actions")
+            .text_content()
+            .unwrap()
+    };
+    assert!(buttons("owned").contains("Stop instance"));
+    assert!(buttons("owned").contains("Start instance"));
+    assert!(!buttons("foreign").contains("Stop instance"));
 }
