@@ -13,6 +13,7 @@ use support::RedisServer;
 /// `signalscope serve`'s flags, as main.rs mounts them.
 #[derive(Parser)]
 struct Serve {
+    /// The companion's own flags.
     #[command(flatten)]
     args: Args,
 }

@@ -1,6 +1,6 @@
 //! The one error every companion handler answers with: user mistakes are
-//! answered plainly, upstream failures as 502, and the rest as 500, logged
-//! once. Bodies are `{"error": "…"}`.
+//! answered plainly (400, 401), failures of Redis or an instance as 502 and
+//! logged once. Bodies are `{"error": "…"}`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -19,9 +19,6 @@ pub enum AppError {
     /// Redis or an instance failed; the text is already free of secrets.
     #[error("{0}")]
     Upstream(String),
-    /// A bug or an unexpected state.
-    #[error("{0}")]
-    Internal(String),
 }
 
 impl IntoResponse for AppError {
@@ -30,7 +27,6 @@ impl IntoResponse for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
             tracing::warn!(%status, error = %self, "request failed");

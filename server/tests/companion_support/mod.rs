@@ -236,10 +236,14 @@ impl Drop for StandIn {
     }
 }
 
+/// What the small stand-in's handlers share.
 #[derive(Clone)]
 struct StandInState {
+    /// Its name, reported in its answers.
     name: String,
+    /// Its publishing connection, named after it.
     conn: redis::aio::MultiplexedConnection,
+    /// A header its trigger insists on, like an admin key.
     required_header: Option<(String, String)>,
 }
 
