@@ -45,7 +45,7 @@ pub async fn sleep(ms: u64) {
 pub fn span(ms: f64) -> String {
     let ms = ms.max(0.0);
     if ms < 10_000.0 {
-        return format!("{:.1} s", ms / 1000.0);
+        return format!("{} s", one_decimal(ms / 1000.0));
     }
     let secs = (ms / 1000.0).floor() as u64;
     match secs {
@@ -55,9 +55,32 @@ pub fn span(ms: f64) -> String {
     }
 }
 
+/// Whole milliseconds: `12 ms`.
+pub fn millis(ms: f64) -> String {
+    format!("{} ms", ms.round() as i64)
+}
+
+/// One decimal place, by integer arithmetic: float formatting with a
+/// precision would pull a large formatter into the .wasm.
+pub fn one_decimal(x: f64) -> String {
+    let tenths = (x * 10.0).round() as i64;
+    let sign = if tenths < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::span;
+    use super::{millis, one_decimal, span};
+
+    /// Rounding to a decimal or a whole millisecond works for either sign.
+    #[test]
+    fn numbers_round_half_away_from_zero() {
+        assert_eq!(one_decimal(2.649), "2.6");
+        assert_eq!(one_decimal(2.65), "2.7");
+        assert_eq!(one_decimal(-0.25), "-0.3");
+        assert_eq!(one_decimal(0.0), "0.0");
+        assert_eq!(millis(12.5), "13 ms");
+    }
 
     /// Short spans keep a decimal; long ones switch to minutes and hours.
     #[test]

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use protocol::api::{InstanceHealth, Status};
 
 use crate::app::Dashboard;
+use crate::clock::{millis, one_decimal};
 
 /// How often `/api/status` is read.
 const POLL: Duration = Duration::from_secs(5);
@@ -41,7 +42,8 @@ pub fn StatusBar(
             let reach = if r.reachable {
                 format!(
                     "Redis up · ping {}",
-                    r.ping_ms.map_or("?".into(), |p| format!("{p:.1} ms"))
+                    r.ping_ms
+                        .map_or("?".into(), |p| format!("{} ms", one_decimal(p)))
                 )
             } else {
                 format!("Redis down: {}", r.error.unwrap_or_default())
@@ -87,7 +89,7 @@ fn health_chip(h: InstanceHealth) -> impl IntoView {
             h.name,
             h.http_status.map_or(String::new(), |c| c.to_string()),
             h.duration_ms
-                .map_or(String::new(), |d| format!(", {d:.0} ms"))
+                .map_or(String::new(), |d| format!(", {}", millis(d)))
         ),
         (None, Some(e)) => format!("{} unreachable: {e}", h.name),
         (None, None) => format!("{} ?", h.name),

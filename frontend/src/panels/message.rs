@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock::local_time;
+use crate::clock::{local_time, millis};
 
 /// A message a panel received.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +51,7 @@ pub fn Message(
     let latency = move || {
         latency_ms
             .get()
-            .map(|l| view! { <span class="badge latency">{format!("{l:.0} ms")}</span> })
+            .map(|l| view! { <span class="badge latency">{millis(l)}</span> })
     };
     let seq_attr = seq.clone();
     let target_attr = row.target.clone();

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
 
 use crate::app::Dashboard;
-use crate::clock::{local_time, now_ms, wall_ms};
+use crate::clock::{local_time, millis, now_ms, wall_ms};
 use ledger::{Sent, Verdict};
 
 /// A trigger mode as the companion spells it.
@@ -233,7 +233,7 @@ fn arrival_lines(sent: &Sent) -> Vec<(String, &'static str)> {
         .expected
         .iter()
         .map(|p| match sent.latencies.get(p) {
-            Some(l) => (format!("{p} {l:.0} ms"), "got"),
+            Some(l) => (format!("{p} {}", millis(*l)), "got"),
             None => (format!("{p} not received"), "missed"),
         })
         .collect();
@@ -241,7 +241,7 @@ fn arrival_lines(sent: &Sent) -> Vec<(String, &'static str)> {
         sent.latencies
             .iter()
             .filter(|(p, _)| !sent.expected.contains(p))
-            .map(|(p, l)| (format!("{p} {l:.0} ms (joined later)"), "extra")),
+            .map(|(p, l)| (format!("{p} {} (joined later)", millis(*l)), "extra")),
     );
     lines
 }
