@@ -300,10 +300,12 @@ fn sse_event(event: &FeedEvent) -> Event {
         FeedEvent::RedisUp => "redis-up",
         FeedEvent::Error { .. } => "error",
     };
-    Event::default()
-        .event(name)
-        .json_data(event)
-        .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()))
+    // Serialised whole, then handed over: compact JSON has no newlines, so
+    // this skips `json_data`'s byte-by-byte line splitting.
+    match serde_json::to_string(event) {
+        Ok(json) => Event::default().event(name).data(json),
+        Err(e) => Event::default().event("error").data(e.to_string()),
+    }
 }
 
 /// One page's view of a relay.
