@@ -236,6 +236,28 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis_target::RedisTarget;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// The router answers without a socket or a Redis: a token-guarded
+    /// config is refused without the token and served with it.
+    #[tokio::test]
+    async fn config_behind_a_token() {
+        let mut config = CompanionConfig::new(RedisTarget::local(1), Vec::new());
+        config.token = Some("t".into());
+        let router = app(AppState::new(config).unwrap());
+        let bare = Request::get("/api/config").body(Body::empty()).unwrap();
+        assert_eq!(
+            router.clone().oneshot(bare).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let with = Request::get("/api/config?x=1&token=t")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(router.oneshot(with).await.unwrap().status(), StatusCode::OK);
+    }
 
     /// Query-string tokens are decoded as browsers encode them.
     #[test]

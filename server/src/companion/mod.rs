@@ -257,12 +257,10 @@ impl Args {
             Some(url) => {
                 let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();
                 for h in &self.trigger_headers {
-                    let (name, value) = h.split_once(':').ok_or_else(|| {
-                        format!(
-                            "--trigger-header needs `Name: value`, got a header without ':' ({})",
-                            h.split(':').next().unwrap_or_default()
-                        )
-                    })?;
+                    // Not echoed: a malformed header may be all secret.
+                    let (name, value) = h.split_once(':').ok_or(
+                        "--trigger-header needs `Name: value` (a header without ':' was given)",
+                    )?;
                     headers.push((name.trim().to_owned(), value.trim().to_owned()));
                 }
                 Some(ConfiguredTrigger::new(url, headers)?)
