@@ -211,7 +211,7 @@ pub fn Panel(
         state
             .last_ping
             .get()
-            .map(|t| format!("{} ago", span(dash.now.get() - t)))
+            .map(|t| format!("{} ago", span(dash.now.get().max(now_ms()) - t)))
     };
     let tally = {
         let name = name.clone();
