@@ -42,6 +42,9 @@ pub fn TestBroadcastControl() -> impl IntoView {
     let modes = config.trigger_modes.clone();
     let pass_within_ms = config.thresholds.pass_within_ms as f64;
     let mode = RwSignal::new(modes.first().copied().unwrap_or(TriggerMode::Redis));
+    // In `instance` mode: which of the companion's instances sends it.
+    let senders: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
+    let sender = RwSignal::new(senders.first().cloned());
     let state = RwSignal::new(Trigger::Idle);
     let send = move |_| {
         let clicked = now_ms();
@@ -49,6 +52,9 @@ pub fn TestBroadcastControl() -> impl IntoView {
         let chosen = mode.get_untracked();
         let request = TriggerRequest {
             mode: Some(chosen),
+            instance: (chosen == TriggerMode::Instance)
+                .then(|| sender.get_untracked())
+                .flatten(),
             ..Default::default()
         };
         state.set(Trigger::Sending(chosen));
@@ -96,11 +102,26 @@ pub fn TestBroadcastControl() -> impl IntoView {
             mode.set(m);
         }
     };
+    let sender_options = senders
+        .into_iter()
+        .map(|name| {
+            let selected = {
+                let name = name.clone();
+                move || sender.with(|s| s.as_deref() == Some(name.as_str()))
+            };
+            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+        })
+        .collect_view();
+    let choose_sender = move |ev| sender.set(Some(event_target_value(&ev)));
     view! {
         <div class="trigger">
             <button type="button" class="primary" on:click=send>"Test Broadcast"</button>
             <label>
                 "via " <select on:change=choose aria-label="Trigger mode">{options}</select>
+            </label>
+            <label hidden=move || mode.get() != TriggerMode::Instance>
+                "from "
+                <select on:change=choose_sender aria-label="Sending instance">{sender_options}</select>
             </label>
             <span
                 class=move || if matches!(state.get(), Trigger::Failed(_)) { "trigger-result error" } else { "trigger-result" }
