@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
-export TRUNK_SKIP_VERSION_CHECK=1
+export TRUNK_SKIP_VERSION_CHECK=true
 # offline = true in Trunk.toml makes cargo offline too: fetch first.
 cargo fetch --quiet
 trunk build index.html --release

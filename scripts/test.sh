@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
-export TRUNK_SKIP_VERSION_CHECK=1
+export TRUNK_SKIP_VERSION_CHECK=true
 
 step() { printf '\n=== %s\n' "$*"; }
 

@@ -240,29 +240,68 @@ fn VerdictRow(
             <td class=move || format!("verdict {}", verdict().key())>{words}</td>
             <td>
                 <ul class="arrivals">
-                    {move || arrivals().into_iter().map(|(text, class)| view! { <li class=class>{text}</li> }).collect_view()}
+                    {move || {
+                        arrivals()
+                            .into_iter()
+                            .map(|a| {
+                                view! {
+                                    <li
+                                        class=a.class
+                                        data-received-by=a.received_by
+                                        data-latency-ms=a.latency_ms
+                                    >
+                                        {a.text}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
                 </ul>
             </td>
         </tr>
     }
 }
 
+/// One panel's line in a verdict row.
+struct Arrival {
+    /// What the row says ("api-1 12 ms", "api-2 not received").
+    text: String,
+    /// `got`, `missed` or `extra`, for colour.
+    class: &'static str,
+    /// The panel, when it received the broadcast (for tests and export).
+    received_by: Option<String>,
+    /// Click-to-arrival latency in whole ms, when received.
+    latency_ms: Option<String>,
+}
+
 /// Per panel: "api-1 12 ms", "api-2 not received", and panels that got it
 /// without being connected at the click.
-fn arrival_lines(sent: &Sent) -> Vec<(String, &'static str)> {
+fn arrival_lines(sent: &Sent) -> Vec<Arrival> {
+    let got = |p: &String, l: f64, class, suffix: &str| Arrival {
+        text: format!("{p} {}{suffix}", millis(l)),
+        class,
+        received_by: Some(p.clone()),
+        // Whole ms: float formatting would add kilobytes to the .wasm.
+        latency_ms: Some((l.round() as i64).to_string()),
+    };
     let mut lines: Vec<_> = sent
         .expected
         .iter()
         .map(|p| match sent.latencies.get(p) {
-            Some(l) => (format!("{p} {}", millis(*l)), "got"),
-            None => (format!("{p} not received"), "missed"),
+            Some(l) => got(p, *l, "got", ""),
+            None => Arrival {
+                text: format!("{p} not received"),
+                class: "missed",
+                received_by: None,
+                latency_ms: None,
+            },
         })
         .collect();
     lines.extend(
         sent.latencies
             .iter()
             .filter(|(p, _)| !sent.expected.contains(p))
-            .map(|(p, l)| (format!("{p} {} (joined later)", millis(*l)), "extra")),
+            .map(|(p, l)| got(p, *l, "extra", " (joined later)")),
     );
     lines
 }

@@ -25,9 +25,6 @@ use super::link::RedisLink;
 use super::trigger::{Trigger, TRIGGER_PATH};
 use super::{assets, status, trigger, AppError, BoxError, CompanionConfig};
 
-/// A broadcast passes when every connected panel got it within this.
-const PASS_WITHIN_MS: u64 = 2_000;
-
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -185,7 +182,7 @@ async fn config(State(state): State<AppState>) -> Json<DashboardConfig> {
             state_reply: "StateUpdateRequested".into(),
         },
         thresholds: Thresholds {
-            pass_within_ms: PASS_WITHIN_MS,
+            pass_within_ms: c.pass_within_ms,
             server_timeout_ms: liveness.timeout_ms,
             keep_alive_ms: liveness.keep_alive_ms,
         },

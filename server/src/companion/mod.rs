@@ -42,17 +42,19 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 const DEFAULT_HUB_PATH: &str = "/hubs/navigation-state";
 const DEFAULT_DIST: &str = "dist";
+/// The issue's bar for "everyone got it": 50 ms from click to arrival.
+const DEFAULT_PASS_WITHIN_MS: u64 = 50;
 
 /// `signalscope serve` settings. Every flag also reads an environment
 /// variable, and `--config` names a TOML file with the same keys
 /// (`listen`, `redis`, `instances = ["api-1=http://…"]`, `dist`, `token`,
-/// `insecure`, `hub_path`, `prefix`, `hub`, `group`, `trigger_url`,
+/// `insecure`, `hub_path`, `prefix`, `hub`, `group`, `trigger_url`, `pass_within_ms`,
 /// `trigger_headers = { "X-API-Key" = "…" }`).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Settings come from flags, then SIGNALSCOPE_* environment variables, then the --config \
 TOML file (same keys: listen, redis, instances = [\"api-1=http://…\"], dist, token, insecure, hub_path, prefix, \
-hub, group, trigger_url, [trigger_headers]), then Conduit's defaults.\n\
+hub, group, trigger_url, pass_within_ms, [trigger_headers]), then Conduit's defaults.\n\
 Endpoints: / (dashboard), GET /api/config, POST /api/test/trigger-navigation-update (modes redis, instance, \
 configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status."
 )]
@@ -110,6 +112,10 @@ pub struct Args {
         hide_env_values = true
     )]
     pub trigger_headers: Vec<String>,
+    /// A broadcast passes when every connected panel got it within this
+    /// many ms of the click [default: 50].
+    #[arg(long, env = "SIGNALSCOPE_PASS_WITHIN_MS")]
+    pub pass_within_ms: Option<u64>,
 }
 
 /// The TOML file's shape: the same settings as the flags.
@@ -143,6 +149,8 @@ struct FileConfig {
     /// `--trigger-header`, as a table.
     #[serde(default)]
     trigger_headers: BTreeMap<String, String>,
+    /// `--pass-within-ms`.
+    pass_within_ms: Option<u64>,
 }
 
 /// Everything the companion needs, resolved; the in-process entry point
@@ -172,6 +180,8 @@ pub struct CompanionConfig {
     pub extra_routes: Option<Router>,
     /// Feed batching and buffer sizes.
     pub feed: FeedTuning,
+    /// The verdict threshold handed to the page.
+    pub pass_within_ms: u64,
 }
 
 impl CompanionConfig {
@@ -189,6 +199,7 @@ impl CompanionConfig {
             demo: None,
             extra_routes: None,
             feed: FeedTuning::default(),
+            pass_within_ms: DEFAULT_PASS_WITHIN_MS,
         }
     }
 }
@@ -253,6 +264,9 @@ impl Args {
             config.dist = d;
         }
         config.token = self.token.or(file.token).filter(|t| !t.is_empty());
+        if let Some(ms) = self.pass_within_ms.or(file.pass_within_ms) {
+            config.pass_within_ms = ms;
+        }
         config.trigger = match self.trigger_url.or(file.trigger_url) {
             Some(url) => {
                 let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();

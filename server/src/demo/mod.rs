@@ -75,6 +75,10 @@ pub struct Args {
     /// The trunk-built dashboard.
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// PASS when every connected panel got a broadcast within this many
+    /// ms of the click.
+    #[arg(long, default_value_t = 50)]
+    pub pass_within_ms: u64,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -164,6 +168,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let fleet = Arc::new(Mutex::new(fleet));
     let mut config = CompanionConfig::new(redis_target.clone(), instances.clone());
     config.dist = args.dist.clone();
+    config.pass_within_ms = args.pass_within_ms;
     config.demo = Some(demo);
     config.extra_routes = Some(controls::routes(fleet.clone()));
 
