@@ -13,8 +13,8 @@
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
 
-pub mod redis_target;
-pub mod shutdown;
 pub mod companion;
 pub mod demo;
+pub mod redis_target;
+pub mod shutdown;
 pub mod sim;

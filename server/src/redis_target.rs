@@ -127,7 +127,9 @@ fn from_connection_string(s: &str) -> Result<String, String> {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -163,14 +165,16 @@ mod tests {
     /// The guide's connection string becomes a plain URL.
     #[test]
     fn guide_connection_string() {
-        let t = RedisTarget::parse("localhost:6379,abortConnect=false,connectTimeout=5000").unwrap();
+        let t =
+            RedisTarget::parse("localhost:6379,abortConnect=false,connectTimeout=5000").unwrap();
         assert_eq!(t.url(), "redis://localhost:6379");
     }
 
     /// Passwords, TLS and a database carry over, and are masked when shown.
     #[test]
     fn password_tls_and_db() {
-        let t = RedisTarget::parse("cache:6380,password=s3cr:t,ssl=true,defaultDatabase=2").unwrap();
+        let t =
+            RedisTarget::parse("cache:6380,password=s3cr:t,ssl=true,defaultDatabase=2").unwrap();
         assert_eq!(t.url(), "rediss://:s3cr%3At@cache:6380/2");
         assert_eq!(t.to_string(), "rediss://:***@cache:6380/2");
         assert!(!format!("{t:?}").contains("s3cr"));
