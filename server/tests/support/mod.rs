@@ -26,7 +26,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -86,7 +89,11 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers_ping() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -99,7 +106,8 @@ impl RedisServer {
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
         let mut buf = [0u8; 64];
         s.write_all(b"PING\r\n").is_ok()
-            && s.read(&mut buf).is_ok_and(|n| n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
+            && s.read(&mut buf)
+                .is_ok_and(|n| n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
     }
 }
 
