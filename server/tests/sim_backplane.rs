@@ -331,7 +331,8 @@ async fn model_mapping_notifies_navigation_and_model_groups() {
 }
 
 /// A publishing connection killed on the Redis side (CLIENT KILL) is
-/// replaced: sends fail once, then flow again under the same client name.
+/// replaced: sends fail for a moment, then flow again under the same
+/// client name, without the subscriptions being torn down.
 #[tokio::test]
 async fn killed_publishing_connection_is_replaced() {
     let redis = RedisServer::start();

@@ -8,7 +8,7 @@
 //! to the hub's inbound queue, so delivery takes the same path either way.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -51,18 +51,14 @@ enum Command {
         /// Full channel name.
         channel: String,
     },
-    /// The publishing connection broke: start a fresh session.
-    Reconnect {
-        /// The session it broke in; a later session is left alone.
-        session: u64,
-    },
 }
 
-/// The publishing connection of one session.
+/// The publishing connection in use.
 #[derive(Clone)]
 struct Publisher {
-    /// Which session opened it, so a failure is only acted on once.
-    session: u64,
+    /// Numbers every publishing connection opened, so a broken one is
+    /// replaced once and a newer one is never replaced by mistake.
+    serial: u64,
     /// The connection (cheap to clone: it is multiplexed).
     connection: MultiplexedConnection,
 }
@@ -89,6 +85,14 @@ struct Link {
     pending_acks: Arc<Mutex<HashMap<u32, oneshot::Sender<()>>>>,
     /// The last group command id used (ASP.NET counts from 1).
     last_command_id: AtomicU32,
+    /// Where Redis is, to open a replacement publishing connection.
+    target: RedisTarget,
+    /// CLIENT SETNAME of every publishing connection.
+    client_name: String,
+    /// Source of [`Publisher::serial`], shared with the link task.
+    serials: Arc<AtomicU64>,
+    /// Set while a replacement publishing connection is being opened.
+    replacing: Arc<AtomicBool>,
     /// The link task; aborting it closes both Redis connections.
     task: tokio::task::JoinHandle<()>,
 }
@@ -140,6 +144,7 @@ impl Backplane {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let publisher = Arc::new(RwLock::new(None));
         let pending_acks = Arc::new(Mutex::new(HashMap::new()));
+        let serials = Arc::new(AtomicU64::new(0));
         let permanent = vec![
             channels.all(),
             channels.internal_groups(),
@@ -157,7 +162,7 @@ impl Backplane {
                 pending_acks: pending_acks.clone(),
                 inbound: inbound_tx,
                 up: up_tx,
-                session: 0,
+                serials: serials.clone(),
             }
             .run(),
         );
@@ -166,6 +171,10 @@ impl Backplane {
             publisher,
             pending_acks,
             last_command_id: AtomicU32::new(0),
+            target: target.clone(),
+            client_name: name.to_owned(),
+            serials,
+            replacing: Arc::new(AtomicBool::new(false)),
             task,
         };
         (
@@ -255,15 +264,38 @@ impl Backplane {
             })
     }
 
-    /// Asks for a fresh session when `error` says the publishing
-    /// connection itself is gone (the subscriber may still look fine).
-    fn replace_if_broken(&self, publisher: &Publisher, error: &redis::RedisError) {
-        let broken = error.is_io_error() || error.is_connection_dropped() || error.is_timeout();
-        if let (true, Mode::Redis(link)) = (broken, &self.mode) {
-            let _ = link.commands.send(Command::Reconnect {
-                session: publisher.session,
-            });
+    /// Opens a new publishing connection in the background when `error`
+    /// says this one is gone (killed, reset) while the subscriber connection
+    /// may still look fine; sends fail until it is in place.
+    fn replace_if_broken(&self, broken: &Publisher, error: &redis::RedisError) {
+        let Mode::Redis(link) = &self.mode else {
+            return;
+        };
+        let is_broken = error.is_io_error() || error.is_connection_dropped() || error.is_timeout();
+        if !is_broken || link.replacing.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let (slot, replacing, serials) = (
+            link.publisher.clone(),
+            link.replacing.clone(),
+            link.serials.clone(),
+        );
+        let (target, name, serial) = (link.target.clone(), link.client_name.clone(), broken.serial);
+        tokio::spawn(async move {
+            match open_publisher(&target, &name).await {
+                Ok(connection) => {
+                    let mut slot = slot.write().unwrap_or_else(|p| p.into_inner());
+                    // Only if nothing newer (a reconnect) took its place meanwhile.
+                    if slot.as_ref().is_some_and(|p| p.serial == serial) {
+                        let serial = serials.fetch_add(1, Ordering::Relaxed) + 1;
+                        *slot = Some(Publisher { serial, connection });
+                        tracing::info!("replaced the broken publishing connection");
+                    }
+                }
+                Err(e) => tracing::warn!("cannot replace the publishing connection: {e}"),
+            }
+            replacing.store(false, Ordering::Release);
+        });
     }
 
     /// The publishing connection, while Redis is up.
@@ -382,8 +414,8 @@ struct LinkTask {
     inbound: mpsc::UnboundedSender<Inbound>,
     /// Up/down, for health and start-up.
     up: watch::Sender<bool>,
-    /// Number of the current (or last) session.
-    session: u64,
+    /// Source of [`Publisher::serial`], shared with [`Link`].
+    serials: Arc<AtomicU64>,
 }
 
 /// Both connections of one Redis session.
@@ -404,9 +436,8 @@ impl LinkTask {
                 Ok(session) => {
                     tracing::info!("backplane connected to {}", self.target);
                     pause = BACKOFF.0;
-                    self.session += 1;
                     let publisher = Publisher {
-                        session: self.session,
+                        serial: self.serials.fetch_add(1, Ordering::Relaxed) + 1,
                         connection: session.publisher.clone(),
                     };
                     *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = Some(publisher);
@@ -431,20 +462,8 @@ impl LinkTask {
     /// Opens both connections, names the publisher and subscribes every
     /// channel in use.
     async fn connect(&self) -> Result<Session, String> {
+        let publisher = open_publisher(&self.target, &self.client_name).await?;
         let client = self.target.client().map_err(|e| e.to_string())?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT));
-        let mut publisher = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| e.to_string())?;
-        redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(&self.client_name)
-            .query_async::<()>(&mut publisher)
-            .await
-            .map_err(|e| format!("CLIENT SETNAME {}: {e}", self.client_name))?;
         let pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
             .await
             .map_err(|_| "timed out opening the subscriber connection".to_owned())?
@@ -467,7 +486,7 @@ impl LinkTask {
                 command = self.commands.recv() => {
                     let Some(command) = command else { return Ended::Stopped };
                     if let Err(e) = self.apply(command, &mut session.sink).await {
-                        tracing::warn!("backplane session ends: {e}");
+                        tracing::warn!("subscription change failed: {e}");
                         return Ended::Lost;
                     }
                 }
@@ -498,10 +517,6 @@ impl LinkTask {
                     timed(sink.unsubscribe(&channel)).await?;
                 }
             }
-            Command::Reconnect { session } if session == self.session => {
-                return Err("the publishing connection broke".into());
-            }
-            Command::Reconnect { .. } => {}
         }
         Ok(())
     }
@@ -557,8 +572,6 @@ impl LinkTask {
                     Some(Command::Unsubscribe { channel }) => {
                         self.release(&channel);
                     }
-                    // Already reconnecting.
-                    Some(Command::Reconnect { .. }) => {}
                 },
             }
         }
@@ -572,6 +585,29 @@ enum Ended {
     Lost,
     /// The backplane was dropped: finish.
     Stopped,
+}
+
+/// A multiplexed connection for PUBLISH, named `client_name` so MONITOR
+/// readers can tell which instance published.
+async fn open_publisher(
+    target: &RedisTarget,
+    client_name: &str,
+) -> Result<MultiplexedConnection, String> {
+    let client = target.client().map_err(|e| e.to_string())?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT));
+    let mut publisher = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(client_name)
+        .query_async::<()>(&mut publisher)
+        .await
+        .map_err(|e| format!("CLIENT SETNAME {client_name}: {e}"))?;
+    Ok(publisher)
 }
 
 /// Runs one Redis round trip with [`REDIS_TIMEOUT`].

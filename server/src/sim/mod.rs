@@ -216,15 +216,13 @@ impl Sim {
     ) -> Result<(), SimError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-        let router = http::app(http::AppState::new(self.clone(), stop_rx.clone(), done_tx));
-        let mut axum_stop = stop_rx.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
+        let router = http::app(http::AppState::new(self.clone(), stop_rx, done_tx));
+        // Connections watch `stop`: flipped on shutdown, or dropped if the
+        // server fails, either way they send their Close and end.
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
-                let _ = axum_stop.wait_for(|stop| *stop).await;
+                shutdown.await;
+                let _ = stop_tx.send(true);
             })
             .await;
         // The router (and its `done` sender) is gone; live connections hold
