@@ -133,5 +133,7 @@ async fn official_client_across_three_sims() {
         "the reconnected client got it"
     );
     assert_eq!(again["seq"], 2);
+    // Three, not four: the stopped sim let go of its subscriptions.
+    assert_eq!(again["receivers"], 3);
     node.stop().await;
 }

@@ -220,6 +220,7 @@ impl Backplane {
     pub fn stop(&self) {
         if let Mode::Redis(link) = &self.mode {
             link.task.abort();
+            *link.publisher.write().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
 
