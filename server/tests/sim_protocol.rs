@@ -34,6 +34,19 @@ async fn negotiated_connection_handshakes() {
     assert_eq!(client.connection_id.len(), 22);
 }
 
+/// With negotiateVersion 0 the connectionId itself is the transport id.
+#[tokio::test]
+async fn negotiate_v0_id_opens_the_socket() {
+    let sim = sim().await;
+    let url = format!("{}/hubs/navigation-state/negotiate", sim.url());
+    let (status, body) = sim_support::post_json(&url, "").await;
+    assert_eq!((status, body.get("connectionToken")), (200, None));
+    let id = body["connectionId"].as_str().unwrap();
+    let mut client = Client::open(&sim.url(), Some(id)).await.unwrap();
+    client.send_text("{\"protocol\":\"json\",\"version\":1}\x1e").await;
+    assert!(matches!(client.next().await, Received::Record(r) if r == b"{}"));
+}
+
 /// A WebSocket without `id` (skipNegotiation) gets a fresh connection.
 #[tokio::test]
 async fn skip_negotiation_gets_a_connection() {

@@ -499,6 +499,23 @@ mod tests {
         assert!(h.get("access-control-allow-origin").is_none());
     }
 
+    /// The trigger answers a cross-origin preflight from a loopback page
+    /// (the companion's dashboard) with credentials allowed.
+    #[tokio::test]
+    async fn cors_on_trigger() {
+        let request = Request::options("/api/test/trigger-navigation-update")
+            .header("origin", "http://127.0.0.1:8099")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, h) = call(router().await, request).await;
+        assert!(status.is_success());
+        assert_eq!(h["access-control-allow-origin"], "http://127.0.0.1:8099");
+        assert_eq!(h["access-control-allow-credentials"], "true");
+        assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    }
+
     /// Any loopback origin is allowed by default, other hosts only if listed.
     #[test]
     fn loopback_origins() {
