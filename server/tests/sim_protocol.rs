@@ -43,7 +43,9 @@ async fn negotiate_v0_id_opens_the_socket() {
     assert_eq!((status, body.get("connectionToken")), (200, None));
     let id = body["connectionId"].as_str().unwrap();
     let mut client = Client::open(&sim.url(), Some(id)).await.unwrap();
-    client.send_text("{\"protocol\":\"json\",\"version\":1}\x1e").await;
+    client
+        .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
+        .await;
     assert!(matches!(client.next().await, Received::Record(r) if r == b"{}"));
 }
 

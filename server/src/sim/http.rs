@@ -513,7 +513,10 @@ mod tests {
         assert!(status.is_success());
         assert_eq!(h["access-control-allow-origin"], "http://127.0.0.1:8099");
         assert_eq!(h["access-control-allow-credentials"], "true");
-        assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
     }
 
     /// Any loopback origin is allowed by default, other hosts only if listed.
