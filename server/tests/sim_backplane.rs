@@ -8,7 +8,10 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand, Invocation, NAVIGATION_GROUP};
+use protocol::backplane::{
+    Ack, ChannelKind, Channels, Completion, GroupAction, GroupCommand, Invocation, ReturnAddress,
+    NAVIGATION_GROUP,
+};
 use protocol::broadcast::TestBroadcast;
 use protocol::message::HubMessage;
 use serde_json::{json, Value};
@@ -384,4 +387,56 @@ async fn killed_publishing_connection_is_replaced() {
     assert!(list
         .lines()
         .any(|l| l.contains(" name=api-1 ") && !l.contains(&format!("id={id} "))));
+}
+
+/// A client-result invoke from another server (the .NET 7+ 4-element
+/// invocation on `:connection:`) reaches the client, and its Completion goes
+/// back on that server's return channel.
+#[tokio::test]
+async fn client_result_returns_to_the_invoking_server() {
+    let redis = RedisServer::start();
+    let sim = TestSim::start("api-1", Some(&redis.url())).await;
+    let mut client = Client::connect(&sim.url()).await;
+    let channels = Channels::conduit();
+    let mut pubsub = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(channels.return_channel("aspnet_0123"))
+        .await
+        .unwrap();
+    let ask = HubMessage::Invocation {
+        headers: vec![],
+        invocation_id: Some("s1".into()),
+        target: "GetState".into(),
+        arguments: vec![],
+        stream_ids: vec![],
+    };
+    let body = Invocation {
+        excluded_connection_ids: vec![],
+        messages: vec![("json".into(), ask.to_record())],
+        return_to: Some(ReturnAddress {
+            invocation_id: "s1".into(),
+            return_channel: channels.unprefixed(&ChannelKind::Return("aspnet_0123".into())),
+        }),
+    };
+    let receivers = publish(
+        &redis.url(),
+        &channels.connection(&client.connection_id),
+        &body.encode(),
+    )
+    .await;
+    assert_eq!(receivers, 1);
+    assert_eq!(client.next_message().await, ask);
+    client
+        .send_text("{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e")
+        .await;
+    let back = tokio::time::timeout(LIMIT, pubsub.on_message().next())
+        .await
+        .unwrap()
+        .unwrap();
+    let completion = Completion::decode(back.get_payload_bytes()).unwrap();
+    assert_eq!(completion.protocol, "json");
+    assert_eq!(
+        completion.message,
+        b"{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e"
+    );
 }

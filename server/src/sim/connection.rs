@@ -318,6 +318,15 @@ where
                 );
                 self.queue(completion(invocation_id, Err(error)));
             }
+            // A client result: re-encoded as the server's protocol writes it.
+            HubMessage::Completion {
+                ref invocation_id, ..
+            } => {
+                let record = message.to_record();
+                self.hub
+                    .client_result(&self.id, invocation_id, record)
+                    .await;
+            }
             HubMessage::Close { .. } => return Err(Ending::ClientLeft),
             // Pings only refresh the timeout; the rest needs no answer here.
             _ => {}

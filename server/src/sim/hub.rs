@@ -4,6 +4,8 @@
 //!
 //! As in ASP.NET, sends to All and to groups always go through the
 //! backplane, even for local clients; only replies to the caller are local.
+//! Client results that another server asks for (.NET 7+) are returned on
+//! that server's `:internal:return:` channel.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +35,9 @@ struct Member {
     outbox: Outbox,
     /// The groups it is in, to leave them all when it goes.
     groups: HashSet<String>,
+    /// Client-result invocations another server is waiting on:
+    /// invocation id → that server's return channel (unprefixed).
+    awaited_results: HashMap<String, String>,
 }
 
 /// Who is connected here and which groups they are in.
@@ -116,6 +121,7 @@ impl Hub {
             Member {
                 outbox,
                 groups: HashSet::new(),
+                awaited_results: HashMap::new(),
             },
         );
         if let Err(e) = self.join_local(id, NAVIGATION_GROUP).await {
@@ -336,7 +342,15 @@ impl Hub {
             .iter()
             .map(String::as_str)
             .collect();
-        let registry = self.registry();
+        let mut registry = self.registry();
+        // A client-result invoke (.NET 7+): remember where the answer goes.
+        if let (ChannelKind::Connection(id), Some(to)) = (kind, &invocation.return_to) {
+            if let Some(member) = registry.connections.get_mut(id) {
+                member
+                    .awaited_results
+                    .insert(to.invocation_id.clone(), to.return_channel.clone());
+            }
+        }
         let send = |id: &str| {
             if let Some(member) = registry.connections.get(id) {
                 offer(&member.outbox, record.clone());
@@ -380,6 +394,29 @@ impl Hub {
         }
         if let Err(e) = self.backplane.ack(&command).await {
             tracing::warn!("ack for group command {} not sent: {e}", command.id);
+        }
+    }
+
+    /// Forwards a client's Completion to the server that invoked it, if one
+    /// is waiting (ASP.NET's `:internal:return:` channel).
+    pub async fn client_result(&self, id: &str, invocation_id: &str, record: Vec<u8>) {
+        let return_channel = self
+            .registry()
+            .connections
+            .get_mut(id)
+            .and_then(|m| m.awaited_results.remove(invocation_id));
+        let Some(return_channel) = return_channel else {
+            return;
+        };
+        // The address travels without the channel prefix; SE.Redis adds it.
+        let channel = format!("{}{return_channel}", self.config.channels.prefix);
+        let body = protocol::backplane::Completion {
+            protocol: "json".into(),
+            message: record,
+        }
+        .encode();
+        if let Err(e) = self.backplane.publish(channel, body).await {
+            tracing::warn!("client result for {invocation_id} not returned: {e}");
         }
     }
 
