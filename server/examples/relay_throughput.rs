@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use protocol::backplane::{Channels, Invocation};
 use protocol::broadcast::TestBroadcast;
 use protocol::HubMessage;
+use signalscope::children::{free_port, Supervised};
 use signalscope::companion::{self, CompanionConfig};
 use signalscope::redis_target::RedisTarget;
 
@@ -42,30 +43,15 @@ struct Run {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let publishes: u64 = std::env::args().nth(1).map_or(Ok(200_000), |a| a.parse())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()?;
+    let port = free_port()?;
+    let mut redis = Supervised::redis_server(port);
+    redis.start().await?;
     let result = bench(port, publishes).await;
-    let _ = redis.kill();
-    let _ = redis.wait();
+    redis.stop().await;
     result
 }
 
 async fn bench(port: u16, publishes: u64) -> Result<(), BoxError> {
-    wait_for_redis(port).await?;
     let channel = Channels::conduit().group("navigation-updates");
     let argument = TestBroadcast::new(
         "0123456789abcdef0123456789abcdef",
@@ -123,17 +109,6 @@ fn report(name: &str, r: &Run, expected: u64) {
     );
 }
 
-async fn wait_for_redis(port: u16) -> Result<(), BoxError> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
-    for _ in 0..200 {
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-            let _: String = redis::cmd("PING").query_async(&mut c).await?;
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Err("redis-server did not start".into())
-}
 
 /// The load as raw RESP: `publishes` times a PUBLISH of `body` on
 /// `channel` (matches the filter) followed by a SET of an unrelated key

@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use signalscope::children::{free_port, Supervised};
 use signalscope::redis_target::RedisTarget;
 use signalscope::sim::{Sim, SimConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -92,23 +93,10 @@ impl Child {
 
 async fn measure(clients: usize, rounds: usize) -> Result<(), Error> {
     let redis_port = free_port()?;
-    let _redis = KillOnDrop(
-        std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    // Dropping it (on any return) kills the server.
+    let mut redis = Supervised::redis_server(redis_port);
+    redis.start().await?;
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
-    wait_for_redis(redis_port).await?;
     let mut process = Command::new(std::env::current_exe()?)
         .args(["--serve", &redis_url])
         .stdin(Stdio::piped())
@@ -213,38 +201,5 @@ async fn connect(base: &str, arrived: mpsc::UnboundedSender<Instant>) -> Result<
     Ok(())
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
-async fn wait_for_redis(port: u16) -> Result<(), Error> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-            if redis::cmd("PING")
-                .query_async::<String>(&mut c)
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-        }
-        if Instant::now() > deadline {
-            return Err("redis-server did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
-/// Ends a child process when the benchmark ends, however it ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}

@@ -9,10 +9,12 @@
 //! * [`demo`]: `signalscope demo`. Starts Redis, three stand-ins and the
 //!   companion as children, and stops them all on Ctrl-C.
 //!
-//! Shared pieces: [`redis_target`] reads Redis addresses in URL or
+//! Shared pieces: [`children`] starts, awaits and stops child processes;
+//! [`redis_target`] reads Redis addresses in URL or
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
 
+pub mod children;
 pub mod companion;
 pub mod demo;
 pub mod redis_target;

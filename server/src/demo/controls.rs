@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::children::Supervised;
+use crate::children::Supervised;
 use super::DemoError;
 
 /// Everything the demo started, behind one lock so that stop and start
@@ -84,7 +84,7 @@ async fn apply(child: &mut Supervised, action: &str) -> Result<(), DemoError> {
             child.stop().await;
             Ok(())
         }
-        "start" => child.start().await,
+        "start" => Ok(child.start().await?),
         other => Err(DemoError::UnknownAction(other.into())),
     }
 }

@@ -5,10 +5,9 @@
 //! companion in this process with the demo's stop/start controls mounted.
 //! Prints the URL and what runs where; Ctrl-C or SIGTERM stops everything.
 //!
-//! * [`children`]: starting, awaiting and stopping child processes.
-//! * [`controls`]: the routes that stop and start them from the page.
+//! * [`controls`]: the routes that stop and start the children from the
+//!   page ([`crate::children`] does the starting and stopping).
 
-pub mod children;
 pub mod controls;
 
 use std::net::SocketAddr;
@@ -19,9 +18,9 @@ use protocol::api::{DemoControls, Instance};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
+use crate::children::{free_port, ChildError, Supervised};
 use crate::companion::{self, CompanionConfig};
 use crate::redis_target::RedisTarget;
-use children::Supervised;
 use controls::Fleet;
 
 /// Printed once everything is up; scripts and the end-to-end tests wait
@@ -31,24 +30,9 @@ pub const READY_LINE: &str = "signalscope demo ready:";
 /// What can go wrong running the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    /// A child could not be spawned at all.
-    #[error("could not start {name} ({program}): {reason}")]
-    Spawn {
-        /// Which child.
-        name: String,
-        /// The executable tried.
-        program: String,
-        /// The OS's reason.
-        reason: String,
-    },
-    /// A child started but never said it was ready.
-    #[error("{name} did not become ready (waited for '{marker}' on its output)")]
-    NotReady {
-        /// Which child.
-        name: String,
-        /// The line it should have printed.
-        marker: &'static str,
-    },
+    /// A child process failed to start.
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// A control request named a process the demo does not own.
     #[error("the demo does not control a process named '{0}'")]
     UnknownProcess(String),
@@ -104,24 +88,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         Some(t) => (t.clone(), None),
         None => {
             let port = free_port()?;
-            let child = Supervised::new(
-                "redis",
-                "redis-server",
-                [
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ]
-                .map(String::from)
-                .to_vec(),
-                "Ready to accept connections",
-                false,
-            );
+            let child = Supervised::redis_server(port);
             (RedisTarget::local(port), Some(child))
         }
     };
@@ -208,10 +175,4 @@ fn ensure_dashboard(dist: &Path) -> Result<(), BoxError> {
         dist.display()
     )
     .into())
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

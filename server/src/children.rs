@@ -1,6 +1,7 @@
-//! Child processes the demo owns: started, awaited until ready, stopped
-//! politely (SIGTERM, then SIGKILL after a grace period), and never left
-//! behind (`kill_on_drop`).
+//! Child processes: started, awaited until they say they are ready,
+//! stopped politely (SIGTERM, then SIGKILL after a grace period), and never
+//! left behind (`kill_on_drop`). The demo supervises Redis and the
+//! stand-ins with it; the benchmarks start their throwaway Redis with it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -11,12 +12,39 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::DemoError;
 
 /// How long a child may take to say it is ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 /// How long a child may take to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a child could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    /// It could not be spawned at all.
+    #[error("could not start {name} ({program}): {reason}")]
+    Spawn {
+        /// Which child.
+        name: String,
+        /// The executable tried.
+        program: String,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// It started but never said it was ready.
+    #[error("{name} did not become ready (waited for '{marker}' on its output)")]
+    NotReady {
+        /// Which child.
+        name: String,
+        /// The line it should have printed.
+        marker: &'static str,
+    },
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
 
 /// One restartable child process.
 #[derive(Debug)]
@@ -54,6 +82,27 @@ impl Supervised {
         }
     }
 
+    /// A throwaway `redis-server` on loopback `port`, without persistence.
+    pub fn redis_server(port: u16) -> Self {
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        Self::new(
+            "redis",
+            "redis-server",
+            args.map(String::from).to_vec(),
+            "Ready to accept connections",
+            false,
+        )
+    }
+
     /// Whether the process is alive.
     pub fn is_running(&mut self) -> bool {
         match &mut self.child {
@@ -63,7 +112,7 @@ impl Supervised {
     }
 
     /// Starts the process (if not running) and waits until it is ready.
-    pub async fn start(&mut self) -> Result<(), DemoError> {
+    pub async fn start(&mut self) -> Result<(), ChildError> {
         if self.is_running() {
             return Ok(());
         }
@@ -78,7 +127,7 @@ impl Supervised {
             })
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| DemoError::Spawn {
+            .map_err(|e| ChildError::Spawn {
                 name: self.name.clone(),
                 program: self.program.display().to_string(),
                 reason: e.to_string(),
@@ -98,7 +147,7 @@ impl Supervised {
         .await;
         if ready != Ok(true) {
             self.stop().await;
-            return Err(DemoError::NotReady {
+            return Err(ChildError::NotReady {
                 name: self.name.clone(),
                 marker,
             });
