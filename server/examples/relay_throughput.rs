@@ -109,7 +109,6 @@ fn report(name: &str, r: &Run, expected: u64) {
     );
 }
 
-
 /// The load as raw RESP: `publishes` times a PUBLISH of `body` on
 /// `channel` (matches the filter) followed by a SET of an unrelated key
 /// (does not).

@@ -200,6 +200,3 @@ async fn connect(base: &str, arrived: mpsc::UnboundedSender<Instant>) -> Result<
     });
     Ok(())
 }
-
-
-

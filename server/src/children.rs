@@ -12,7 +12,6 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-
 /// How long a child may take to say it is ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 /// How long a child may take to exit after SIGTERM.
@@ -43,7 +42,9 @@ pub enum ChildError {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// One restartable child process.

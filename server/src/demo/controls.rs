@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::children::Supervised;
 use super::DemoError;
+use crate::children::Supervised;
 
 /// Everything the demo started, behind one lock so that stop and start
 /// requests for the same process cannot interleave.
