@@ -470,8 +470,12 @@ impl LinkTask {
             .map_err(|_| "timed out opening the subscriber connection".to_owned())?
             .map_err(|e| e.to_string())?;
         let (mut sink, stream) = pubsub.split();
-        for channel in self.refcounts.keys() {
-            timed(sink.subscribe(channel)).await?;
+        // One SUBSCRIBE for every channel, so that nobody watching Redis
+        // sees this instance half subscribed (e.g. live on `:all` but
+        // without its ack channel yet).
+        let channels: Vec<&String> = self.refcounts.keys().collect();
+        if !channels.is_empty() {
+            timed(sink.subscribe(channels)).await?;
         }
         Ok(Session {
             publisher,
