@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDemo, launchBrowser, shot, root } from './stack.mjs';
+import { startDemo, launchBrowser, shot, root, portIsFree } from './stack.mjs';
 
 const NAMES = ['api-1', 'api-2', 'api-3'];
 let demo, browser, page;
@@ -23,14 +23,13 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  const code = await demo?.stop();
+  await demo?.stop(); // already stopped by the last test unless something failed first
   const summary = Object.fromEntries(Object.entries(latencies).map(([n, xs]) => {
     const s = [...xs].sort((a, b) => a - b);
     return [n, { samples: s.length, medianMs: s[Math.floor((s.length - 1) / 2)] ?? null, maxMs: s.at(-1) ?? null }];
   }));
   writeFileSync(join(root, 'test-output', 'propagation.json'), JSON.stringify(summary, null, 2));
   console.log('propagation (click to arrival, per panel):', JSON.stringify(summary));
-  assert.equal(code, 0, `demo should exit cleanly on Ctrl-C:\n${demo?.output()}`);
 });
 
 /** Waits until every named panel shows `status`. */
@@ -127,4 +126,15 @@ test('A hostile payload is shown as text, never run as HTML', async () => {
   assert.equal(await page.locator('[data-instance] img').count(), 0, 'no <img> was created from the payload');
   assert.deepEqual(dialogs, [], 'no script ran');
   await page.screenshot({ path: shot('hostile-payload-as-text'), fullPage: true });
+});
+
+test('Ctrl-C stops the whole demo: clean exit, no child left holding a port', async () => {
+  await browser.close();
+  browser = undefined;
+  const code = await demo.stop();
+  assert.equal(code, 0, `demo should exit cleanly on Ctrl-C:\n${demo.output()}`);
+  // A child that outlived the demo would still hold its port.
+  const redisPort = Number(demo.output().match(/redis +redis:\/\/127\.0\.0\.1:(\d+)/)?.[1]);
+  assert.ok(redisPort, 'the demo said where Redis runs');
+  for (const port of [...demo.ports, redisPort]) assert.ok(await portIsFree(port), `port ${port} is free after Ctrl-C`);
 });

@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const screenshots = join(root, 'test-output', 'screenshots');
 
-function portIsFree(port) {
+export function portIsFree(port) {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));
@@ -51,6 +51,8 @@ export async function startDemo() {
   });
   return {
     url,
+    /** Every port the demo listens on: the instances and the dashboard. */
+    ports: [base, base + 1, base + 2, base + 3],
     output: () => output,
     async api(path, body) {
       const res = await fetch(new URL(path, url), {
