@@ -16,8 +16,8 @@ use crate::export;
 use crate::feed::log::FeedLog;
 use crate::feed::Feed;
 use crate::instances::{self, parse_instance, Saved};
-use crate::panels::status::PanelStatus;
 use crate::panels::{Panel, PanelEntry};
+use crate::signalr::ConnectionStatus;
 use crate::status_bar::StatusBar;
 use crate::verdicts::ledger::Ledger;
 use crate::verdicts::{TestBroadcastControl, Verdicts};
@@ -78,7 +78,7 @@ impl Dashboard {
                 .filter(|p| {
                     p.state
                         .status
-                        .with_untracked(|s| *s == PanelStatus::Connected)
+                        .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
                 })
                 .map(|p| p.instance.name.clone())
                 .collect()
@@ -194,7 +194,7 @@ fn Board(
                     .filter(|p| {
                         p.state
                             .status
-                            .with_untracked(|s| matches!(s, PanelStatus::Failed { .. }))
+                            .with_untracked(|s| matches!(s, ConnectionStatus::Failed { .. }))
                     })
                     .for_each(PanelEntry::reconnect)
             });

@@ -6,7 +6,8 @@
 //! * [`signalr`] is a browser SignalR client over the `protocol` crate:
 //!   negotiate (or skipNegotiation when negotiate is refused), WebSocket,
 //!   handshake, keep-alive and server timeout, automatic reconnect. It
-//!   reports typed [`signalr::ClientEvent`]s and knows nothing of the page.
+//!   reports typed [`signalr::ClientEvent`]s (each status change as one
+//!   [`signalr::ConnectionStatus`]) and knows nothing of the page.
 //! * [`panels`] shows one instance: status, connection id, the last
 //!   messages. It knows no wire format, only client events.
 //! * [`verdicts`] matches test broadcasts to the panels that received them,

@@ -3,7 +3,7 @@
 //! handles a real connection failure the way the page promises.
 #![cfg(target_arch = "wasm32")]
 
-use leptos::mount::mount_to;
+use leptos::mount::{mount_to, UnmountHandle};
 use leptos::prelude::*;
 use protocol::api::{
     DashboardConfig, DemoControls, EventNames, FeedLine, FeedSource, Instance, Thresholds,
@@ -40,6 +40,22 @@ async fn eventually(limit_ms: f64, what: &str, check: impl Fn() -> bool) {
         assert!(now_ms() < deadline, "timed out waiting for {what}");
         sleep(20).await;
     }
+}
+
+/// Mounts `view` on a fresh element with an empty dashboard provided,
+/// and returns the element, that dashboard and the mount (drop to unmount).
+async fn mount_with_dashboard<N: IntoView>(
+    view: impl FnOnce() -> N + 'static,
+) -> (HtmlElement, Dashboard, UnmountHandle<N::State>) {
+    let root = container();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let handle = mount_to(root.clone(), move || {
+        let dash = dashboard(vec![]);
+        provide_context(dash);
+        let _ = tx.send(dash);
+        view()
+    });
+    (root, rx.await.unwrap(), handle)
 }
 
 fn config() -> DashboardConfig {
@@ -150,15 +166,7 @@ async fn unreachable_instance_is_retried_with_fallback() {
 /// Verdict rows carry their id and verdict, and a FAIL names who missed.
 #[wasm_bindgen_test]
 async fn verdict_rows_name_who_missed() {
-    let root = container();
-    let (tx, rx) = futures::channel::oneshot::channel();
-    let _handle = mount_to(root.clone(), move || {
-        let dash = dashboard(vec![]);
-        provide_context(dash);
-        let _ = tx.send(dash);
-        view! { <Verdicts/> }
-    });
-    let dash = rx.await.unwrap();
+    let (root, dash, _handle) = mount_with_dashboard(|| view! { <Verdicts/> }).await;
     let both = vec!["api-1".to_owned(), "api-2".to_owned()];
     dash.ledger.update(|l| {
         l.sent(&response("good", 1), 0.0, both.clone());
@@ -194,15 +202,7 @@ async fn verdict_rows_name_who_missed() {
 #[wasm_bindgen_test]
 async fn feed_shows_lines_as_text_and_raw_on_demand() {
     let hostile = "\"PUBLISH\" \"<img src=x onerror=alert(1)>\"";
-    let root = container();
-    let (tx, rx) = futures::channel::oneshot::channel();
-    let _handle = mount_to(root.clone(), move || {
-        let dash = dashboard(vec![]);
-        provide_context(dash);
-        let _ = tx.send(dash);
-        view! { <Feed/> }
-    });
-    let dash = rx.await.unwrap();
+    let (root, dash, _handle) = mount_with_dashboard(|| view! { <Feed/> }).await;
     dash.feed_log.update(|l| {
         l.push(FeedLine {
             time_micros: 0,

@@ -16,9 +16,8 @@ use protocol::connection::Liveness;
 use crate::app::Dashboard;
 use crate::clock::{local_time, now_ms, span, wall_ms};
 use crate::instances::hub_url;
-use crate::signalr::{ClientEvent, ClientOptions, HubClient};
+use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use message::{Message, MessageRow};
-use status::PanelStatus;
 
 /// Messages kept per panel for the export; the panel shows the newest few.
 const HISTORY: usize = 1_000;
@@ -29,7 +28,7 @@ const SHOWN: usize = 10;
 #[derive(Debug, Clone, Copy)]
 pub struct PanelState {
     /// Connection status.
-    pub status: RwSignal<PanelStatus>,
+    pub status: RwSignal<ConnectionStatus>,
     /// The server's connection id, kept while reconnecting.
     pub connection_id: RwSignal<Option<String>>,
     /// When the current connection opened, Unix ms.
@@ -45,7 +44,7 @@ pub struct PanelState {
 impl PanelState {
     fn new() -> Self {
         Self {
-            status: RwSignal::new(PanelStatus::Connecting),
+            status: RwSignal::new(ConnectionStatus::Connecting),
             connection_id: RwSignal::new(None),
             connected_since: RwSignal::new(None),
             last_ping: RwSignal::new(None),
@@ -57,32 +56,22 @@ impl PanelState {
     /// Takes in one client event. Uses `try_` setters: the connection may
     /// report once more after the panel is gone.
     fn apply(&self, name: &str, event: ClientEvent, dash: &Dashboard) {
-        let status = match event {
-            ClientEvent::Connecting => PanelStatus::Connecting,
-            ClientEvent::Connected { connection_id } => {
-                self.connection_id.try_set(connection_id);
-                self.connected_since.try_set(Some(wall_ms()));
-                self.notice.try_set(None);
-                PanelStatus::Connected
+        match event {
+            ClientEvent::Status(status) => {
+                if let ConnectionStatus::Connected { connection_id } = &status {
+                    self.connection_id.try_set(connection_id.clone());
+                    self.connected_since.try_set(Some(wall_ms()));
+                    self.notice.try_set(None);
+                } else {
+                    self.connected_since.try_set(None);
+                }
+                self.status.try_set(status);
             }
-            ClientEvent::Reconnecting {
-                attempt,
-                retry_at_ms,
-                reason,
-            } => PanelStatus::Reconnecting {
-                attempt,
-                retry_at_ms,
-                reason,
-            },
-            ClientEvent::Disconnected { reason } => PanelStatus::Disconnected { reason },
-            ClientEvent::Failed { reason } => PanelStatus::Failed { reason },
             ClientEvent::Ping { at_ms } => {
                 self.last_ping.try_set(Some(at_ms));
-                return;
             }
             ClientEvent::Notice(text) => {
                 self.notice.try_set(Some(text));
-                return;
             }
             ClientEvent::Invocation {
                 target,
@@ -91,13 +80,8 @@ impl PanelState {
             } => {
                 let wall = wall_ms() - (now_ms() - at_ms);
                 self.received(name, target, arguments, at_ms, wall, dash);
-                return;
             }
-        };
-        if !matches!(status, PanelStatus::Connected) {
-            self.connected_since.try_set(None);
         }
-        self.status.try_set(status);
     }
 
     fn received(
@@ -197,7 +181,7 @@ pub fn Panel(
         });
     }
 
-    let status_key = move || state.status.with(PanelStatus::key);
+    let status_key = move || state.status.with(ConnectionStatus::key);
     // The ticking clock may be up to a second old when the status changes.
     let words = move || state.status.with(|s| s.words(dash.now.get().max(now_ms())));
     let since = move || {

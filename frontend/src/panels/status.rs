@@ -1,41 +1,16 @@
-//! A panel's connection status in words and colour, as plain Rust.
+//! A connection's status in words and colour, as plain Rust: how a panel
+//! shows the [`ConnectionStatus`] its client reports.
 
 use crate::clock::span;
+use crate::signalr::ConnectionStatus;
 
-/// What a panel shows about its connection.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PanelStatus {
-    /// Negotiating, opening or shaking hands.
-    Connecting,
-    /// Messages flow.
-    Connected,
-    /// Waiting to retry, or retrying.
-    Reconnecting {
-        /// Which retry, from 1.
-        attempt: u32,
-        /// When it starts, on the page's monotonic clock.
-        retry_at_ms: f64,
-        /// Why the last attempt ended.
-        reason: String,
-    },
-    /// Stopped by the user or closed by the server.
-    Disconnected {
-        /// The server's reason, if any.
-        reason: Option<String>,
-    },
-    /// The reconnect policy gave up.
-    Failed {
-        /// Why the last attempt failed.
-        reason: String,
-    },
-}
-
-impl PanelStatus {
+// The page's words for a status live with the page, not the client.
+impl ConnectionStatus {
     /// The `data-status` value (and CSS class).
     pub fn key(&self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
-            Self::Connected => "connected",
+            Self::Connected { .. } => "connected",
             Self::Reconnecting { .. } => "reconnecting",
             Self::Disconnected { .. } => "disconnected",
             Self::Failed { .. } => "failed",
@@ -46,7 +21,7 @@ impl PanelStatus {
     pub fn words(&self, now_ms: f64) -> String {
         match self {
             Self::Connecting => "Connecting…".into(),
-            Self::Connected => "Connected".into(),
+            Self::Connected { .. } => "Connected".into(),
             Self::Reconnecting {
                 attempt,
                 retry_at_ms,
@@ -76,7 +51,7 @@ mod tests {
     /// The countdown shows while waiting, and only the attempt once it runs.
     #[test]
     fn reconnecting_counts_down() {
-        let s = PanelStatus::Reconnecting {
+        let s = ConnectionStatus::Reconnecting {
             attempt: 2,
             retry_at_ms: 3_000.0,
             reason: "connection closed".into(),
@@ -95,7 +70,7 @@ mod tests {
     /// Failure keeps its reason.
     #[test]
     fn failed_says_why() {
-        let s = PanelStatus::Failed {
+        let s = ConnectionStatus::Failed {
             reason: "negotiate answered HTTP 404".into(),
         };
         assert_eq!(

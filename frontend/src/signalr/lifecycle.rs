@@ -105,6 +105,12 @@ mod tests {
     use super::*;
     use ConnectionState as S;
 
+    /// The first retry after a success or a (re)start: attempt 1, at once.
+    const FIRST_RETRY: NextStep = NextStep::Retry {
+        attempt: 1,
+        delay_ms: 0,
+    };
+
     fn retries(life: &mut Lifecycle, policy: &ReconnectPolicy, n: usize) -> Vec<NextStep> {
         (0..n).map(|_| life.failed(policy)).collect()
     }
@@ -136,13 +142,7 @@ mod tests {
         let mut life = Lifecycle::default();
         life.start();
         assert_eq!(life.state(), S::Connecting);
-        assert_eq!(
-            life.failed(&ReconnectPolicy::default()),
-            NextStep::Retry {
-                attempt: 1,
-                delay_ms: 0
-            }
-        );
+        assert_eq!(life.failed(&ReconnectPolicy::default()), FIRST_RETRY);
         assert_eq!(life.state(), S::Reconnecting);
     }
 
@@ -155,13 +155,7 @@ mod tests {
         retries(&mut life, &policy, 3);
         life.opened();
         assert_eq!(life.state(), S::Connected);
-        assert_eq!(
-            life.failed(&policy),
-            NextStep::Retry {
-                attempt: 1,
-                delay_ms: 0
-            }
-        );
+        assert_eq!(life.failed(&policy), FIRST_RETRY);
     }
 
     /// Retry-forever never gives up.
@@ -185,13 +179,7 @@ mod tests {
         assert_eq!(life.state(), S::Disconnected);
         life.start();
         assert_eq!(life.state(), S::Connecting);
-        assert_eq!(
-            life.failed(&policy),
-            NextStep::Retry {
-                attempt: 1,
-                delay_ms: 0
-            }
-        );
+        assert_eq!(life.failed(&policy), FIRST_RETRY);
     }
 
     /// A restart while connected goes back through Connecting.

@@ -25,12 +25,12 @@ use crate::clock::{now_ms, sleep};
 use lifecycle::{Lifecycle, NextStep};
 use session::{Ended, Session};
 
-/// What a connection reports, in order.
+/// Where a connection stands, with what is known in that state.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientEvent {
-    /// A (re)start by the user began.
+pub enum ConnectionStatus {
+    /// A (re)start by the user began: negotiating, opening or shaking hands.
     Connecting,
-    /// The handshake completed.
+    /// The handshake completed; messages flow.
     Connected {
         /// The server's connection id; `None` with skipNegotiation.
         connection_id: Option<String>,
@@ -54,6 +54,13 @@ pub enum ClientEvent {
         /// Why the last attempt failed.
         reason: String,
     },
+}
+
+/// What a connection reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// The connection's status changed.
+    Status(ConnectionStatus),
     /// The server pinged.
     Ping {
         /// When, on the [`now_ms`] clock.
@@ -139,7 +146,9 @@ async fn drive(
     loop {
         if command == Command::Stop {
             life.stop();
-            emit(ClientEvent::Disconnected { reason: None });
+            emit(ClientEvent::Status(ConnectionStatus::Disconnected {
+                reason: None,
+            }));
             match inbox.next().await {
                 Some(next) => command = next,
                 None => return,
@@ -147,14 +156,14 @@ async fn drive(
             continue;
         }
         life.start();
-        emit(ClientEvent::Connecting);
+        emit(ClientEvent::Status(ConnectionStatus::Connecting));
         let next = match select(pin!(connect(&options, &mut life, &*emit)), inbox.next()).await {
             Either::Left((terminal, pending)) => {
                 drop(pending);
-                emit(match terminal {
-                    Terminal::GaveUp(reason) => ClientEvent::Failed { reason },
-                    Terminal::ServerClosed(reason) => ClientEvent::Disconnected { reason },
-                });
+                emit(ClientEvent::Status(match terminal {
+                    Terminal::GaveUp(reason) => ConnectionStatus::Failed { reason },
+                    Terminal::ServerClosed(reason) => ConnectionStatus::Disconnected { reason },
+                }));
                 inbox.next().await
             }
             Either::Right((next, _)) => next,
@@ -177,9 +186,9 @@ async fn connect(
         let reason = match Session::establish(&options.hub_url, options.liveness, emit).await {
             Ok(mut session) => {
                 life.opened();
-                emit(ClientEvent::Connected {
+                emit(ClientEvent::Status(ConnectionStatus::Connected {
                     connection_id: session.connection_id.clone(),
-                });
+                }));
                 if !session.negotiated {
                     emit(ClientEvent::Notice(
                         "connected with skipNegotiation + WebSockets: the server does not tell the connection id"
@@ -216,11 +225,11 @@ async fn connect(
         };
         match life.failed(&policy) {
             NextStep::Retry { attempt, delay_ms } => {
-                emit(ClientEvent::Reconnecting {
+                emit(ClientEvent::Status(ConnectionStatus::Reconnecting {
                     attempt,
                     retry_at_ms: now_ms() + delay_ms as f64,
                     reason,
-                });
+                }));
                 sleep(delay_ms).await;
             }
             NextStep::GiveUp => return Terminal::GaveUp(reason),
