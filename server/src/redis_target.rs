@@ -2,6 +2,16 @@
 //! `rediss://` URL, or a StackExchange.Redis connection string such as
 //! `localhost:6379,password=x,ssl=true,abortConnect=false` (what
 //! `ConnectionStrings__RedisSignalR` holds in Conduit's setup).
+//!
+//! TLS: `rediss://` (or `ssl=true` in a connection string) checks the
+//! server's certificate against the system's roots (or `SSL_CERT_FILE`).
+//! `rediss://host:port/#insecure` (redis-rs's own fragment) skips that
+//! check, for self-signed servers.
+//! StackExchange.Redis has no connection-string key for skipping it: its
+//! `sslHost`, `sslProtocols` and `checkCertificateRevocation` only tune
+//! the check, and trusting a self-signed server takes code there (the
+//! `CertificateValidation` callback or `TrustIssuer`), so such a server
+//! must be given here as a `rediss://…/#insecure` URL.
 
 use std::fmt;
 
@@ -96,6 +106,9 @@ fn from_connection_string(s: &str) -> Result<String, String> {
                 "password" => password = Some(v.to_owned()),
                 "user" => user = Some(v.to_owned()),
                 "ssl" => tls = v.trim().eq_ignore_ascii_case("true"),
+                // sslHost, sslProtocols, checkCertificateRevocation: rustls
+                // checks the host name and has no revocation lists, and no
+                // key means "skip the check" (see the module comment).
                 "defaultdatabase" => db = Some(v.trim().to_owned()),
                 // Timeouts, abortConnect and the like tune StackExchange.Redis
                 // itself and mean nothing here.
@@ -186,6 +199,15 @@ mod tests {
         let t = RedisTarget::parse("redis://app:hunter2@127.0.0.1:7000").unwrap();
         assert_eq!(t.url(), "redis://app:hunter2@127.0.0.1:7000");
         assert_eq!(t.to_string(), "redis://app:***@127.0.0.1:7000");
+    }
+
+    /// `#insecure` (skip certificate checks) survives parsing and masking.
+    #[test]
+    fn insecure_tls_fragment_is_kept() {
+        let t = RedisTarget::parse("rediss://:pw@127.0.0.1:6380/#insecure").unwrap();
+        assert_eq!(t.url(), "rediss://:pw@127.0.0.1:6380/#insecure");
+        assert_eq!(t.to_string(), "rediss://:***@127.0.0.1:6380/#insecure");
+        assert!(t.client().is_ok());
     }
 
     /// Nonsense is refused with the password masked in the error.

@@ -48,7 +48,7 @@ struct Shared {
 impl AppState {
     /// State for `config`; connects to nothing yet.
     pub fn new(config: CompanionConfig) -> Result<Self, BoxError> {
-        // rediss:// needs a process-wide crypto provider; a second install
+        // rediss:// and https:// need a process-wide crypto provider; a second install
         // (another server in the same process) is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let link = RedisLink::new(&config.redis)?;
@@ -60,7 +60,7 @@ impl AppState {
         Ok(Self {
             inner: Arc::new(Shared {
                 link,
-                trigger: Trigger::new()?,
+                trigger: Trigger::new(config.ca_cert.as_deref())?,
                 feed,
                 stopping: watch::Sender::new(false),
                 config,

@@ -49,12 +49,15 @@ const DEFAULT_PASS_WITHIN_MS: u64 = 50;
 /// variable, and `--config` names a TOML file with the same keys
 /// (`listen`, `redis`, `instances = ["api-1=http://…"]`, `dist`, `token`,
 /// `insecure`, `hub_path`, `prefix`, `hub`, `group`, `trigger_url`, `pass_within_ms`,
-/// `trigger_headers = { "X-API-Key" = "…" }`).
+/// `ca_cert`, `trigger_headers = { "X-API-Key" = "…" }`).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Settings come from flags, then SIGNALSCOPE_* environment variables, then the --config \
 TOML file (same keys: listen, redis, instances = [\"api-1=http://…\"], dist, token, insecure, hub_path, prefix, \
-hub, group, trigger_url, pass_within_ms, [trigger_headers]), then Conduit's defaults.\n\
+hub, group, trigger_url, pass_within_ms, ca_cert, [trigger_headers]), then Conduit's defaults.\n\
+TLS: rediss:// and https:// are checked against the system's roots, or only those in the PEM file named by \
+SSL_CERT_FILE (or the directories in SSL_CERT_DIR) when set; --ca-cert adds authorities for https:// instances and \
+trigger URLs; rediss://…/#insecure skips Redis certificate checks (a connection string has no such key: use the URL form).\n\
 Endpoints: / (dashboard), GET /api/config, POST /api/test/trigger-navigation-update (modes redis, instance, \
 configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status."
 )]
@@ -63,8 +66,9 @@ pub struct Args {
     /// address needs --token or --insecure.
     #[arg(long, env = "SIGNALSCOPE_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The backplane's Redis: redis://[user:pass@]host:port, rediss://…, or
-    /// a StackExchange.Redis connection string [default: redis://127.0.0.1:6379].
+    /// The backplane's Redis: redis://[user:pass@]host:port, rediss://…
+    /// (rediss://…/#insecure skips the certificate check), or a
+    /// StackExchange.Redis connection string [default: redis://127.0.0.1:6379].
     #[arg(long, env = "SIGNALSCOPE_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
     /// An instance to watch, `[name=]url`; repeat for each (names default to
@@ -116,6 +120,10 @@ pub struct Args {
     /// many ms of the click [default: 50].
     #[arg(long, env = "SIGNALSCOPE_PASS_WITHIN_MS")]
     pub pass_within_ms: Option<u64>,
+    /// A PEM file of extra certificate authorities to trust for https://
+    /// instances and trigger URLs (e.g. a private or self-signed CA).
+    #[arg(long, env = "SIGNALSCOPE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The TOML file's shape: the same settings as the flags.
@@ -151,6 +159,8 @@ struct FileConfig {
     trigger_headers: BTreeMap<String, String>,
     /// `--pass-within-ms`.
     pass_within_ms: Option<u64>,
+    /// `--ca-cert`.
+    ca_cert: Option<PathBuf>,
 }
 
 /// Everything the companion needs, resolved; the in-process entry point
@@ -182,6 +192,9 @@ pub struct CompanionConfig {
     pub feed: FeedTuning,
     /// The verdict threshold handed to the page.
     pub pass_within_ms: u64,
+    /// Extra authorities (a PEM file) trusted for https:// instances and
+    /// trigger URLs, on top of the system's roots.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl CompanionConfig {
@@ -200,6 +213,7 @@ impl CompanionConfig {
             extra_routes: None,
             feed: FeedTuning::default(),
             pass_within_ms: DEFAULT_PASS_WITHIN_MS,
+            ca_cert: None,
         }
     }
 }
@@ -267,6 +281,7 @@ impl Args {
         if let Some(ms) = self.pass_within_ms.or(file.pass_within_ms) {
             config.pass_within_ms = ms;
         }
+        config.ca_cert = self.ca_cert.or(file.ca_cert);
         config.trigger = match self.trigger_url.or(file.trigger_url) {
             Some(url) => {
                 let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();
@@ -395,7 +410,7 @@ mod tests {
         let path = dir.join("c.toml");
         std::fs::write(
             &path,
-            "group = \"g\"\nprefix = \"p:\"\ninstances = [\"a=http://h:1\"]\ntrigger_url = \"http://t\"\n[trigger_headers]\nX-API-Key = \"k\"\n",
+            "group = \"g\"\nprefix = \"p:\"\ninstances = [\"a=http://h:1\"]\ntrigger_url = \"http://t\"\nca_cert = \"ca.pem\"\n[trigger_headers]\nX-API-Key = \"k\"\n",
         )
         .unwrap();
         let args = Args {
@@ -410,5 +425,6 @@ mod tests {
         assert_eq!(s.config.hub_path, DEFAULT_HUB_PATH);
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert!(s.config.trigger.is_some());
+        assert_eq!(s.config.ca_cert, Some(PathBuf::from("ca.pem")));
     }
 }

@@ -132,7 +132,7 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
             }
             Err(_) => health.error = Some("the /health body is not JSON".into()),
         },
-        Err(e) => health.error = Some(e.without_url().to_string()),
+        Err(e) => health.error = Some(super::trigger::describe(e)),
     }
     health
 }

@@ -11,6 +11,7 @@
 //! time, so the page can match, time and count it.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -90,10 +91,27 @@ pub(crate) struct Trigger {
 }
 
 impl Trigger {
-    pub(crate) fn new() -> Result<Self, BoxError> {
+    /// Its HTTP client trusts the system's roots plus every certificate in
+    /// the PEM file `ca_cert`.
+    pub(crate) fn new(ca_cert: Option<&Path>) -> Result<Self, BoxError> {
+        let mut http = reqwest::Client::builder().timeout(HTTP_TIMEOUT);
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+            let roots = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+            if roots.is_empty() {
+                return Err(
+                    format!("--ca-cert {}: no PEM certificate in it", path.display()).into(),
+                );
+            }
+            for root in roots {
+                http = http.add_root_certificate(root);
+            }
+        }
         Ok(Self {
             seq: AtomicU64::new(0),
-            http: reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?,
+            http: http.build()?,
         })
     }
 
@@ -206,16 +224,15 @@ async fn post(
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let response = request.send().await.map_err(|e| {
-        AppError::Upstream(format!(
-            "{what} unreachable: {}",
-            scrub(&e.without_url().to_string())
-        ))
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| AppError::Upstream(format!("{what} unreachable: {}", scrub(&describe(e)))))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| {
-        AppError::Upstream(format!("{what}: {}", scrub(&e.without_url().to_string())))
-    })?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| AppError::Upstream(format!("{what}: {}", scrub(&describe(e)))))?;
     if !status.is_success() {
         let quoted: String = scrub(&text).chars().take(QUOTED_BODY).collect();
         return Err(AppError::Upstream(format!(
@@ -223,6 +240,24 @@ async fn post(
         )));
     }
     Ok(text)
+}
+
+/// `e` with its causes (`error sending request` alone hides a refused
+/// connection or an untrusted certificate), without the URL, which may
+/// carry secrets.
+pub(crate) fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let next = c.to_string();
+        // Some layers repeat their inner error in their own text.
+        if !text.ends_with(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The far end's own account when it gives one (its id and seq are what

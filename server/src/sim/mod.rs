@@ -58,7 +58,8 @@ pub struct Args {
     /// ASPNETCORE_URLS, else 127.0.0.1:5000]
     #[arg(long)]
     pub listen: Option<String>,
-    /// Redis for the backplane: a redis:// URL or a StackExchange.Redis
+    /// Redis for the backplane: a redis:// or rediss:// URL (append
+    /// `/#insecure` for a self-signed server) or a StackExchange.Redis
     /// connection string. Without it the sim runs single-instance.
     #[arg(long, env = "ConnectionStrings__RedisSignalR")]
     pub redis: Option<RedisTarget>,

@@ -1,10 +1,13 @@
 //! What the companion's integration tests share: the companion on a real
 //! port, an SSE reader over a real socket, and a small stand-in instance
 //! (a real axum server with a trigger endpoint that publishes into Redis
-//! and a `/health`), used where `signalscope::sim` is not needed.
+//! and a `/health`, over http or https), used where `signalscope::sim` is
+//! not needed.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -19,6 +22,9 @@ use signalscope::companion::{self, CompanionConfig};
 use signalscope::redis_target::RedisTarget;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::{rustls, TlsAcceptor};
 
 /// A companion serving on a loopback port, stopped on drop.
 pub struct Companion {
@@ -251,34 +257,7 @@ impl StandIn {
     /// Starts one named `name` against `redis_url`; with `required_header`
     /// its trigger answers 401 unless that header is sent.
     pub async fn start(name: &str, redis_url: &str, required_header: Option<(&str, &str)>) -> Self {
-        let client = redis::Client::open(redis_url).expect("a redis URL");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis");
-        let _: () = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(name)
-            .query_async(&mut conn)
-            .await
-            .expect("CLIENT SETNAME");
-        let state = StandInState {
-            name: name.into(),
-            conn,
-            required_header: required_header.map(|(n, v)| (n.to_owned(), v.to_owned())),
-        };
-        let app = Router::new()
-            .route(
-                "/api/test/trigger-navigation-update",
-                post(stand_in_trigger),
-            )
-            .route(
-                "/health",
-                get(|| async {
-                    Json(json!({"status": "Healthy", "checks": [], "totalDuration": 0.0}))
-                }),
-            )
-            .with_state(state);
+        let app = stand_in_app(name, redis_url, required_header).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");
@@ -293,6 +272,103 @@ impl StandIn {
             },
             task,
         }
+    }
+
+    /// Like [`StandIn::start`] without a required header, but serving
+    /// https with the PEM certificate `cert` and key `key`.
+    pub async fn start_tls(name: &str, redis_url: &str, cert: &Path, key: &Path) -> Self {
+        let app = stand_in_app(name, redis_url, None).await;
+        let certs = CertificateDer::pem_file_iter(cert)
+            .expect("the certificate file")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM certificates");
+        let key = PrivateKeyDer::from_pem_file(key).expect("a PEM private key");
+        let tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("a usable certificate");
+        let listener = TlsListener {
+            tcp: tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port"),
+            tls: TlsAcceptor::from(Arc::new(tls)),
+        };
+        let addr = listener.tcp.local_addr().expect("its address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            instance: Instance {
+                name: name.into(),
+                url: format!("https://{addr}"),
+            },
+            task,
+        }
+    }
+}
+
+/// The stand-in's routes, publishing from a connection named `name`.
+async fn stand_in_app(
+    name: &str,
+    redis_url: &str,
+    required_header: Option<(&str, &str)>,
+) -> Router {
+    let client = redis::Client::open(redis_url).expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(name)
+        .query_async(&mut conn)
+        .await
+        .expect("CLIENT SETNAME");
+    let state = StandInState {
+        name: name.into(),
+        conn,
+        required_header: required_header.map(|(n, v)| (n.to_owned(), v.to_owned())),
+    };
+    Router::new()
+        .route(
+            "/api/test/trigger-navigation-update",
+            post(stand_in_trigger),
+        )
+        .route(
+            "/health",
+            get(|| async {
+                Json(json!({"status": "Healthy", "checks": [], "totalDuration": 0.0}))
+            }),
+        )
+        .with_state(state)
+}
+
+/// A TCP listener that completes a TLS handshake on each connection before
+/// handing it to `axum::serve`, so the stand-in can speak https.
+struct TlsListener {
+    /// Accepts the TCP connections.
+    tcp: tokio::net::TcpListener,
+    /// Runs the server side of each handshake.
+    tls: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (tcp, addr) = axum::serve::Listener::accept(&mut self.tcp).await;
+            // A failed handshake (a client that distrusts the certificate)
+            // ends that connection only.
+            if let Ok(stream) = self.tls.accept(tcp).await {
+                return (stream, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 
