@@ -6,23 +6,14 @@ mod support;
 
 use std::time::Duration;
 
-use companion_support::{config, is_broadcast, publish, trigger, Companion, SseReader};
+use companion_support::{
+    config, is_broadcast, publish, trigger, Companion, SseReader, GROUP_CHANNEL, WAIT,
+};
 use protocol::api::TriggerResponse;
 use protocol::backplane::{Channels, Invocation};
 use protocol::HubMessage;
 use serde_json::json;
 use support::{eventually, RedisServer};
-
-const WAIT: Duration = Duration::from_secs(10);
-const GROUP_CHANNEL: &str =
-    "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates";
-
-/// Opens a feed and waits until it is live.
-async fn live_feed(companion: &Companion, query: &str) -> SseReader {
-    let mut feed = SseReader::open(&companion.url(&format!("/api/feed{query}"))).await;
-    feed.until(WAIT, "redis-up", |e| e.name == "redis-up").await;
-    feed
-}
 
 /// How many MONITOR connections Redis has right now.
 async fn monitors(redis_url: &str) -> usize {
@@ -49,7 +40,7 @@ fn big_invocation(size: usize) -> Vec<u8> {
 async fn redis_outage_is_reported_and_recovered() {
     let mut redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     redis.kill();
     let down = feed
@@ -79,7 +70,7 @@ async fn slow_page_gets_dropped_count() {
     c.feed.batch_lines = 8;
     c.feed.max_lags = u32::MAX;
     let companion = Companion::start(c).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     // ~24 MB of feed events, far more than the socket buffers hold while
     // the page is not reading.
@@ -111,7 +102,7 @@ async fn page_far_behind_is_disconnected() {
     c.feed.batch_lines = 8;
     c.feed.max_lags = 1;
     let companion = Companion::start(c).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     let body = big_invocation(20_000);
     for _ in 0..1_500 {
@@ -140,8 +131,8 @@ async fn page_far_behind_is_disconnected() {
 async fn pages_share_one_monitor_connection() {
     let redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut first = live_feed(&companion, "").await;
-    let mut second = live_feed(&companion, "").await;
+    let mut first = companion.live_feed("").await;
+    let mut second = companion.live_feed("").await;
     assert_eq!(monitors(&redis.url()).await, 1);
 
     let answer: TriggerResponse = trigger(&companion, json!({})).await.json().await.unwrap();
@@ -187,7 +178,7 @@ async fn monitor_refused_by_acl_is_an_error_event() {
 async fn long_lines_are_truncated() {
     let redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     publish(&redis.url(), GROUP_CHANNEL, &big_invocation(100_000)).await;
     let line = feed
@@ -215,7 +206,7 @@ async fn long_lines_are_truncated() {
 async fn glob_filter_selects_lines() {
     let redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut feed = live_feed(&companion, "?filter=*:group:navigation-*").await;
+    let mut feed = companion.live_feed("?filter=*:group:navigation-*").await;
 
     let all = Channels::conduit().all();
     publish(&redis.url(), &all, &big_invocation(10)).await;
@@ -246,7 +237,7 @@ async fn acl_user_and_password_url_works() {
     ]);
     let url = format!("redis://app:app-pw-77@127.0.0.1:{}", redis.port);
     let companion = Companion::start(config(&url, vec![])).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
     let answer: TriggerResponse = trigger(&companion, json!({})).await.json().await.unwrap();
     feed.until(WAIT, "the broadcast", |e| {
         is_broadcast(e, GROUP_CHANNEL, answer.seq)

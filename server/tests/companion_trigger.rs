@@ -3,31 +3,20 @@
 mod companion_support;
 mod support;
 
-use std::time::Duration;
-
-use companion_support::{config, is_broadcast, trigger, Companion, Sim, SseReader, StandIn};
+use companion_support::{
+    config, is_broadcast, trigger, Companion, Sim, StandIn, GROUP_CHANNEL, WAIT,
+};
 use protocol::api::{TriggerMode, TriggerResponse};
 use serde_json::json;
 use signalscope::companion::ConfiguredTrigger;
 use support::RedisServer;
-
-const WAIT: Duration = Duration::from_secs(10);
-const GROUP_CHANNEL: &str =
-    "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates";
-
-/// Opens the MONITOR feed and waits until it is live.
-async fn live_feed(companion: &Companion, query: &str) -> SseReader {
-    let mut feed = SseReader::open(&companion.url(&format!("/api/feed{query}"))).await;
-    feed.until(WAIT, "redis-up", |e| e.name == "redis-up").await;
-    feed
-}
 
 /// Redis mode PUBLISHes an ASP.NET-layout invocation that the feed decodes to its target and seq.
 #[tokio::test]
 async fn redis_mode_publish_is_decoded_in_the_feed() {
     let redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     let answer = trigger(&companion, json!({})).await;
     assert_eq!(answer.status(), 200);
@@ -66,7 +55,7 @@ async fn instance_mode_goes_through_the_instance() {
     let second = Sim::start("api-2", &redis.url()).await;
     let instances = vec![first.instance.clone(), second.instance.clone()];
     let companion = Companion::start(config(&redis.url(), instances)).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     let answer = support::eventually(WAIT, "api-2 answers its trigger", || async {
         let r = trigger(&companion, json!({"mode": "instance", "instance": "api-2"})).await;
@@ -109,7 +98,7 @@ async fn configured_mode_sends_secret_headers_without_showing_them() {
         .unwrap(),
     );
     let companion = Companion::start(c).await;
-    let mut feed = live_feed(&companion, "").await;
+    let mut feed = companion.live_feed("").await;
 
     let answer = trigger(&companion, json!({"mode": "configured"})).await;
     assert_eq!(answer.status(), 200);
@@ -138,7 +127,7 @@ async fn configured_mode_sends_secret_headers_without_showing_them() {
 async fn pubsub_source_shows_the_broadcast() {
     let redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
-    let mut feed = live_feed(&companion, "?source=pubsub").await;
+    let mut feed = companion.live_feed("?source=pubsub").await;
 
     let answer: TriggerResponse = trigger(&companion, json!({})).await.json().await.unwrap();
     assert_eq!(

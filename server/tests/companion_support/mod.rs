@@ -26,6 +26,13 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::{rustls, TlsAcceptor};
 
+/// How long a test waits for any one event.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Conduit's navigation group channel, spelled out as the spec gives it.
+pub const GROUP_CHANNEL: &str =
+    "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates";
+
 /// A companion serving on a loopback port, stopped on drop.
 pub struct Companion {
     /// Where it listens.
@@ -37,6 +44,13 @@ pub struct Companion {
 }
 
 impl Companion {
+    /// Opens a feed (`query` like `?source=pubsub`) and waits until it is live.
+    pub async fn live_feed(&self, query: &str) -> SseReader {
+        let mut feed = SseReader::open(&self.url(&format!("/api/feed{query}"))).await;
+        feed.until(WAIT, "redis-up", |e| e.name == "redis-up").await;
+        feed
+    }
+
     /// Serves `config` on a free loopback port.
     pub async fn start(config: CompanionConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
