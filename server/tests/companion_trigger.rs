@@ -44,6 +44,7 @@ async fn redis_mode_publish_is_decoded_in_the_feed() {
         line.data["summary"]["payload"]["arguments"][0]["data"]["origin"],
         "companion"
     );
+    assert_eq!(line.data["publisherName"], "signalscope-companion");
     companion.stop().await;
 }
 

@@ -17,6 +17,9 @@ use crate::redis_target::RedisTarget;
 /// status page must answer even when Redis hangs.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The command connection's CLIENT SETNAME: who sent a test broadcast.
+pub(crate) const CLIENT_NAME: &str = "signalscope-companion";
+
 /// A shared, self-healing command connection.
 #[derive(Clone)]
 pub(crate) struct RedisLink {
@@ -68,12 +71,23 @@ impl RedisLink {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
-        let c = self
+        let mut c = self
             .inner
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| AppError::Upstream(format!("redis: {}", self.scrub(&e))))?;
+        // Named like the stand-ins name theirs, so the feed can say that a
+        // test broadcast came from here. An ACL may forbid it; that costs
+        // only the name.
+        let named = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(CLIENT_NAME)
+            .query_async::<()>(&mut c)
+            .await;
+        if let Err(e) = named {
+            tracing::debug!("CLIENT SETNAME refused: {}", self.scrub(&e));
+        }
         *slot = Some(c.clone());
         Ok(c)
     }
