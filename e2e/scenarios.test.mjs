@@ -101,11 +101,13 @@ test('Scenario 3: Redis down shows in the feed, panels stay connected; back up, 
   await panelsAre('connected', NAMES);
   await demo.api('/api/demo/redis/stop', {});
   await page.waitForSelector('[data-feed][data-redis="down"]', { timeout: 20_000 });
+  await page.waitForSelector('[data-redis-reachable="false"]', { timeout: 10_000 });
   await panelsAre('connected', NAMES, 1_000);
   await page.screenshot({ path: shot('scenario-3-redis-down'), fullPage: true });
 
   await demo.api('/api/demo/redis/start', {});
   await page.waitForSelector('[data-feed][data-redis="up"]', { timeout: 30_000 });
+  await page.waitForSelector('[data-redis-reachable="true"]', { timeout: 10_000 });
   // Every stand-in has resubscribed when the all channel has three subscribers again.
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -46,6 +46,9 @@ pub struct Dashboard {
     pub feed_log: RwSignal<FeedLog>,
     /// The last failed page action (demo controls), shown in the toolbar.
     pub action_error: RwSignal<Option<String>>,
+    /// Notified when the feed sees Redis go down or come back, so the
+    /// status bar asks again at once instead of at its next poll.
+    pub redis_changed: Trigger,
 }
 
 impl Dashboard {
@@ -67,6 +70,7 @@ impl Dashboard {
             saved: StoredValue::new(saved),
             feed_log: RwSignal::new(FeedLog::default()),
             action_error: RwSignal::new(None),
+            redis_changed: Trigger::new(),
         }
     }
 

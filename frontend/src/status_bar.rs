@@ -29,7 +29,12 @@ pub fn StatusBar(
             status.try_set(Some(result));
         });
     };
-    poll();
+    // At once, again whenever the feed sees Redis go down or come back,
+    // and every POLL in between.
+    Effect::new(move |_| {
+        dash.redis_changed.track();
+        poll();
+    });
     if let Ok(handle) = set_interval_with_handle(poll, POLL) {
         on_cleanup(move || handle.clear());
     }

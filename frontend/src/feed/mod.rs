@@ -125,9 +125,11 @@ pub fn Feed() -> impl IntoView {
         }
         FeedEvent::RedisDown { error } => {
             let _ = redis_down.try_set(Some(error));
+            dash.redis_changed.notify();
         }
         FeedEvent::RedisUp => {
             let _ = redis_down.try_set(None);
+            dash.redis_changed.notify();
         }
         FeedEvent::Error { message } => {
             let _ = problem.try_set(Some(message));
