@@ -16,15 +16,11 @@ use serde_json::json;
 use support::{eventually, RedisServer};
 
 /// How many MONITOR connections Redis has right now.
-async fn monitors(redis_url: &str) -> usize {
-    let client = redis::Client::open(redis_url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut conn)
+async fn monitors(redis: &RedisServer) -> usize {
+    redis
+        .client_list()
         .await
-        .unwrap();
-    list.lines()
+        .lines()
         .filter(|l| l.split(' ').any(|f| f == "flags=O"))
         .count()
 }
@@ -133,7 +129,7 @@ async fn pages_share_one_monitor_connection() {
     let companion = Companion::start(config(&redis.url(), vec![])).await;
     let mut first = companion.live_feed("").await;
     let mut second = companion.live_feed("").await;
-    assert_eq!(monitors(&redis.url()).await, 1);
+    assert_eq!(monitors(&redis).await, 1);
 
     let answer: TriggerResponse = trigger(&companion, json!({})).await.json().await.unwrap();
     for feed in [&mut first, &mut second] {
@@ -142,13 +138,12 @@ async fn pages_share_one_monitor_connection() {
         })
         .await;
     }
-    assert_eq!(monitors(&redis.url()).await, 1);
+    assert_eq!(monitors(&redis).await, 1);
 
     drop(first);
     drop(second);
-    let url = redis.url();
     eventually(WAIT, "the MONITOR connection closes", || async {
-        (monitors(&url).await == 0).then_some(())
+        (monitors(&redis).await == 0).then_some(())
     })
     .await;
     companion.stop().await;

@@ -17,12 +17,7 @@ async fn config_describes_what_the_page_needs() {
         url: "http://127.0.0.1:9".into(),
     };
     let companion = Companion::start(config(&redis.url(), vec![instance.clone()])).await;
-    let c: DashboardConfig = reqwest::get(companion.url("/api/config"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c: DashboardConfig = companion.get_json("/api/config").await;
     assert_eq!(c.instances, vec![instance]);
     assert_eq!(c.hub_path, "/hubs/navigation-state");
     assert_eq!(c.events.broadcast, "NavigationStateUpdate");
@@ -58,12 +53,7 @@ async fn status_reports_redis_and_instances() {
     let companion =
         Companion::start(config(&redis.url(), vec![stand_in.instance.clone(), down])).await;
 
-    let s: Status = reqwest::get(companion.url("/api/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s: Status = companion.get_json("/api/status").await;
     assert!(s.redis.reachable, "{:?}", s.redis.error);
     assert!(s.redis.ping_ms.is_some());
     assert!(s
@@ -96,12 +86,7 @@ async fn status_answers_when_redis_is_down() {
     let mut redis = RedisServer::start();
     let companion = Companion::start(config(&redis.url(), vec![])).await;
     redis.kill();
-    let s: Status = reqwest::get(companion.url("/api/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s: Status = companion.get_json("/api/status").await;
     assert!(!s.redis.reachable);
     assert!(s.redis.error.is_some());
     companion.stop().await;

@@ -203,15 +203,7 @@ async fn foreign_group_command_is_applied_and_acked() {
 async fn redis_client_name_is_the_instance_name() {
     let redis = RedisServer::start();
     let _sim = TestSim::start("api-7", Some(&redis.url())).await;
-    let mut conn = redis_client(&redis.url())
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let list = redis.client_list().await;
     assert!(list.lines().any(|l| l.contains(" name=api-7 ")), "{list}");
 }
 
@@ -345,11 +337,7 @@ async fn killed_publishing_connection_is_replaced() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let list = redis.client_list().await;
     let publisher = list
         .lines()
         .find(|l| l.contains(" name=api-1 "))
@@ -379,11 +367,7 @@ async fn killed_publishing_connection_is_replaced() {
         Value::from(TestBroadcast::from_arguments(&arguments).unwrap().id),
         sent["id"]
     );
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let list = redis.client_list().await;
     assert!(list
         .lines()
         .any(|l| l.contains(" name=api-1 ") && !l.contains(&format!("id={id} "))));

@@ -19,12 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The companion's `/api/status`.
 async fn status(companion: &Companion) -> Status {
-    reqwest::get(companion.url("/api/status"))
-        .await
-        .expect("the companion answers")
-        .json()
-        .await
-        .expect("a status")
+    companion.get_json("/api/status").await
 }
 
 /// The one instance's health in `/api/status`.

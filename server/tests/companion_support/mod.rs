@@ -44,6 +44,16 @@ pub struct Companion {
 }
 
 impl Companion {
+    /// GET `path` and read the JSON answer as `T`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        reqwest::get(self.url(path))
+            .await
+            .expect("the companion answers")
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     /// Opens a feed (`query` like `?source=pubsub`) and waits until it is live.
     pub async fn live_feed(&self, query: &str) -> SseReader {
         let mut feed = SseReader::open(&self.url(&format!("/api/feed{query}"))).await;

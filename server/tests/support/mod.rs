@@ -173,6 +173,20 @@ impl RedisServer {
         }
     }
 
+    /// `CLIENT LIST`: who is connected, with names, ids and flags.
+    pub async fn client_list(&self) -> String {
+        let client = redis::Client::open(self.url()).expect("a redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis answers");
+        redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT LIST")
+    }
+
     /// Kills the server (SIGKILL: an outage, not a shutdown).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
