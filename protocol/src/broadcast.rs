@@ -23,8 +23,16 @@ pub struct TestBroadcast {
     pub seq: u64,
     /// Send time, ISO-8601 UTC with milliseconds.
     pub sent_at: String,
-    /// Who sent it: an instance name or `companion`.
+    /// Who sent it: an instance name, `companion`, or a load sender.
     pub origin: String,
+    /// Send time in Unix microseconds, for `load`'s sub-millisecond
+    /// latencies (absent from the companion's broadcasts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at_us: Option<u64>,
+    /// When a paced sender *meant* to send it (Unix µs): latency measured
+    /// from here is corrected for coordinated omission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at_us: Option<u64>,
 }
 
 impl TestBroadcast {
@@ -40,6 +48,8 @@ impl TestBroadcast {
             seq,
             sent_at: iso8601_utc(sent_at_ms),
             origin: origin.into(),
+            sent_at_us: None,
+            scheduled_at_us: None,
         }
     }
 

@@ -9,7 +9,9 @@
 //! * [`demo`]: `signalscope demo`. Starts Redis, three stand-ins and the
 //!   companion as children, and stops them all on Ctrl-C.
 //!
-//! Shared pieces: [`children`] starts, awaits and stops child processes;
+//! Shared pieces: [`deployment`] reads where the system under test is
+//! (for serve, load and check alike); [`children`] starts, awaits and stops child processes;
+//! [`redis_link`] is a shared, self-healing Redis command connection;
 //! [`redis_target`] reads Redis addresses in URL or
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
@@ -17,6 +19,9 @@
 pub mod children;
 pub mod companion;
 pub mod demo;
+pub mod deployment;
+pub mod load;
+pub mod redis_link;
 pub mod redis_target;
 pub mod shutdown;
 pub mod sim;

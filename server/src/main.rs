@@ -21,6 +21,11 @@ enum Command {
     Serve(signalscope::companion::Args),
     /// Run Redis, three stand-ins and the companion, and print the URL.
     Demo(signalscope::demo::Args),
+    /// Open many SignalR connections, broadcast at a steady rate, and
+    /// measure latency, loss, reconnects and Redis under that load.
+    Load(signalscope::load::Args),
+    /// One agent process of a distributed `load` run.
+    Agent(signalscope::load::agent::Args),
 }
 
 #[tokio::main]
@@ -35,6 +40,8 @@ async fn main() -> std::process::ExitCode {
         Command::Sim(a) => signalscope::sim::run(a).await,
         Command::Serve(a) => signalscope::companion::run(a).await,
         Command::Demo(a) => signalscope::demo::run(a).await,
+        Command::Load(a) => signalscope::load::run(a).await,
+        Command::Agent(a) => signalscope::load::agent::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

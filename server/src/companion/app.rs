@@ -21,9 +21,13 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::feed::{Feed, Filter};
-use super::link::RedisLink;
 use super::trigger::{Trigger, TRIGGER_PATH};
 use super::{assets, status, trigger, AppError, BoxError, CompanionConfig};
+use crate::redis_link::RedisLink;
+
+/// The companion's Redis command connection's name: who sent a test
+/// broadcast, as the feed shows it.
+pub(crate) const COMPANION_CLIENT_NAME: &str = "signalscope-companion";
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -51,7 +55,7 @@ impl AppState {
         // rediss:// and https:// need a process-wide crypto provider; a second install
         // (another server in the same process) is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let link = RedisLink::new(&config.redis)?;
+        let link = RedisLink::new(&config.redis, COMPANION_CLIENT_NAME)?;
         let feed = Arc::new(Feed::new(
             link.clone(),
             config.channels.prefix.clone(),

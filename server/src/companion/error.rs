@@ -34,3 +34,9 @@ impl IntoResponse for AppError {
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
+
+impl From<crate::redis_link::LinkError> for AppError {
+    fn from(e: crate::redis_link::LinkError) -> Self {
+        Self::Upstream(e.to_string())
+    }
+}

@@ -33,7 +33,7 @@ use redis::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use super::link::RedisLink;
+use crate::redis_link::RedisLink;
 
 /// First wait before reconnecting; doubles per failure up to the maximum.
 const BACKOFF_START: Duration = Duration::from_millis(100);

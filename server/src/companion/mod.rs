@@ -7,40 +7,36 @@
 //!   file, then Conduit's defaults).
 //! * [`app`]: the router; [`serve`] runs it on a listener until shutdown.
 //! * `trigger`, `feed`, `status`, `assets`: one module per endpoint family;
-//!   `link` is the command connection to Redis they share; `error` the one
+//!   they share one [`crate::redis_link::RedisLink`]; `error` the one
 //!   error type every handler answers with.
 
 mod app;
 mod assets;
 mod error;
 mod feed;
-mod link;
 mod status;
 mod trigger;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::deployment::{DeploymentArgs, DEFAULT_HUB_PATH};
+use crate::redis_target::RedisTarget;
 use axum::Router;
 use protocol::api::{DemoControls, Instance};
 use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX, NAVIGATION_GROUP};
-use serde::Deserialize;
-
-use crate::redis_target::RedisTarget;
 
 pub use app::{app, AppState};
 pub use error::AppError;
 pub use feed::FeedTuning;
 pub use trigger::ConfiguredTrigger;
+pub(crate) use trigger::TRIGGER_PATH;
 
 /// The boxed error of the rare, fatal paths (bad settings, bind failure).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
-const DEFAULT_HUB_PATH: &str = "/hubs/navigation-state";
 const DEFAULT_DIST: &str = "dist";
 /// The issue's bar for "everyone got it": 50 ms from click to arrival.
 const DEFAULT_PASS_WITHIN_MS: u64 = 50;
@@ -62,26 +58,13 @@ Endpoints: / (dashboard), GET /api/config, POST /api/test/trigger-navigation-upd
 configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status."
 )]
 pub struct Args {
+    /// Where the deployment is: Redis, instances, hub path and names.
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
     /// Address to listen on [default: 127.0.0.1:8080]. A non-loopback
     /// address needs --token or --insecure.
     #[arg(long, env = "SIGNALSCOPE_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The backplane's Redis: redis://[user:pass@]host:port, rediss://…
-    /// (rediss://…/#insecure skips the certificate check), or a
-    /// StackExchange.Redis connection string [default: redis://127.0.0.1:6379].
-    #[arg(long, env = "SIGNALSCOPE_REDIS", hide_env_values = true)]
-    pub redis: Option<String>,
-    /// An instance to watch, `[name=]url`; repeat for each (names default to
-    /// api-1, api-2, …). The environment variable takes a comma-separated list.
-    #[arg(
-        long = "instance",
-        env = "SIGNALSCOPE_INSTANCES",
-        value_delimiter = ','
-    )]
-    pub instances: Vec<String>,
-    /// A TOML file with any of these settings.
-    #[arg(long, env = "SIGNALSCOPE_CONFIG")]
-    pub config: Option<PathBuf>,
     /// The trunk-built dashboard directory [default: dist].
     #[arg(long, env = "SIGNALSCOPE_DIST")]
     pub dist: Option<PathBuf>,
@@ -92,18 +75,6 @@ pub struct Args {
     /// Allow a non-loopback bind without a token.
     #[arg(long, env = "SIGNALSCOPE_INSECURE")]
     pub insecure: bool,
-    /// Hub path on each instance [default: /hubs/navigation-state].
-    #[arg(long, env = "SIGNALSCOPE_HUB_PATH")]
-    pub hub_path: Option<String>,
-    /// StackExchange.Redis ChannelPrefix [default: conduit_signalr:].
-    #[arg(long, env = "SIGNALSCOPE_PREFIX")]
-    pub prefix: Option<String>,
-    /// The hub's type full name [default: ConduitLLM.Http.Hubs.NavigationStateHub].
-    #[arg(long, env = "SIGNALSCOPE_HUB")]
-    pub hub: Option<String>,
-    /// The group test broadcasts go to [default: navigation-updates].
-    #[arg(long, env = "SIGNALSCOPE_GROUP")]
-    pub group: Option<String>,
     /// URL for the `configured` trigger mode (POSTed `{target, payload}`).
     #[arg(long, env = "SIGNALSCOPE_TRIGGER_URL")]
     pub trigger_url: Option<String>,
@@ -120,47 +91,6 @@ pub struct Args {
     /// many ms of the click [default: 50].
     #[arg(long, env = "SIGNALSCOPE_PASS_WITHIN_MS")]
     pub pass_within_ms: Option<u64>,
-    /// A PEM file of extra certificate authorities to trust for https://
-    /// instances and trigger URLs (e.g. a private or self-signed CA).
-    #[arg(long, env = "SIGNALSCOPE_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-}
-
-/// The TOML file's shape: the same settings as the flags.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    /// `--listen`.
-    listen: Option<SocketAddr>,
-    /// `--redis`.
-    redis: Option<String>,
-    /// `--instance`, each `[name=]url`.
-    #[serde(default)]
-    instances: Vec<String>,
-    /// `--dist`.
-    dist: Option<PathBuf>,
-    /// `--token`.
-    token: Option<String>,
-    /// `--insecure`.
-    #[serde(default)]
-    insecure: bool,
-    /// `--hub-path`.
-    hub_path: Option<String>,
-    /// `--prefix`.
-    prefix: Option<String>,
-    /// `--hub`.
-    hub: Option<String>,
-    /// `--group`.
-    group: Option<String>,
-    /// `--trigger-url`.
-    trigger_url: Option<String>,
-    /// `--trigger-header`, as a table.
-    #[serde(default)]
-    trigger_headers: BTreeMap<String, String>,
-    /// `--pass-within-ms`.
-    pass_within_ms: Option<u64>,
-    /// `--ca-cert`.
-    ca_cert: Option<PathBuf>,
 }
 
 /// Everything the companion needs, resolved; the in-process entry point
@@ -233,47 +163,16 @@ struct Settings {
 impl Args {
     /// Merges flags/environment over the TOML file over the defaults.
     fn settle(self) -> Result<Settings, BoxError> {
-        let file = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let (deployment, file) = self.deployment.settle(false)?;
         let listen = self
             .listen
             .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default"));
-        let redis = self
-            .redis
-            .or(file.redis)
-            .unwrap_or_else(|| DEFAULT_REDIS.into());
-        let redis = RedisTarget::parse(&redis)?;
-        let specs = if self.instances.is_empty() {
-            file.instances
-        } else {
-            self.instances
-        };
-        let instances = specs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| parse_instance(i, s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut config = CompanionConfig::new(redis, instances);
-        config.channels = Channels::new(
-            self.prefix
-                .or(file.prefix)
-                .unwrap_or_else(|| CONDUIT_PREFIX.into()),
-            self.hub.or(file.hub).unwrap_or_else(|| CONDUIT_HUB.into()),
-        );
-        if let Some(g) = self.group.or(file.group) {
-            config.group = g;
-        }
-        if let Some(p) = self.hub_path.or(file.hub_path) {
-            config.hub_path = p;
-        }
+        let mut config = CompanionConfig::new(deployment.redis, deployment.instances);
+        config.channels = deployment.channels;
+        config.group = deployment.group;
+        config.hub_path = deployment.hub_path;
+        config.ca_cert = deployment.ca_cert;
         if let Some(d) = self.dist.or(file.dist) {
             config.dist = d;
         }
@@ -281,7 +180,6 @@ impl Args {
         if let Some(ms) = self.pass_within_ms.or(file.pass_within_ms) {
             config.pass_within_ms = ms;
         }
-        config.ca_cert = self.ca_cert.or(file.ca_cert);
         config.trigger = match self.trigger_url.or(file.trigger_url) {
             Some(url) => {
                 let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();
@@ -302,22 +200,6 @@ impl Args {
             config,
         })
     }
-}
-
-/// `[name=]url`, named `api-<n>` when unnamed.
-fn parse_instance(index: usize, spec: &str) -> Result<Instance, BoxError> {
-    let spec = spec.trim();
-    let (name, url) = match spec.split_once('=') {
-        Some((name, url)) if !name.contains("://") => (name.trim().to_owned(), url.trim()),
-        _ => (format!("api-{}", index + 1), spec),
-    };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(format!("instance '{name}': '{url}' is not an http(s) URL").into());
-    }
-    Ok(Instance {
-        name,
-        url: url.trim_end_matches('/').to_owned(),
-    })
 }
 
 /// Refuses to expose the API beyond this machine without a token, unless
@@ -375,22 +257,6 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    /// Unnamed instances are numbered; named ones keep their name.
-    #[test]
-    fn instance_specs() {
-        let a = parse_instance(0, "http://127.0.0.1:5000/").unwrap();
-        assert_eq!(
-            (a.name.as_str(), a.url.as_str()),
-            ("api-1", "http://127.0.0.1:5000")
-        );
-        let b = parse_instance(1, "east=https://x.example").unwrap();
-        assert_eq!(
-            (b.name.as_str(), b.url.as_str()),
-            ("east", "https://x.example")
-        );
-        assert!(parse_instance(0, "ftp://nope").is_err());
-    }
-
     /// Loopback needs nothing; anything else needs a token or --insecure.
     #[test]
     fn exposure_rules() {
@@ -414,8 +280,11 @@ mod tests {
         )
         .unwrap();
         let args = Args {
-            config: Some(path),
-            prefix: Some("flag:".into()),
+            deployment: DeploymentArgs {
+                config: Some(path),
+                prefix: Some("flag:".into()),
+                ..DeploymentArgs::default()
+            },
             ..Args::default()
         };
         let s = args.settle().unwrap();

@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use protocol::api::Instance;
+
 use super::DemoError;
 use crate::children::Supervised;
 
@@ -23,6 +25,40 @@ pub struct Fleet {
     pub redis: Option<Supervised>,
     /// The stand-in instances, in panel order.
     pub instances: Vec<Supervised>,
+    /// How to start one more (`load --add-instance`).
+    pub recipe: StandInRecipe,
+}
+
+/// What a new stand-in needs: this binary, the Redis, a port to try first.
+#[derive(Debug, Clone)]
+pub struct StandInRecipe {
+    /// This executable (`signalscope`).
+    pub exe: std::path::PathBuf,
+    /// The backplane's Redis URL.
+    pub redis_url: String,
+    /// The next port to try; instances take consecutive ports.
+    pub next_port: u16,
+}
+
+impl StandInRecipe {
+    /// A stand-in child named `name` on loopback `port`.
+    pub fn child(&self, name: &str, port: u16) -> Supervised {
+        Supervised::new(
+            name.to_owned(),
+            &self.exe,
+            vec![
+                "sim".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--redis".into(),
+                self.redis_url.clone(),
+                "--name".into(),
+                name.to_owned(),
+            ],
+            "listening on",
+            true,
+        )
+    }
 }
 
 impl Fleet {
@@ -41,9 +77,11 @@ impl Fleet {
 /// Shared handle on the fleet.
 pub type SharedFleet = Arc<Mutex<Fleet>>;
 
-/// `/api/demo/instances/{name}/{stop|start}` and `/api/demo/redis/{stop|start}`.
+/// `/api/demo/instances/{name}/{stop|start}`, `/api/demo/instances` (add
+/// one) and `/api/demo/redis/{stop|start}`.
 pub fn routes(fleet: SharedFleet) -> Router {
     Router::new()
+        .route("/api/demo/instances", post(add_instance))
         .route("/api/demo/instances/{name}/{action}", post(instance))
         .route("/api/demo/redis/{action}", post(redis))
         .with_state(fleet)
@@ -61,6 +99,24 @@ async fn instance(
         .ok_or(DemoError::UnknownProcess(name.clone()))?;
     apply(child, &action).await?;
     Ok(Json(json!({ "name": name, "running": child.is_running() })))
+}
+
+/// Starts one more stand-in on the next free port; answers its name and URL.
+async fn add_instance(State(fleet): State<SharedFleet>) -> Result<Json<Instance>, DemoError> {
+    let mut fleet = fleet.lock().await;
+    let name = format!("api-{}", fleet.instances.len() + 1);
+    let mut port = fleet.recipe.next_port;
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        port = port.checked_add(1).ok_or(DemoError::NoFreePort)?;
+    }
+    let mut child = fleet.recipe.child(&name, port);
+    child.start().await?;
+    fleet.instances.push(child);
+    fleet.recipe.next_port = port.saturating_add(1);
+    Ok(Json(Instance {
+        name,
+        url: format!("http://127.0.0.1:{port}"),
+    }))
 }
 
 async fn redis(

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 use crate::children::{free_port, ChildError, Supervised};
 use crate::companion::{self, CompanionConfig};
 use crate::redis_target::RedisTarget;
-use controls::Fleet;
+use controls::{Fleet, StandInRecipe};
 
 /// Printed once everything is up; scripts and the end-to-end tests wait
 /// for it.
@@ -39,6 +39,9 @@ pub enum DemoError {
     /// A control request asked for something other than stop or start.
     #[error("unknown action '{0}' (expected stop or start)")]
     UnknownAction(String),
+    /// No port left above the last instance's for a new one.
+    #[error("no free port for another instance")]
+    NoFreePort,
 }
 
 /// Command-line settings.
@@ -98,25 +101,16 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let mut fleet = Fleet {
         redis: redis_child,
         instances: Vec::new(),
+        recipe: StandInRecipe {
+            exe,
+            redis_url: redis_target.url().into(),
+            next_port: ports.last().map_or(args.base_port, |p| p.saturating_add(1)),
+        },
     };
     let mut instances = Vec::new();
     for (i, port) in ports.iter().enumerate() {
         let name = format!("api-{}", i + 1);
-        let mut child = Supervised::new(
-            name.clone(),
-            &exe,
-            vec![
-                "sim".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{port}"),
-                "--redis".into(),
-                redis_target.url().into(),
-                "--name".into(),
-                name.clone(),
-            ],
-            "listening on",
-            true,
-        );
+        let mut child = fleet.recipe.child(&name, *port);
         if let Err(e) = child.start().await {
             fleet.stop_all().await;
             return Err(e.into());
@@ -156,11 +150,20 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             i.name, i.url
         );
     }
+    // `load` and `check` find the demo through this file.
+    let demo_file =
+        crate::deployment::write_demo_file(&redis_target, &instances, url.trim_end_matches('/'));
+    if let Err(e) = &demo_file {
+        tracing::warn!("could not write the demo's settings for load/check: {e}");
+    }
     println!("Ctrl-C stops everything.");
     println!("{READY_LINE} {url}");
 
     let served = companion::serve(config, listener, crate::shutdown::signal()).await;
     println!("stopping…");
+    if let Ok(path) = demo_file {
+        let _ = std::fs::remove_file(path);
+    }
     fleet.lock().await.stop_all().await;
     served
 }

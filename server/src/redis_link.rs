@@ -1,7 +1,9 @@
-//! The companion's command connection to the backplane's Redis: one
-//! multiplexed connection shared by every handler, opened on first use and
-//! re-opened after a failure, with every error text scrubbed of the
-//! password before it reaches a response or a log line.
+//! A command connection to Redis shared by every task that needs one (the
+//! companion's handlers, `load`'s sender, sampler and control streams):
+//! one multiplexed connection, opened on first use and re-opened after a
+//! failure, named with CLIENT SETNAME so the feed can say who sent what,
+//! with every error text scrubbed of the password before it reaches a
+//! response or a log line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,19 +12,20 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, FromRedisValue};
 use tokio::sync::Mutex;
 
-use super::{AppError, BoxError};
 use crate::redis_target::RedisTarget;
 
 /// How long connecting or one reply may take before the call fails; the
 /// status page must answer even when Redis hangs.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The command connection's CLIENT SETNAME: who sent a test broadcast.
-pub(crate) const CLIENT_NAME: &str = "signalscope-companion";
+/// A Redis failure, its text free of the password.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("redis: {0}")]
+pub struct LinkError(String);
 
 /// A shared, self-healing command connection.
 #[derive(Clone)]
-pub(crate) struct RedisLink {
+pub struct RedisLink {
     /// Shared by every clone.
     inner: Arc<Inner>,
 }
@@ -32,16 +35,19 @@ struct Inner {
     client: redis::Client,
     /// The password, only to scrub it out of error texts.
     password: Option<String>,
+    /// CLIENT SETNAME of the command connection: who sent a broadcast.
+    name: &'static str,
     /// The live connection, `None` until first use or after a failure.
     conn: Mutex<Option<MultiplexedConnection>>,
 }
 
 impl RedisLink {
-    /// A link to `target`; connects lazily.
-    pub(crate) fn new(target: &RedisTarget) -> Result<Self, BoxError> {
+    /// A link to `target` whose command connection is called `name`;
+    /// connects lazily.
+    pub fn new(target: &RedisTarget, name: &'static str) -> Result<Self, LinkError> {
         let client = target
             .client()
-            .map_err(|e| format!("redis {target}: {:?}", e.kind()))?;
+            .map_err(|e| LinkError(format!("{target}: {:?}", e.kind())))?;
         let password = client
             .get_connection_info()
             .redis_settings()
@@ -52,18 +58,19 @@ impl RedisLink {
             inner: Arc::new(Inner {
                 client,
                 password,
+                name,
                 conn: Mutex::new(None),
             }),
         })
     }
 
     /// The client, for the feed's dedicated MONITOR / pub/sub connections.
-    pub(crate) fn client(&self) -> &redis::Client {
+    pub fn client(&self) -> &redis::Client {
         &self.inner.client
     }
 
     /// The connection, opened if need be.
-    async fn connection(&self) -> Result<MultiplexedConnection, AppError> {
+    async fn connection(&self) -> Result<MultiplexedConnection, LinkError> {
         let mut slot = self.inner.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -76,13 +83,13 @@ impl RedisLink {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| AppError::Upstream(format!("redis: {}", self.scrub(&e))))?;
-        // Named like the stand-ins name theirs, so the feed can say that a
-        // test broadcast came from here. An ACL may forbid it; that costs
-        // only the name.
+            .map_err(|e| LinkError(self.scrub(&e)))?;
+        // Named like the stand-ins name theirs, so the feed can say where a
+        // test broadcast came from. An ACL may forbid it; that costs only
+        // the name.
         let named = redis::cmd("CLIENT")
             .arg("SETNAME")
-            .arg(CLIENT_NAME)
+            .arg(self.inner.name)
             .query_async::<()>(&mut c)
             .await;
         if let Err(e) = named {
@@ -94,7 +101,7 @@ impl RedisLink {
 
     /// Runs one command; a broken connection is dropped so the next call
     /// opens a fresh one.
-    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, AppError> {
+    pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, LinkError> {
         let mut conn = self.connection().await?;
         match cmd.query_async(&mut conn).await {
             Ok(v) => Ok(v),
@@ -106,13 +113,13 @@ impl RedisLink {
                 {
                     *self.inner.conn.lock().await = None;
                 }
-                Err(AppError::Upstream(format!("redis: {}", self.scrub(&e))))
+                Err(LinkError(self.scrub(&e)))
             }
         }
     }
 
     /// `e` as text with the password masked.
-    pub(crate) fn scrub(&self, e: &impl std::fmt::Display) -> String {
+    pub fn scrub(&self, e: &impl std::fmt::Display) -> String {
         let text = e.to_string();
         match &self.inner.password {
             Some(p) => text.replace(p.as_str(), "***"),

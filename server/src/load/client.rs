@@ -1,0 +1,445 @@
+//! One load connection, as the official client behaves: negotiate (or
+//! skip it), WebSocket, JSON handshake, a ping every 15 s, a 30 s server
+//! timeout, and automatic reconnects on the default 0/2/10/30 s delays.
+//! Every test broadcast is timed the moment its frame arrives, before any
+//! parsing, then accounted by seq.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::connection::ReconnectPolicy;
+use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse};
+use serde::Deserialize;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::meter::{InstanceMeter, Meter};
+use super::tally::Tally;
+
+/// The official client's keep-alive interval.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The official client's server timeout.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The handshake request for the JSON protocol.
+const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
+/// A ping record.
+const PING: &str = "{\"type\":6}\u{1e}";
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Unix time in microseconds: comparable across processes on one machine.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Where the run is: connections react to the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Hold the connection and count.
+    Running,
+    /// The sender has stopped after seq `last_seq` (0: nothing sent):
+    /// wait for it until `until`, account for the tail, close.
+    Draining {
+        /// The sender's last seq.
+        last_seq: u64,
+        /// When to stop waiting.
+        until: Instant,
+    },
+}
+
+/// What every connection of an agent shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Counters and histograms.
+    pub meter: Arc<Meter>,
+    /// Negotiate requests, one client per source address.
+    pub http: Vec<reqwest::Client>,
+    /// The event test broadcasts arrive as.
+    pub event: String,
+    /// This run's broadcasts carry this origin; others are ignored.
+    pub origin: String,
+    /// Skip negotiate.
+    pub skip_negotiation: bool,
+    /// Ceiling for one connect attempt.
+    pub connect_timeout: Duration,
+    /// The run's phase.
+    pub phase: watch::Receiver<Phase>,
+}
+
+/// One connection's identity.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The hub URL on its instance.
+    pub hub_url: String,
+    /// Its instance's meter.
+    pub meter: Arc<InstanceMeter>,
+    /// Local address to connect from, if any, and its index in `http`.
+    pub source: Option<(usize, IpAddr)>,
+}
+
+/// Runs one connection from first attempt to clean close.
+pub async fn run(shared: Arc<Shared>, target: Target) {
+    let started = Instant::now();
+    let mut ws = match open(&shared, &target).await {
+        Ok(ws) => ws,
+        Err(reason) => {
+            shared.meter.failed(&reason, true);
+            return;
+        }
+    };
+    shared
+        .meter
+        .opened(Some(started.elapsed().as_micros() as u64));
+    let mut tally = Tally::default();
+    let policy = ReconnectPolicy::default();
+    loop {
+        let ended = hold(&shared, &target, &mut ws, &mut tally).await;
+        shared.meter.closed();
+        match ended {
+            Ended::Finished => return,
+            Ended::Dropped => tally.dropped(),
+        }
+        let dropped_at = Instant::now();
+        let mut retries = 0;
+        ws = loop {
+            let Some(delay) = policy.next_delay_ms(retries) else {
+                shared.meter.gave_up();
+                finish_while_down(&shared, &target, &tally).await;
+                return;
+            };
+            retries += 1;
+            if wait_or_drain(&shared, Duration::from_millis(delay)).await {
+                finish_while_down(&shared, &target, &tally).await;
+                return;
+            }
+            match open(&shared, &target).await {
+                Ok(ws) => break ws,
+                Err(reason) => shared.meter.failed(&reason, false),
+            }
+        };
+        shared
+            .meter
+            .reconnected(dropped_at.elapsed().as_micros() as u64);
+        shared.meter.opened(None);
+    }
+}
+
+/// How a held connection ended.
+enum Ended {
+    /// The run is over and the connection closed cleanly.
+    Finished,
+    /// The server or the network dropped it.
+    Dropped,
+}
+
+/// Sleeps `delay` unless the run starts draining first (then `true`).
+async fn wait_or_drain(shared: &Shared, delay: Duration) -> bool {
+    let mut phase = shared.phase.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => false,
+        _ = phase.wait_for(|p| matches!(p, Phase::Draining { .. })) => true,
+    }
+}
+
+/// The run ended while this connection was down: its tail was missed.
+async fn finish_while_down(shared: &Shared, target: &Target, tally: &Tally) {
+    let mut phase = shared.phase.clone();
+    let last_seq = phase
+        .wait_for(|p| matches!(p, Phase::Draining { .. }))
+        .await
+        .ok()
+        .and_then(|p| match *p {
+            Phase::Draining { last_seq, .. } => Some(last_seq),
+            Phase::Running => None,
+        });
+    if let Some(last_seq) = last_seq {
+        target.meter.tail(tally.tail(last_seq), false);
+    }
+}
+
+/// Holds an open connection: pings, reads, times arrivals, until the run
+/// ends (then accounts for the tail and closes) or the connection drops.
+async fn hold(shared: &Shared, target: &Target, ws: &mut Ws, tally: &mut Tally) -> Ended {
+    let mut phase = shared.phase.clone();
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let mut last_heard = Instant::now();
+    loop {
+        let draining = match *phase.borrow() {
+            Phase::Draining { last_seq, until } => Some((last_seq, until)),
+            Phase::Running => None,
+        };
+        if let Some((last_seq, until)) = draining {
+            let complete = !tally.started() || tally.tail(last_seq) == 0;
+            if complete || Instant::now() >= until {
+                if last_seq > 0 && !tally.started() {
+                    target.meter.silent();
+                }
+                target.meter.tail(tally.tail(last_seq), true);
+                let _ = ws.close(None).await;
+                return Ended::Finished;
+            }
+        }
+        let deadline = match draining {
+            Some((_, until)) => until.into(),
+            None => (last_heard + SERVER_TIMEOUT).into(),
+        };
+        tokio::select! {
+            frame = ws.next() => {
+                let arrived = now_us();
+                last_heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if !on_records(shared, target, tally, text.as_bytes(), arrived) {
+                            return Ended::Dropped;
+                        }
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if !on_records(shared, target, tally, &bytes, arrived) {
+                            return Ended::Dropped;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return Ended::Dropped,
+                }
+            }
+            _ = ping.tick() => {
+                if ws.send(Message::text(PING)).await.is_err() {
+                    return Ended::Dropped;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                if draining.is_none() {
+                    // Server timeout: the official client gives up here.
+                    let _ = ws.close(None).await;
+                    return Ended::Dropped;
+                }
+            }
+            _ = phase.changed() => {}
+        }
+    }
+}
+
+/// The fields of a record that matter here; the rest is skipped.
+#[derive(Deserialize)]
+struct Record<'a> {
+    /// The hub message type.
+    #[serde(rename = "type")]
+    kind: u8,
+    /// Invocation target.
+    #[serde(borrow, default)]
+    target: Option<&'a str>,
+    /// Invocation arguments, parsed only for our event.
+    #[serde(borrow, default)]
+    arguments: Option<&'a serde_json::value::RawValue>,
+    /// Close: whether the server allows a reconnect (we always try, as
+    /// the official client with automatic reconnect does when allowed).
+    #[serde(default, rename = "allowReconnect")]
+    _allow_reconnect: Option<bool>,
+}
+
+/// The test broadcast's argument, as far as accounting needs it.
+#[derive(Deserialize)]
+struct Argument<'a> {
+    /// `TestBroadcast`.
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    /// Its identity.
+    #[serde(borrow)]
+    data: Data<'a>,
+}
+
+/// `TestBroadcast.data`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data<'a> {
+    /// Per-sender sequence number.
+    seq: u64,
+    /// Who sent it.
+    #[serde(borrow)]
+    origin: std::borrow::Cow<'a, str>,
+    /// Actual send time, Unix µs.
+    #[serde(default)]
+    sent_at_us: Option<u64>,
+    /// Scheduled send time, Unix µs.
+    #[serde(default)]
+    scheduled_at_us: Option<u64>,
+}
+
+/// Handles one frame's records; `false` when the server closed.
+fn on_records(
+    shared: &Shared,
+    target: &Target,
+    tally: &mut Tally,
+    bytes: &[u8],
+    arrived_us: u64,
+) -> bool {
+    for record in bytes.split(|&b| b == 0x1e).filter(|r| !r.is_empty()) {
+        let Ok(r) = serde_json::from_slice::<Record<'_>>(record) else {
+            continue;
+        };
+        match r.kind {
+            7 => return false,
+            1 if r.target == Some(shared.event.as_str()) => {
+                let Some(args) = r.arguments else { continue };
+                let Ok([arg]) = serde_json::from_str::<[Argument<'_>; 1]>(args.get()) else {
+                    continue;
+                };
+                if arg.kind != protocol::broadcast::TEST_BROADCAST_TYPE
+                    || arg.data.origin != shared.origin
+                {
+                    continue;
+                }
+                let seen = tally.observe(arg.data.seq);
+                if seen != super::tally::Seen::Duplicate {
+                    if let Some(at) = arg.data.scheduled_at_us.or(arg.data.sent_at_us) {
+                        target.meter.latency(arrived_us.saturating_sub(at));
+                    }
+                    if let Some(at) = arg.data.sent_at_us {
+                        shared.meter.uncorrected(arrived_us.saturating_sub(at));
+                    }
+                }
+                target.meter.seen(seen);
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+/// One attempt: negotiate, WebSocket, handshake, within the timeout.
+/// The error is a short reason that groups well (`negotiate: HTTP 503`).
+async fn open(shared: &Shared, target: &Target) -> Result<Ws, String> {
+    tokio::time::timeout(shared.connect_timeout, open_inner(shared, target))
+        .await
+        .unwrap_or_else(|_| Err("timeout".into()))
+}
+
+async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
+    let token = if shared.skip_negotiation {
+        None
+    } else {
+        Some(negotiate(shared, target).await?)
+    };
+    let url =
+        websocket_url(&target.hub_url, token.as_deref()).map_err(|e| format!("websocket: {e}"))?;
+    let addr = socket_addr(&url).ok_or_else(|| format!("websocket: cannot resolve {url}"))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("socket: {}", e.kind()))?;
+    if let Some((_, ip)) = target.source {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| format!("bind {ip}: {}", e.kind()))?;
+    }
+    let stream = socket
+        .connect(addr)
+        .await
+        .map_err(|e| format!("websocket: {}", e.kind()))?;
+    let _ = stream.set_nodelay(true);
+    // Small buffers: a load client holds thousands of these.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+            .await
+            .map_err(|e| match e {
+                tungstenite::Error::Http(r) => format!("websocket: HTTP {}", r.status().as_u16()),
+                tungstenite::Error::Io(e) => format!("websocket: {}", e.kind()),
+                other => format!("websocket: {other}"),
+            })?;
+    ws.send(Message::text(HANDSHAKE))
+        .await
+        .map_err(|_| "handshake: send failed".to_owned())?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.as_str().starts_with("{}\u{1e}") => Ok(ws),
+        Some(Ok(Message::Text(t))) => Err(format!(
+            "handshake: {}",
+            t.as_str().trim_end_matches('\u{1e}')
+        )),
+        _ => Err("handshake: closed".into()),
+    }
+}
+
+/// POSTs negotiate; returns the connection token.
+async fn negotiate(shared: &Shared, target: &Target) -> Result<String, String> {
+    let http = &shared.http[target.source.map_or(0, |(i, _)| i)];
+    let response = http
+        .post(negotiate_url(&target.hub_url))
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "negotiate: timeout".to_owned()
+            } else if e.is_connect() {
+                "negotiate: cannot connect".to_owned()
+            } else {
+                "negotiate: request failed".to_owned()
+            }
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("negotiate: HTTP {}", status.as_u16()));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| "negotiate: body cut off".to_owned())?;
+    match NegotiateResponse::parse(&body) {
+        Ok(NegotiateResponse::Connected(n)) => Ok(n.connection_token),
+        Ok(NegotiateResponse::Redirect { .. }) => Err("negotiate: redirect (not followed)".into()),
+        Ok(NegotiateResponse::Error(e)) => Err(format!("negotiate: {e}")),
+        Err(e) => Err(format!("negotiate: {e}")),
+    }
+}
+
+/// `ws://host:port/…` → a socket address (loopback names resolve locally).
+fn socket_addr(url: &str) -> Option<SocketAddr> {
+    let rest = url.strip_prefix("ws://")?;
+    let authority = rest.split(['/', '?']).next()?;
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            (h, p.parse::<u16>().ok()?)
+        }
+        _ => (authority, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "localhost" {
+        return Some(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port));
+    }
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok()?.next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WebSocket URLs resolve to the address to connect to, IPv6 included.
+    #[test]
+    fn socket_addresses() {
+        assert_eq!(
+            socket_addr("ws://127.0.0.1:5000/hubs/x?id=1"),
+            Some("127.0.0.1:5000".parse().unwrap())
+        );
+        assert_eq!(
+            socket_addr("ws://[::1]:5001/h"),
+            Some("[::1]:5001".parse().unwrap())
+        );
+        assert_eq!(
+            socket_addr("ws://localhost/h"),
+            Some("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(socket_addr("wss://127.0.0.1:1/h"), None);
+    }
+}

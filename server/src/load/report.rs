@@ -1,0 +1,4 @@
+//! placeholder
+pub fn html(_: &super::summary::LoadSummary) -> String {
+    String::new()
+}

@@ -1,0 +1,121 @@
+//! The paced sender: test broadcasts at a fixed rate, each carrying the
+//! run's origin, its seq, its actual send time and the time it was
+//! *scheduled* for. Receivers measure from the schedule, so a sender that
+//! falls behind cannot hide the delay (coordinated omission).
+//!
+//! A seq is spent only on a broadcast that went out, so a failed publish
+//! (Redis down) never shows up as loss at the receivers.
+
+use std::time::{Duration, Instant};
+
+use protocol::api::Instance;
+use protocol::backplane::Invocation;
+use protocol::broadcast::TestBroadcast;
+use protocol::HubMessage;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::client::now_us;
+use crate::redis_link::RedisLink;
+
+/// What carries the broadcasts.
+pub enum Route {
+    /// PUBLISH on the group channel.
+    Redis {
+        /// The command connection.
+        link: RedisLink,
+        /// `<prefix><hub>:group:<group>`.
+        channel: String,
+    },
+    /// POST to each instance's trigger in turn (skipping one that fails).
+    Instance {
+        /// Shared HTTP client.
+        http: reqwest::Client,
+        /// The instances, tried round-robin.
+        instances: Vec<Instance>,
+    },
+}
+
+/// What the sender did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sent {
+    /// The last seq that went out (0: none did).
+    pub last_seq: u64,
+    /// Broadcasts that went out.
+    pub sent: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// How far it ever fell behind its schedule.
+    pub max_behind: Duration,
+}
+
+/// Sends at `rate` per second until `stop` turns true; `progress` carries
+/// the count so far.
+pub async fn run(
+    route: Route,
+    event: String,
+    origin: String,
+    rate: f64,
+    mut stop: watch::Receiver<bool>,
+    progress: watch::Sender<Sent>,
+) -> Sent {
+    let mut sent = Sent::default();
+    if rate <= 0.0 {
+        return sent;
+    }
+    let gap = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let start_us = now_us();
+    let mut turn = 0usize;
+    for k in 0u64.. {
+        let due = start + gap.mul_f64(k as f64);
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        sent.max_behind = sent
+            .max_behind
+            .max(Instant::now().saturating_duration_since(due));
+        let seq = sent.last_seq + 1;
+        let mut broadcast = TestBroadcast::new(
+            format!("{origin}:{seq}"),
+            seq,
+            now_us() / 1000,
+            origin.clone(),
+        );
+        broadcast.scheduled_at_us = Some(start_us + gap.mul_f64(k as f64).as_micros() as u64);
+        broadcast.sent_at_us = Some(now_us());
+        let ok = match &route {
+            Route::Redis { link, channel } => {
+                let message = HubMessage::invocation(event.clone(), vec![broadcast.to_argument()]);
+                let bytes = Invocation::json(&message, Vec::new()).encode();
+                link.query::<i64>(redis::cmd("PUBLISH").arg(channel).arg(bytes))
+                    .await
+                    .is_ok()
+            }
+            Route::Instance { http, instances } => {
+                let body = json!({ "target": event, "payload": broadcast.to_argument() });
+                let mut ok = false;
+                for _ in 0..instances.len() {
+                    let instance = &instances[turn % instances.len()];
+                    turn += 1;
+                    let url = format!("{}{}", instance.url, crate::companion::TRIGGER_PATH);
+                    let answer = http.post(url).json(&body).send().await;
+                    if answer.is_ok_and(|a| a.status().is_success()) {
+                        ok = true;
+                        break;
+                    }
+                }
+                ok
+            }
+        };
+        if ok {
+            sent.sent += 1;
+            sent.last_seq = seq;
+        } else {
+            sent.failed += 1;
+        }
+        progress.send_replace(sent.clone());
+    }
+    sent
+}
