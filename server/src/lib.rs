@@ -1,4 +1,4 @@
-//! The `signalscope` binary's library: three programs sharing one crate.
+//! The `signalscope` binary's library: five programs sharing one crate.
 //!
 //! * [`sim`]: a stand-in Conduit instance. A SignalR server (JSON hub
 //!   protocol over WebSockets) for `NavigationStateHub`, scaled out through
@@ -6,6 +6,9 @@
 //! * [`companion`]: `signalscope serve`. Hosts the dashboard, triggers test
 //!   broadcasts, relays a filtered Redis MONITOR feed over SSE and reports
 //!   the health of Redis and of every instance.
+//! * [`load`]: `signalscope load` (and `agent`): many real connections, a
+//!   paced sender, and latency, loss and reconnects measured honestly.
+//! * [`check`]: `signalscope check`: the guide's Success Criteria, judged.
 //! * [`demo`]: `signalscope demo`. Starts Redis, three stand-ins and the
 //!   companion as children, and stops them all on Ctrl-C.
 //!
@@ -16,6 +19,7 @@
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
 
+pub mod check;
 pub mod children;
 pub mod companion;
 pub mod demo;

@@ -26,6 +26,8 @@ enum Command {
     Load(signalscope::load::Args),
     /// One agent process of a distributed `load` run.
     Agent(signalscope::load::agent::Args),
+    /// Judge the testing guide's Success Criteria against a deployment.
+    Check(signalscope::check::Args),
 }
 
 #[tokio::main]
@@ -42,6 +44,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(a) => signalscope::demo::run(a).await,
         Command::Load(a) => signalscope::load::run(a).await,
         Command::Agent(a) => signalscope::load::agent::run(a).await,
+        Command::Check(a) => signalscope::check::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -118,6 +118,25 @@ impl RedisLink {
         }
     }
 
+    /// The channels with a subscriber whose name starts with `prefix`
+    /// (`PUBSUB CHANNELS`), as the rest of their names, sorted: live
+    /// servers from ack channels, connections from connection channels.
+    pub async fn channels_after(&self, prefix: &str) -> Result<Vec<String>, LinkError> {
+        let names: Vec<String> = self
+            .query(
+                redis::cmd("PUBSUB")
+                    .arg("CHANNELS")
+                    .arg(format!("{}*", escape_glob(prefix))),
+            )
+            .await?;
+        let mut rest: Vec<String> = names
+            .iter()
+            .filter_map(|c| c.strip_prefix(prefix).map(str::to_owned))
+            .collect();
+        rest.sort();
+        Ok(rest)
+    }
+
     /// `e` as text with the password masked.
     pub fn scrub(&self, e: &impl std::fmt::Display) -> String {
         let text = e.to_string();
@@ -125,5 +144,28 @@ impl RedisLink {
             Some(p) => text.replace(p.as_str(), "***"),
             None => text,
         }
+    }
+}
+
+/// Backslash-escapes Redis glob characters so a name matches literally.
+fn escape_glob(s: &str) -> String {
+    s.chars()
+        .fold(String::with_capacity(s.len()), |mut out, c| {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+            out
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Glob characters in a prefix or hub name are matched literally.
+    #[test]
+    fn globs_are_escaped() {
+        assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }
 }

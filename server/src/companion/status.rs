@@ -67,41 +67,14 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
         .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
         .await?;
     status.all_subscribers = numsub.first().map(|(_, n)| *n);
-    let ack_prefix = channels.name(&ChannelKind::Ack(String::new()));
-    let acks: Vec<String> = link
-        .query(
-            redis::cmd("PUBSUB")
-                .arg("CHANNELS")
-                .arg(format!("{}*", escape_glob(&ack_prefix))),
-        )
+    status.live_servers = link
+        .channels_after(&channels.name(&ChannelKind::Ack(String::new())))
         .await?;
-    status.live_servers = acks
-        .iter()
-        .filter_map(|c| c.strip_prefix(&ack_prefix).map(str::to_owned))
-        .collect();
-    status.live_servers.sort();
-    let connection_prefix = channels.name(&ChannelKind::Connection(String::new()));
-    let connections: Vec<String> = link
-        .query(
-            redis::cmd("PUBSUB")
-                .arg("CHANNELS")
-                .arg(format!("{}*", escape_glob(&connection_prefix))),
-        )
+    let connections = link
+        .channels_after(&channels.name(&ChannelKind::Connection(String::new())))
         .await?;
     status.connection_channels = Some(connections.len() as u64);
     Ok(())
-}
-
-/// Backslash-escapes Redis glob characters so a name matches literally.
-fn escape_glob(s: &str) -> String {
-    s.chars()
-        .fold(String::with_capacity(s.len()), |mut out, c| {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                out.push('\\');
-            }
-            out.push(c);
-            out
-        })
 }
 
 async fn instance_health(http: &reqwest::Client, instance: &Instance) -> InstanceHealth {
@@ -140,10 +113,4 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Glob characters in a prefix or hub name are matched literally.
-    #[test]
-    fn globs_are_escaped() {
-        assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
-    }
 }
