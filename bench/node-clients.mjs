@@ -226,7 +226,7 @@ function reason(e) {
     .replace(/\b\d{1,3}(?:\.\d{1,3}){3}:\d+\b/g, "ADDR")
     .replace(/\[[0-9a-f:]+\]:\d+/gi, "ADDR")
     .replace(/[?&]id=[^\s&'"]+/g, "?id=…");
-  return text.length > 160 ? `${text.slice(0, 157)}…` : text;
+  return text.length > 240 ? `${text.slice(0, 237)}…` : text;
 }
 
 function count(map, key) { map[key] = (map[key] || 0) + 1; }
@@ -363,18 +363,22 @@ async function run() {
   log(`${signalRVersion ? `@microsoft/signalr ${signalRVersion}` : "@microsoft/signalr"}, node ${process.version}; ` +
       `${opts.connections} connections to ${result.urls.join(", ")} at ≤ ${opts.ramp}/s; idle RSS ${result.rss_idle_kib} KiB`);
 
-  // Batches of ≤ R/10 every batchSize/R seconds on an absolute schedule:
-  // no one-second window holds more than R starts.
+  // Batches of ≤ R/10, at least batchSize/R seconds apart: no one-second
+  // window holds more than R starts.
   const batchSize = Math.max(1, Math.ceil(opts.ramp / 10));
   const intervalMs = (batchSize / opts.ramp) * 1000;
   const cpuConnect0 = process.cpuUsage();
   const connect0 = performance.now();
   const pending = [];
   const progress = setInterval(() => log(`connect: ${opened} open, ${failed} failed, ${pending.length} started`), 1000);
+  // A batch also waits a full interval after the previous one actually
+  // started, so a stalled event loop does not catch up in a burst.
+  let lastBatch = -Infinity;
   for (let i = 0, k = 0; i < opts.connections && !finished; k++) {
-    const due = connect0 + k * intervalMs;
+    const due = Math.max(connect0 + k * intervalMs, lastBatch + intervalMs);
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
+    lastBatch = performance.now();
     for (let j = 0; j < batchSize && i < opts.connections; j++, i++) pending.push(openOne(i));
   }
   await Promise.all(pending);
