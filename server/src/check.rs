@@ -310,11 +310,13 @@ async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
 }
 
 /// 3: a backplane broadcast shows in MONITOR (PSUBSCRIBE where MONITOR
-/// is refused) on the prefix, and reaches the instances' subscriptions.
+/// is refused) on the prefix, and reaches every instance's subscription
+/// to the hub's all-channel (group channels have subscribers only while
+/// a member is connected).
 async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
     let name = "MONITOR shows the backplane's traffic";
     let prefix = d.channels.prefix.clone();
-    let channel = d.channels.group(&d.group);
+    let channel = d.channels.all();
     let mut broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),
         1,
@@ -386,7 +388,7 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
             "{source} {} the test broadcast on {channel}; PUBLISH reached {receivers} subscriber(s) for {instances} instance(s)",
             if seen { "showed" } else { "did NOT show" }
         ),
-        how: format!("one backplane invocation PUBLISHed on the group channel, watched for with {source} for {MONITOR_WITHIN:?}"),
+        how: format!("one backplane invocation PUBLISHed on the hub's all-channel, watched for with {source} for {MONITOR_WITHIN:?}"),
     }
 }
 
@@ -498,13 +500,21 @@ fn held(s: &LoadSummary, max_failed_pct: f64) -> Criterion {
     let c = &s.connections;
     let failed = c.target.saturating_sub(c.held_at_end);
     let pct = failed as f64 * 100.0 / c.target.max(1) as f64;
+    let reasons: Vec<String> = c
+        .failures_by_reason
+        .iter()
+        .map(|(r, n)| format!("{n} × {r}"))
+        .collect();
     Criterion {
         number: 6,
         name: "concurrent connections held",
         verdict: Verdict::of(pct < max_failed_pct),
         figure: format!(
-            "{} of {} held to the end of the hold ({failed} = {pct:.2} % not; limit {max_failed_pct} %); connect p99 {:.1} ms",
-            c.held_at_end, c.target, c.connect_ms.p99
+            "{} of {} held to the end of the hold ({failed} = {pct:.2} % not; limit {max_failed_pct} %); connect p99 {:.1} ms{}",
+            c.held_at_end,
+            c.target,
+            c.connect_ms.p99,
+            if reasons.is_empty() { String::new() } else { format!("; failures: {}", reasons.join(", ")) }
         ),
         how: measured(s),
     }
