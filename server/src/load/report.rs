@@ -1226,7 +1226,7 @@ h3{font-size:14px;margin:0 0 8px}
 .banner.invalid{background:#b3261e}
 .banner strong{font-size:24px;letter-spacing:.04em;margin-right:6px}
 .banner ul{margin:8px 0 0;padding-left:22px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
+.cards{display:grid;align-items:start;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
 .card{border:1px solid #e3e3e3;border-radius:6px;padding:12px 14px;break-inside:avoid}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e8e8e8;vertical-align:top}
@@ -1492,6 +1492,7 @@ mod tests {
     #[test]
     fn empty_summary_renders_complete_document() {
         let page = html(&LoadSummary::default());
+        std::fs::write("/tmp/empty.html", &page).unwrap();
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.trim_end().ends_with("</html>"));
         assert!(!page.contains("NaN"));
