@@ -23,11 +23,11 @@ enum Command {
     Demo(signalscope::demo::Args),
     /// Open many SignalR connections, broadcast at a steady rate, and
     /// measure latency, loss, reconnects and Redis under that load.
-    Load(signalscope::load::Args),
+    Load(Box<signalscope::load::Args>),
     /// One agent process of a distributed `load` run.
     Agent(signalscope::load::agent::Args),
     /// Judge the testing guide's Success Criteria against a deployment.
-    Check(signalscope::check::Args),
+    Check(Box<signalscope::check::Args>),
 }
 
 #[tokio::main]
@@ -42,9 +42,9 @@ async fn main() -> std::process::ExitCode {
         Command::Sim(a) => signalscope::sim::run(a).await,
         Command::Serve(a) => signalscope::companion::run(a).await,
         Command::Demo(a) => signalscope::demo::run(a).await,
-        Command::Load(a) => signalscope::load::run(a).await,
+        Command::Load(a) => signalscope::load::run(*a).await,
         Command::Agent(a) => signalscope::load::agent::run(a).await,
-        Command::Check(a) => signalscope::check::run(a).await,
+        Command::Check(a) => signalscope::check::run(*a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -109,8 +109,3 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
     }
     health
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

@@ -43,6 +43,7 @@ pub async fn run(
 ) -> Result<(), String> {
     let started = Instant::now();
     let nofile = gauge::raise_nofile();
+    let rss_start_kib = gauge::rss_kib();
     let meter = Arc::new(Meter::new(plan.instances.iter().map(|i| i.name.clone())));
     let (phase_tx, phase) = watch::channel(Phase::Running);
     let http = http_clients(&plan)?;
@@ -74,6 +75,7 @@ pub async fn run(
             cpu_pct,
             cpu_seconds,
             rss_kib: gauge::rss_kib(),
+            rss_start_kib,
             loop_lag: Hist(lag.take()),
             nofile,
         };

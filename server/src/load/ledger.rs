@@ -60,6 +60,8 @@ pub struct Ledger {
     cpu_seconds: BTreeMap<u32, f64>,
     /// Highest RSS any agent reported.
     peak_rss_kib: u64,
+    /// Per agent: (RSS before its first connection, its highest RSS), KiB.
+    rss: BTreeMap<u32, (u64, u64)>,
     /// (soft, hard) open-file limits, the lowest any agent had.
     nofile: Option<(u64, u64)>,
     /// Interval log entries: (agent, end ms, interval histogram overall).
@@ -100,6 +102,7 @@ impl Ledger {
             cpu: Vec::new(),
             cpu_seconds: BTreeMap::new(),
             peak_rss_kib: 0,
+            rss: BTreeMap::new(),
             nofile: None,
             log: Vec::new(),
         }
@@ -137,6 +140,11 @@ impl Ledger {
         self.cpu_seconds
             .insert(interval.agent, interval.machine.cpu_seconds);
         self.peak_rss_kib = self.peak_rss_kib.max(interval.machine.rss_kib);
+        let rss = self.rss.entry(interval.agent).or_default();
+        *rss = (
+            interval.machine.rss_start_kib,
+            rss.1.max(interval.machine.rss_kib),
+        );
         if interval.machine.nofile.1 > 0 {
             let n = interval.machine.nofile;
             self.nofile = Some(self.nofile.map_or(n, |m| (m.0.min(n.0), m.1.min(n.1))));
@@ -328,6 +336,19 @@ impl Ledger {
     /// Highest RSS of any agent, KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         self.peak_rss_kib
+    }
+
+    /// Memory the connections added, KiB, every agent together.
+    pub fn added_rss_kib(&self) -> u64 {
+        self.rss
+            .values()
+            .map(|(start, peak)| peak.saturating_sub(*start))
+            .sum()
+    }
+
+    /// CPU seconds used so far, every agent.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.cpu_seconds.values().sum()
     }
 
     /// The lowest open-file limits any agent had.

@@ -339,6 +339,9 @@ pub struct Machine {
     pub cpu_seconds: f64,
     /// Resident memory now, KiB.
     pub rss_kib: u64,
+    /// Resident memory before the first connection, KiB: the baseline of
+    /// memory per connection.
+    pub rss_start_kib: u64,
     /// Timer lateness in the interval, µs.
     pub loop_lag: Hist,
     /// Open-file limit after raising (soft, hard).

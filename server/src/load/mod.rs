@@ -215,10 +215,7 @@ impl Args {
             &self.restart_redis,
             &deployment.instances,
         )?;
-        let demo = match self.demo.or(file.demo) {
-            Some(url) => Some(DemoControls::new(&url)),
-            None => None,
-        };
+        let demo = self.demo.or(file.demo).map(|url| DemoControls::new(&url));
         if !chaos.is_empty() {
             let Some(d) = &demo else {
                 return Err("chaos flags need a `signalscope demo` (its processes are the only ones load may stop); pass --demo URL".into());
@@ -464,6 +461,7 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
             }
         }
     }
+    let ramp_cpu_seconds = ledger.cpu_seconds();
     events.push(Event {
         t_s: t(Instant::now()),
         kind: "ramp-done".into(),
@@ -590,6 +588,9 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
             .map(|i| (i.name.clone(), per_target))
             .collect(),
         peak_rss_kib: ledger.peak_rss_kib(),
+        kib_per_connection: ledger.added_rss_kib() as f64 / connections.peak_held.max(1) as f64,
+        ramp_cpu_seconds,
+        connections_per_cpu_second: connections.opened as f64 / ramp_cpu_seconds.max(1e-3),
     };
     let hold_s = hold.as_secs_f64();
     let broadcasts = SendStats {
@@ -797,8 +798,12 @@ fn print_summary(s: &LoadSummary) {
     );
     let g = &s.generator;
     println!(
-        "  generator    CPU {:.0} % mean / {:.0} % max of one core ({} cores), {:.1} CPU-s, loop lag p99 {:.2} ms, peak RSS {} KiB, open files {}/{}",
-        g.cpu_pct_mean, g.cpu_pct_max, g.cores, g.cpu_seconds, g.loop_lag_ms.p99, g.peak_rss_kib, g.nofile_soft, g.nofile_hard
+        "  generator    CPU {:.0} % mean / {:.0} % max of one core ({} cores), {:.1} CPU-s, loop lag p99 {:.2} ms, open files {}/{}",
+        g.cpu_pct_mean, g.cpu_pct_max, g.cores, g.cpu_seconds, g.loop_lag_ms.p99, g.nofile_soft, g.nofile_hard
+    );
+    println!(
+        "               peak RSS {} KiB, {:.1} KiB per connection; {:.0} connections opened per CPU-second",
+        g.peak_rss_kib, g.kib_per_connection, g.connections_per_cpu_second
     );
     for e in &s.events {
         println!("  event {:>6.1}s {:<13} {}", e.t_s, e.kind, e.what);

@@ -313,8 +313,15 @@ pub struct GeneratorStats {
     pub ephemeral_ports: u64,
     /// Connections asked per target, to set against `ephemeral_ports`.
     pub connections_per_target: BTreeMap<String, u64>,
-    /// The generator's resident memory at peak, KiB.
+    /// The generator's resident memory at peak, KiB (the largest agent).
     pub peak_rss_kib: u64,
+    /// Resident memory added per connection held at peak, KiB, summed
+    /// over agents: (peak − before the first connection) / peak held.
+    pub kib_per_connection: f64,
+    /// CPU seconds spent while opening the connections (ramp).
+    pub ramp_cpu_seconds: f64,
+    /// Connections opened per CPU-second of the ramp.
+    pub connections_per_cpu_second: f64,
 }
 
 /// Something that happened at a moment of the run.
