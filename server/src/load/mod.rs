@@ -510,8 +510,8 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
                 sent_before = sent;
                 progress.show("hold", &row, &ledger, plan.connections);
             }
-            _ = tokio::time::sleep_until((hold_start + next_chaos).into()), if chaos.peek().is_some() => {
-                let Some(c) = chaos.next() else { continue };
+            _ = tokio::time::sleep_until((hold_start + next_chaos).into()) => {
+                let Some(c) = chaos.next_if(|c| c.at <= hold) else { continue };
                 let (kind, mut what) = chaos::describe(&c.act);
                 if let Some(demo) = &setup.demo {
                     match demo.perform(&c.act).await {
