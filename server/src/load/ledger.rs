@@ -384,7 +384,10 @@ mod tests {
         l.absorb(agent_interval(1, 2, &[4000, 5000], true));
         assert_eq!(l.delivery().received, 5);
         assert_eq!(l.latency().corrected.count, 5);
-        assert!((l.latency().corrected.max - 5.0).abs() < 0.01, "3 significant digits");
+        assert!(
+            (l.latency().corrected.max - 5.0).abs() < 0.01,
+            "3 significant digits"
+        );
         assert!(!l.all_finished());
         l.absorb(agent_interval(0, 3, &[], true));
         assert!(l.all_finished());

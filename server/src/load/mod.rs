@@ -567,7 +567,11 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
     drop(agents);
 
     let held_at_end = ledger.timeline.last().map_or(0, |row| row.held);
-    let redis = probe::summarise(samples_rx.borrow().clone(), pubsub_limit);
+    let hold_window = (
+        hold_start.duration_since(started).as_secs_f64(),
+        hold_start.duration_since(started).as_secs_f64() + hold.as_secs_f64() + 1.0,
+    );
+    let redis = probe::summarise(samples_rx.borrow().clone(), pubsub_limit, hold_window);
     let mut connections = ledger.connections(plan.connections);
     connections.held_at_end = held_at_end;
     let (cpu_mean, cpu_max, cpu_seconds) = ledger.cpu();

@@ -117,9 +117,14 @@ pub async fn watch(
     }
 }
 
-/// The run's Redis figures from its samples.
-pub fn summarise(samples: Vec<RedisSample>, limit: String) -> RedisSummary {
-    let up: Vec<&RedisSample> = samples.iter().filter(|s| s.up).collect();
+/// The run's Redis figures from its samples. Drift is measured over the
+/// hold (`hold_s`, seconds since the start): opening connections adds
+/// their channels to Redis by design, and that is not drift.
+pub fn summarise(samples: Vec<RedisSample>, limit: String, hold_s: (f64, f64)) -> RedisSummary {
+    let up: Vec<&RedisSample> = samples
+        .iter()
+        .filter(|s| s.up && s.t_s >= hold_s.0 && s.t_s <= hold_s.1)
+        .collect();
     let (start, end) = match (up.first(), up.last()) {
         (Some(a), Some(b)) => (a.used_memory, b.used_memory),
         _ => (0, 0),
@@ -161,7 +166,7 @@ mod tests {
         assert_eq!(client_field(line, "omem"), Some(2048));
     }
 
-    /// Drift is last minus first among the samples Redis answered.
+    /// Drift is last minus first among the hold's samples Redis answered.
     #[test]
     fn drift_skips_outages() {
         let s = |t: f64, up: bool, m: u64| RedisSample {
@@ -171,8 +176,14 @@ mod tests {
             ..RedisSample::default()
         };
         let r = summarise(
-            vec![s(0.0, true, 1000), s(1.0, false, 0), s(2.0, true, 1100)],
+            vec![
+                s(0.0, true, 10),
+                s(1.0, true, 1000),
+                s(2.0, false, 0),
+                s(3.0, true, 1100),
+            ],
             "x".into(),
+            (0.5, 3.5),
         );
         assert_eq!((r.drift_bytes, r.unreachable_samples), (100, 1));
         assert!((r.drift_pct - 10.0).abs() < 1e-9);

@@ -276,7 +276,8 @@ pub struct RedisSample {
 pub struct RedisSummary {
     /// Every sample.
     pub samples: Vec<RedisSample>,
-    /// `used_memory` at the first and last sample where Redis was up.
+    /// `used_memory` at the first and last sample of the hold where Redis
+    /// was up (the ramp's growth, one channel per connection, is not drift).
     pub memory_start: u64,
     /// See `memory_start`.
     pub memory_end: u64,
