@@ -15,6 +15,8 @@ use crate::redis_target::RedisTarget;
 
 /// How long an agent waits for its run to start.
 const JOIN_WITHIN: Duration = Duration::from_secs(120);
+/// How long past the plan's end an agent waits for the coordinator.
+const ORPHAN_GRACE: Duration = Duration::from_secs(120);
 
 /// `signalscope agent` settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,6 +52,16 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     );
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (report_tx, mut report_rx) = mpsc::unbounded_channel();
+    // An agent whose coordinator died must still stop by itself: past the
+    // longest the run could take, it drains on its own.
+    let longest = Duration::from_secs_f64(plan.connections as f64 / plan.ramp_per_s)
+        + Duration::from_millis(plan.hold_ms + plan.connect_timeout_ms + plan.drain_ms)
+        + ORPHAN_GRACE;
+    let own = command_tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(longest).await;
+        let _ = own.send(crowd::Command::Drain { last_seq: 0 });
+    });
     tokio::spawn(control.clone().commands(run.clone(), after, command_tx));
     let crowd = tokio::spawn(crowd::run(
         Arc::new(plan),

@@ -29,6 +29,9 @@ const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
 const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
 /// A ping record.
 const PING: &str = "{\"type\":6}\u{1e}";
+/// Time a new connection is given to join its group before broadcasts
+/// count as due to it.
+const JOIN_MARGIN_US: u64 = 100_000;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -69,6 +72,8 @@ pub struct Shared {
     pub skip_negotiation: bool,
     /// Ceiling for one connect attempt.
     pub connect_timeout: Duration,
+    /// The sender's pace, µs between two broadcasts (0: none are sent).
+    pub gap_us: u64,
     /// The run's phase.
     pub phase: watch::Receiver<Phase>,
 }
@@ -97,10 +102,11 @@ pub async fn run(shared: Arc<Shared>, target: Target) {
     shared
         .meter
         .opened(Some(started.elapsed().as_micros() as u64));
+    let opened_us = now_us();
     let mut tally = Tally::default();
     let policy = ReconnectPolicy::default();
     loop {
-        let ended = hold(&shared, &target, &mut ws, &mut tally).await;
+        let ended = hold(&shared, &target, &mut ws, &mut tally, opened_us).await;
         shared.meter.closed();
         match ended {
             Ended::Finished => return,
@@ -166,10 +172,21 @@ async fn finish_while_down(shared: &Shared, target: &Target, tally: &Tally) {
 
 /// Holds an open connection: pings, reads, times arrivals, until the run
 /// ends (then accounts for the tail and closes) or the connection drops.
-async fn hold(shared: &Shared, target: &Target, ws: &mut Ws, tally: &mut Tally) -> Ended {
+async fn hold(
+    shared: &Shared,
+    target: &Target,
+    ws: &mut Ws,
+    tally: &mut Tally,
+    opened_us: u64,
+) -> Ended {
     let mut phase = shared.phase.clone();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut last_heard = Instant::now();
+    // One timer for the server timeout (or the drain deadline), moved only
+    // when it fires or the phase changes: arrivals never touch the timer
+    // wheel.
+    let timer = tokio::time::sleep_until((last_heard + SERVER_TIMEOUT).into());
+    tokio::pin!(timer);
     loop {
         let draining = match *phase.borrow() {
             Phase::Draining { last_seq, until } => Some((last_seq, until)),
@@ -185,23 +202,22 @@ async fn hold(shared: &Shared, target: &Target, ws: &mut Ws, tally: &mut Tally) 
                 let _ = ws.close(None).await;
                 return Ended::Finished;
             }
+            if timer.deadline() != until.into() {
+                timer.as_mut().reset(until.into());
+            }
         }
-        let deadline = match draining {
-            Some((_, until)) => until.into(),
-            None => (last_heard + SERVER_TIMEOUT).into(),
-        };
         tokio::select! {
             frame = ws.next() => {
                 let arrived = now_us();
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
-                        if !on_records(shared, target, tally, text.as_bytes(), arrived) {
+                        if !on_records(shared, target, tally, text.as_bytes(), arrived, opened_us) {
                             return Ended::Dropped;
                         }
                     }
                     Some(Ok(Message::Binary(bytes))) => {
-                        if !on_records(shared, target, tally, &bytes, arrived) {
+                        if !on_records(shared, target, tally, &bytes, arrived, opened_us) {
                             return Ended::Dropped;
                         }
                     }
@@ -214,11 +230,15 @@ async fn hold(shared: &Shared, target: &Target, ws: &mut Ws, tally: &mut Tally) 
                     return Ended::Dropped;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = &mut timer => {
                 if draining.is_none() {
-                    // Server timeout: the official client gives up here.
-                    let _ = ws.close(None).await;
-                    return Ended::Dropped;
+                    let due = last_heard + SERVER_TIMEOUT;
+                    if Instant::now() >= due {
+                        // Server timeout: the official client gives up here.
+                        let _ = ws.close(None).await;
+                        return Ended::Dropped;
+                    }
+                    timer.as_mut().reset(due.into());
                 }
             }
             _ = phase.changed() => {}
@@ -226,22 +246,27 @@ async fn hold(shared: &Shared, target: &Target, ws: &mut Ws, tally: &mut Tally) 
     }
 }
 
-/// The fields of a record that matter here; the rest is skipped.
+/// A record's type, for the records that are not this run's broadcasts.
 #[derive(Deserialize)]
-struct Record<'a> {
-    /// The hub message type.
+struct Head {
+    /// The hub message type (7: Close).
+    #[serde(rename = "type")]
+    kind: u8,
+}
+
+/// One of this run's broadcasts: an invocation of the event, parsed in
+/// one pass.
+#[derive(Deserialize)]
+struct Broadcast<'a> {
+    /// The hub message type (1: Invocation).
     #[serde(rename = "type")]
     kind: u8,
     /// Invocation target.
     #[serde(borrow, default)]
     target: Option<&'a str>,
-    /// Invocation arguments, parsed only for our event.
-    #[serde(borrow, default)]
-    arguments: Option<&'a serde_json::value::RawValue>,
-    /// Close: whether the server allows a reconnect (we always try, as
-    /// the official client with automatic reconnect does when allowed).
-    #[serde(default, rename = "allowReconnect")]
-    _allow_reconnect: Option<bool>,
+    /// Its one argument.
+    #[serde(borrow)]
+    arguments: [Argument<'a>; 1],
 }
 
 /// The test broadcast's argument, as far as accounting needs it.
@@ -279,36 +304,57 @@ fn on_records(
     tally: &mut Tally,
     bytes: &[u8],
     arrived_us: u64,
+    opened_us: u64,
 ) -> bool {
     for record in bytes.split(|&b| b == 0x1e).filter(|r| !r.is_empty()) {
-        let Ok(r) = serde_json::from_slice::<Record<'_>>(record) else {
+        // Only this run's broadcasts (they name its origin) and Close are
+        // read; pings and every other message are passed over unparsed.
+        if memchr::memmem::find(record, shared.origin.as_bytes()).is_none() {
+            let close = memchr::memmem::find(record, b"\"type\":7").is_some()
+                && serde_json::from_slice::<Head>(record).is_ok_and(|h| h.kind == 7);
+            if close {
+                return false;
+            }
+            continue;
+        }
+        let Ok(b) = serde_json::from_slice::<Broadcast<'_>>(record) else {
             continue;
         };
-        match r.kind {
-            7 => return false,
-            1 if r.target == Some(shared.event.as_str()) => {
-                let Some(args) = r.arguments else { continue };
-                let Ok([arg]) = serde_json::from_str::<[Argument<'_>; 1]>(args.get()) else {
-                    continue;
-                };
-                if arg.kind != protocol::broadcast::TEST_BROADCAST_TYPE
-                    || arg.data.origin != shared.origin
-                {
-                    continue;
-                }
-                let seen = tally.observe(arg.data.seq);
-                if seen != super::tally::Seen::Duplicate {
-                    if let Some(at) = arg.data.scheduled_at_us.or(arg.data.sent_at_us) {
-                        target.meter.latency(arrived_us.saturating_sub(at));
-                    }
-                    if let Some(at) = arg.data.sent_at_us {
-                        shared.meter.uncorrected(arrived_us.saturating_sub(at));
-                    }
-                }
-                target.meter.seen(seen);
-            }
-            _ => {}
+        let [arg] = b.arguments;
+        if b.kind != 1
+            || b.target != Some(shared.event.as_str())
+            || arg.kind != protocol::broadcast::TEST_BROADCAST_TYPE
+            || arg.data.origin != shared.origin
+        {
+            continue;
         }
+        if !tally.started() {
+            // What was due before the first arrival is loss (or, after a
+            // drop, missed): the baseline is the open, not the first
+            // broadcast that happened to arrive.
+            let due = arg.data.scheduled_at_us.map_or(0, |at| {
+                super::tally::due_before_first(
+                    arg.data.seq,
+                    at,
+                    shared.gap_us,
+                    opened_us,
+                    JOIN_MARGIN_US,
+                )
+            });
+            if due > 0 {
+                target.meter.seen_before_first(due, tally.is_dropped());
+            }
+        }
+        let seen = tally.observe(arg.data.seq);
+        if seen != super::tally::Seen::Duplicate {
+            if let Some(at) = arg.data.scheduled_at_us.or(arg.data.sent_at_us) {
+                target.meter.latency(arrived_us.saturating_sub(at));
+            }
+            if let Some(at) = arg.data.sent_at_us {
+                shared.meter.uncorrected(arrived_us.saturating_sub(at));
+            }
+        }
+        target.meter.seen(seen);
     }
     true
 }

@@ -213,43 +213,32 @@ impl Control {
 
     // ---- agent side ----
 
-    /// The run to join: `run`, or the newest announced in the last minutes.
+    /// The run to join: `run`, or the newest announced in the last
+    /// minutes (waiting for one if there is none yet).
     pub async fn find_run(&self, run: Option<String>) -> Result<String, String> {
         if let Some(r) = run {
             return Ok(r);
         }
-        let newest: Vec<Entry> = self
-            .link
-            .query(
-                redis::cmd("XREVRANGE")
-                    .arg(runs_key())
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let now_ms = super::client::now_us() / 1000;
-        if let Some(entry) = newest.first() {
-            let at: u64 = entry
-                .0
-                .split('-')
-                .next()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0);
-            if now_ms.saturating_sub(at) < JOINABLE_FOR.as_millis() as u64 {
-                if let Some(r) = field(entry, "run") {
-                    return Ok(r.to_owned());
+        // Reading from the stream's start (not `$`) cannot miss a run
+        // announced between two calls; old runs are skipped by age.
+        let mut after = "0".to_owned();
+        loop {
+            let now_ms = super::client::now_us() / 1000;
+            let mut newest = None;
+            for entry in self.read(&runs_key(), &after).await? {
+                after = entry.0.clone();
+                let at: u64 = entry
+                    .0
+                    .split('-')
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                if now_ms.saturating_sub(at) < JOINABLE_FOR.as_millis() as u64 {
+                    newest = field(&entry, "run").map(str::to_owned).or(newest);
                 }
             }
-        }
-        // Wait for the next run to be announced.
-        loop {
-            if let Some(entry) = self.read(&runs_key(), "$").await?.first() {
-                if let Some(r) = field(entry, "run") {
-                    return Ok(r.to_owned());
-                }
+            if let Some(r) = newest {
+                return Ok(r);
             }
         }
     }

@@ -54,6 +54,11 @@ pub async fn run(
         origin: plan.origin(),
         skip_negotiation: plan.skip_negotiation,
         connect_timeout: Duration::from_millis(plan.connect_timeout_ms),
+        gap_us: if plan.rate > 0.0 {
+            (1e6 / plan.rate) as u64
+        } else {
+            0
+        },
         phase,
     });
     let mut instances: Vec<String> = plan.instances.iter().map(|i| plan.hub_url_of(i)).collect();

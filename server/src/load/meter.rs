@@ -79,6 +79,12 @@ impl InstanceMeter {
         };
     }
 
+    /// `due` seqs were due before a connection's first arrival: lost, or
+    /// missed when it dropped before that arrival.
+    pub fn seen_before_first(&self, due: u64, dropped: bool) {
+        self.tail(due, !dropped);
+    }
+
     /// The run ended: `tail` seqs never came, lost or missed.
     pub fn tail(&self, tail: u64, was_up: bool) {
         if was_up {

@@ -97,9 +97,44 @@ impl Tally {
     }
 }
 
+/// How many seqs before `seq` — the first one a connection received —
+/// were scheduled after it opened (plus `margin` to join its group), and
+/// so should have arrived too. Seqs are paced every `gap_us`, so seq `k`
+/// was scheduled `(seq - k) * gap_us` before `seq` was.
+pub fn due_before_first(
+    seq: u64,
+    scheduled_us: u64,
+    gap_us: u64,
+    opened_us: u64,
+    margin_us: u64,
+) -> u64 {
+    if gap_us == 0 || seq <= 1 {
+        return 0;
+    }
+    let ready = opened_us.saturating_add(margin_us);
+    if scheduled_us <= ready {
+        return 0;
+    }
+    // Seqs k in [seq - n, seq) with scheduled time > ready.
+    let n = (scheduled_us - ready - 1) / gap_us;
+    n.min(seq - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection open since before the first broadcast expects seq 1.
+    #[test]
+    fn first_arrival_counts_what_came_before() {
+        // Seq 5 scheduled at 1_000_000 µs, every 100 ms; opened at 0.
+        assert_eq!(due_before_first(5, 1_000_000, 100_000, 0, 50_000), 4);
+        // Opened just before seq 4 was scheduled (at 900 ms, minus margin).
+        assert_eq!(due_before_first(5, 1_000_000, 100_000, 820_000, 50_000), 1);
+        // Opened after seq 4 was scheduled: nothing was due before seq 5.
+        assert_eq!(due_before_first(5, 1_000_000, 100_000, 880_000, 50_000), 0);
+        assert_eq!(due_before_first(1, 1_000_000, 100_000, 0, 0), 0);
+    }
 
     /// In-order arrivals are counted as such after the first.
     #[test]

@@ -103,6 +103,9 @@ impl DemoStack {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
+                // Its own process group, so its Redis and stand-ins can be
+                // ended with it whatever happens to the demo itself.
+                .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .expect("signalscope demo starts");
