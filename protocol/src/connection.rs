@@ -149,9 +149,12 @@ impl ReconnectPolicy {
 /// Keep-alive and timeout settings for one side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Liveness {
-    /// Send a Ping when nothing was sent for this long.
+    /// The client sends a Ping when it sent nothing for this long; an
+    /// ASP.NET server pings on this fixed cadence whatever else it sent
+    /// (`HubConnectionContext.KeepAliveTick` only counts pings).
     pub keep_alive_ms: u64,
-    /// Give up on the peer when nothing was received for this long.
+    /// Give up on the peer when nothing was received for this long (an
+    /// ASP.NET server arms this only once the client's first Ping arrived).
     pub timeout_ms: u64,
 }
 

@@ -49,6 +49,16 @@ impl RecordSplitter {
         }
     }
 
+    /// A splitter for a server whose limit is ASP.NET's
+    /// `MaximumReceiveMessageSize`, which counts the separator: the record
+    /// plus its `0x1E` must fit (`HubConnectionHandler.DispatchMessagesAsync`
+    /// parses within a window of that many bytes). A separator-less tail is
+    /// refused once it reaches the limit, one byte before ASP.NET notices;
+    /// such a record could never fit anyway.
+    pub fn counting_separator(max_message_size: usize) -> Self {
+        Self::new(max_message_size.saturating_sub(1))
+    }
+
     /// Feeds one chunk; returns every record it completes, separators
     /// removed. After an error the splitter is reset: the oversized record
     /// is dropped, and the caller is expected to close the connection.
@@ -129,6 +139,14 @@ mod tests {
             Err(FramingError::TooLarge { limit: 4, seen: 5 })
         );
         assert_eq!(s.pending(), 0);
+    }
+
+    /// Under ASP.NET's rule a record plus its separator must fit the limit.
+    #[test]
+    fn counting_separator_refuses_a_record_of_the_limit() {
+        let mut s = RecordSplitter::counting_separator(4);
+        assert_eq!(s.push(b"123\x1e").unwrap(), vec![b"123".to_vec()]);
+        assert!(s.push(b"1234\x1e").is_err());
     }
 
     /// A record of exactly the limit passes.

@@ -3,6 +3,12 @@
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+/// ASP.NET's handshake error when the handshake timeout expires.
+pub const HANDSHAKE_CANCELED: &str = "Handshake was canceled.";
+
+/// ASP.NET's handshake error for a request it cannot parse.
+pub const HANDSHAKE_UNPARSABLE: &str = "An unexpected error occurred during connection handshake.";
+
 /// Why a handshake record could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HandshakeError {
@@ -73,10 +79,29 @@ impl HandshakeResponse {
         Self { error: None }
     }
 
-    /// The refusal ASP.NET sends for a protocol it does not serve.
+    /// The refusal ASP.NET sends for a protocol it does not serve
+    /// (`HubConnectionContext.HandshakeAsync`; "Requested protocol … is not
+    /// available." is only the protocol spec's example and Azure SignalR's).
     pub fn unsupported_protocol(protocol: &str) -> Self {
+        Self::refused(format!("The protocol '{protocol}' is not supported."))
+    }
+
+    /// The refusal ASP.NET sends when no handshake arrived within the
+    /// handshake timeout, or the handshake exceeded the message size limit.
+    pub fn canceled() -> Self {
+        Self::refused(HANDSHAKE_CANCELED)
+    }
+
+    /// The refusal ASP.NET sends for a handshake it cannot parse (without
+    /// detailed errors, the exception itself is not shown).
+    pub fn unparsable() -> Self {
+        Self::refused(HANDSHAKE_UNPARSABLE)
+    }
+
+    /// A refusal with `error` as its text.
+    pub fn refused(error: impl Into<String>) -> Self {
         Self {
-            error: Some(format!("Requested protocol '{protocol}' is not available.")),
+            error: Some(error.into()),
         }
     }
 
@@ -144,7 +169,7 @@ mod tests {
         let e = HandshakeResponse::unsupported_protocol("messagepack");
         assert_eq!(
             e.to_json(),
-            r#"{"error":"Requested protocol 'messagepack' is not available."}"#
+            r#"{"error":"The protocol 'messagepack' is not supported."}"#
         );
         assert_eq!(HandshakeResponse::parse(e.to_json().as_bytes()).unwrap(), e);
     }

@@ -207,9 +207,29 @@ async fn redis_client_name_is_the_instance_name() {
     assert!(list.lines().any(|l| l.contains(" name=api-7 ")), "{list}");
 }
 
-/// Redis killed and restarted: clients stay connected, new connections are
-/// refused meanwhile, and afterwards every sim is subscribed again and a
-/// broadcast reaches everyone.
+/// The subscriber connection carries the instance name too, as
+/// StackExchange.Redis names every connection it opens
+/// (ServerEndPoint's handshake sends CLIENT SETNAME whatever the
+/// connection type), so every SUBSCRIBE has a name in the feed.
+#[tokio::test]
+async fn subscriber_connection_is_named_too() {
+    let redis = RedisServer::start();
+    let _sim = TestSim::start("api-7", Some(&redis.url())).await;
+    let list = redis.client_list().await;
+    let subscriber = list
+        .lines()
+        .find(|l| l.contains(" psub=0 ") && !l.contains(" sub=0 "))
+        .expect("a subscribed connection");
+    assert!(subscriber.contains(" name=api-7 "), "{subscriber}");
+}
+
+/// Redis killed and restarted: clients stay connected, a new connection
+/// meanwhile gets `{}` and then a 1011 close, and afterwards every sim is
+/// subscribed again and a broadcast reaches everyone. ASP.NET writes the
+/// handshake answer first (HubConnectionContext.HandshakeAsync), then
+/// RedisHubLifetimeManager.OnConnectedAsync's failing subscribe escapes
+/// HubConnectionHandler.OnConnectedAsync, so WebSocketsServerTransport
+/// closes with InternalServerError and no Close message.
 #[tokio::test]
 async fn redis_outage_and_recovery() {
     let mut redis = RedisServer::start();
@@ -247,6 +267,7 @@ async fn redis_outage_and_recovery() {
     refused
         .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
         .await;
+    assert!(matches!(refused.next().await, Received::Record(r) if r == b"{}"));
     assert!(matches!(refused.next().await, Received::Closed(1011)));
 
     redis.restart();
@@ -422,5 +443,50 @@ async fn client_result_returns_to_the_invoking_server() {
     assert_eq!(
         completion.message,
         b"{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e"
+    );
+}
+
+/// A client-result invoke pending on a connection that drops is answered
+/// "Connection disconnected." on the invoking server's return channel
+/// (RedisHubLifetimeManager.SubscribeToConnection registers that answer on
+/// ConnectionAborted).
+#[tokio::test]
+async fn pending_client_result_of_dropped_connection_is_answered() {
+    let redis = RedisServer::start();
+    let sim = TestSim::start("api-1", Some(&redis.url())).await;
+    let mut client = Client::connect(&sim.url()).await;
+    let channels = Channels::conduit();
+    let mut pubsub = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(channels.return_channel("aspnet_0123"))
+        .await
+        .unwrap();
+    let ask = HubMessage::Invocation {
+        headers: vec![],
+        invocation_id: Some("s1".into()),
+        target: "GetState".into(),
+        arguments: vec![],
+        stream_ids: vec![],
+    };
+    let body = Invocation {
+        excluded_connection_ids: vec![],
+        messages: vec![("json".into(), ask.to_record())],
+        return_to: Some(ReturnAddress {
+            invocation_id: "s1".into(),
+            return_channel: channels.unprefixed(&ChannelKind::Return("aspnet_0123".into())),
+        }),
+    };
+    let channel = channels.connection(&client.connection_id);
+    publish(&redis.url(), &channel, &body.encode()).await;
+    assert_eq!(client.next_message().await, ask);
+    drop(client);
+    let back = tokio::time::timeout(LIMIT, pubsub.on_message().next())
+        .await
+        .unwrap()
+        .unwrap();
+    let completion = Completion::decode(back.get_payload_bytes()).unwrap();
+    assert_eq!(
+        completion.message,
+        b"{\"type\":3,\"invocationId\":\"s1\",\"error\":\"Connection disconnected.\"}\x1e"
     );
 }

@@ -81,7 +81,8 @@ async fn reused_token_is_409() {
     assert_eq!(http_status(error), 409);
 }
 
-/// An unsupported protocol gets ASP.NET's error response, then a close.
+/// An unsupported protocol gets ASP.NET's error response, then a close
+/// (HubConnectionContext.HandshakeAsync: "The protocol '…' is not supported.").
 #[tokio::test]
 async fn unsupported_protocol_is_refused() {
     let sim = sim().await;
@@ -94,7 +95,7 @@ async fn unsupported_protocol_is_refused() {
     };
     assert_eq!(
         r,
-        br#"{"error":"Requested protocol 'messagepack' is not available."}"#
+        br#"{"error":"The protocol 'messagepack' is not supported."}"#
     );
     assert!(matches!(client.next().await, Received::Closed(_)));
 }
@@ -146,8 +147,9 @@ async fn unknown_method_gets_error_completion() {
     ));
 }
 
-/// A malformed frame closes that connection with an error and nothing
-/// else; other connections are untouched.
+/// A malformed frame closes that connection with an error that allows
+/// reconnecting, and nothing else; other connections are untouched
+/// (HubConnectionHandler.HubOnDisconnectedAsync passes AllowReconnect).
 #[tokio::test]
 async fn malformed_frame_closes_only_that_connection() {
     let sim = sim().await;
@@ -156,14 +158,14 @@ async fn malformed_frame_closes_only_that_connection() {
     bad.send_text("{\"type\":\x1e").await;
     assert_eq!(
         bad.next_record_text().await,
-        r#"{"type":7,"error":"Connection closed with an error."}"#
+        r#"{"type":7,"error":"Connection closed with an error.","allowReconnect":true}"#
     );
     assert!(matches!(bad.next().await, Received::Closed(_)));
     let reply = good.invoke("0", "RequestCurrentState", json!([])).await;
     assert!(matches!(reply, HubMessage::Invocation { .. }));
 }
 
-/// A record above 32 KiB is refused the same way.
+/// A record above 32 KiB is refused the same way, reconnectably.
 #[tokio::test]
 async fn oversized_record_is_refused() {
     let sim = sim().await;
@@ -175,8 +177,23 @@ async fn oversized_record_is_refused() {
     client.send_text(&big).await;
     assert_eq!(
         client.next_record_text().await,
-        r#"{"type":7,"error":"Connection closed with an error."}"#
+        r#"{"type":7,"error":"Connection closed with an error.","allowReconnect":true}"#
     );
+}
+
+/// A handshake that never comes is answered "Handshake was canceled."
+/// before the close (HubConnectionContext.HandshakeAsync).
+#[tokio::test]
+async fn handshake_timeout_writes_canceled() {
+    let mut config = signalscope::sim::SimConfig::new("api-1", None);
+    config.handshake_timeout = Duration::from_millis(200);
+    let sim = TestSim::start_with(config, 0).await;
+    let mut client = Client::open(&sim.url(), None).await.unwrap();
+    let Received::Record(r) = client.next().await else {
+        panic!("no handshake response")
+    };
+    assert_eq!(r, br#"{"error":"Handshake was canceled."}"#);
+    assert!(matches!(client.next().await, Received::Closed(_)));
 }
 
 /// Stopping the sim sends every client a Close that allows reconnecting.

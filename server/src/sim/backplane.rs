@@ -1,6 +1,7 @@
 //! The Redis side of a sim, as `RedisHubLifetimeManager` does it (spec §7):
-//! one publishing connection named after the instance, one subscriber
-//! connection whose channels are reference-counted, group commands with
+//! one publishing connection and one subscriber connection, both named
+//! after the instance as StackExchange.Redis names every connection it
+//! opens, the subscriber's channels reference-counted, group commands with
 //! acks, and an outage loop that reconnects with back-off and subscribes
 //! every channel again.
 //!
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand};
-use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
-use redis::AsyncConnectionConfig;
+use redis::aio::{MultiplexedConnection, PubSub, PubSubSink, PubSubStream};
+use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::SimError;
@@ -399,7 +401,7 @@ fn server_name() -> String {
 struct LinkTask {
     /// Where Redis is.
     target: RedisTarget,
-    /// CLIENT SETNAME of the publishing connection: the instance name.
+    /// CLIENT SETNAME of both connections: the instance name.
     client_name: String,
     /// This server's ack channel; acks are settled here, not in the hub.
     ack_channel: String,
@@ -460,15 +462,16 @@ impl LinkTask {
         }
     }
 
-    /// Opens both connections, names the publisher and subscribes every
-    /// channel in use.
+    /// Opens both connections, names them and subscribes every channel in
+    /// use.
     async fn connect(&self) -> Result<Session, String> {
         let publisher = open_publisher(&self.target, &self.client_name).await?;
-        let client = self.target.client().map_err(|e| e.to_string())?;
-        let pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
-            .await
-            .map_err(|_| "timed out opening the subscriber connection".to_owned())?
-            .map_err(|e| e.to_string())?;
+        let pubsub = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            open_subscriber(&self.target, &self.client_name),
+        )
+        .await
+        .map_err(|_| "timed out opening the subscriber connection".to_owned())??;
         let (mut sink, stream) = pubsub.split();
         // One SUBSCRIBE for every channel, so that nobody watching Redis
         // sees this instance half subscribed (e.g. live on `:all` but
@@ -560,9 +563,10 @@ impl LinkTask {
         });
     }
 
-    /// Waits out one back-off pause, refusing new subscriptions meanwhile
-    /// (new connections are refused while Redis is down, as in ASP.NET)
-    /// and still counting releases.
+    /// Waits out one back-off pause, failing new subscriptions meanwhile
+    /// (a connection made while Redis is down gets `{}` and is then closed,
+    /// as ASP.NET's lifetime manager fails its subscribe) and still
+    /// counting releases.
     async fn wait_while_down(&mut self, pause: Duration) -> Ended {
         let sleep = tokio::time::sleep(pause);
         tokio::pin!(sleep);
@@ -613,6 +617,69 @@ async fn open_publisher(
         .await
         .map_err(|e| format!("CLIENT SETNAME {client_name}: {e}"))?;
     Ok(publisher)
+}
+
+/// The subscriber connection, named `client_name` as StackExchange.Redis
+/// names its subscription connection too (`ServerEndPoint`'s handshake sends
+/// CLIENT SETNAME on every physical connection, interactive or
+/// subscription), so every SUBSCRIBE in MONITOR or CLIENT LIST has a name.
+///
+/// redis-rs cannot send a command on a RESP2 pub/sub connection, so over
+/// plain TCP the stream is opened here, authenticated and named by hand,
+/// then handed to redis-rs. Over TLS or a unix socket it stays unnamed.
+async fn open_subscriber(target: &RedisTarget, client_name: &str) -> Result<PubSub, String> {
+    let client = target.client().map_err(|e| e.to_string())?;
+    let info = client.get_connection_info();
+    let ConnectionAddr::Tcp(host, port) = info.addr() else {
+        tracing::debug!("subscriber connection left unnamed: not plain TCP");
+        return client.get_async_pubsub().await.map_err(|e| e.to_string());
+    };
+    let mut stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let settings = info.redis_settings();
+    let mut commands: Vec<Vec<&str>> = Vec::new();
+    match (settings.username(), settings.password()) {
+        (Some(user), Some(password)) => commands.push(vec!["AUTH", user, password]),
+        (None, Some(password)) => commands.push(vec!["AUTH", password]),
+        _ => {}
+    }
+    commands.push(vec!["CLIENT", "SETNAME", client_name]);
+    let mut request = Vec::new();
+    for command in &commands {
+        request.extend_from_slice(format!("*{}\r\n", command.len()).as_bytes());
+        for arg in command {
+            request.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+    }
+    stream
+        .write_all(&request)
+        .await
+        .map_err(|e| e.to_string())?;
+    for command in &commands {
+        let reply = read_line(&mut stream).await?;
+        if reply != "+OK" {
+            return Err(format!("{}: {reply}", command[0]));
+        }
+    }
+    // Already authenticated: redis-rs only selects the database.
+    let rest = RedisConnectionInfo::default().set_db(settings.db());
+    PubSub::new(&rest, stream).await.map_err(|e| e.to_string())
+}
+
+/// Reads one simple reply line (without CRLF), byte by byte so nothing
+/// after it is consumed.
+async fn read_line(stream: &mut tokio::net::TcpStream) -> Result<String, String> {
+    let mut line = Vec::new();
+    while !line.ends_with(b"\r\n") {
+        let byte = stream.read_u8().await.map_err(|e| e.to_string())?;
+        line.push(byte);
+        if line.len() > 4096 {
+            return Err("reply too long".into());
+        }
+    }
+    line.truncate(line.len() - 2);
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// Runs one Redis round trip with [`REDIS_TIMEOUT`].

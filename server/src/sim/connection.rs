@@ -1,32 +1,40 @@
 //! One SignalR connection on the server side: handshake, `0x1E` records,
-//! hub invocations, keep-alive pings and the client timeout.
+//! hub invocations, keep-alive pings and the client timeout, in the order
+//! and with the texts of ASP.NET Core's `HubConnectionHandler` and
+//! `HubConnectionContext`.
 //!
 //! It is written over any `Sink`/`Stream` of [`Frame`]s, so the WebSocket
 //! route drives it with a real socket and the unit tests with channels.
+//!
+//! Timers are made once per connection and re-armed, never rebuilt per
+//! message: a broadcast fanned out to thousands of connections then costs
+//! no timer-wheel work at all.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use protocol::connection::{Heartbeat, Liveness};
+use protocol::connection::Liveness;
 use protocol::handshake::{HandshakeRequest, HandshakeResponse};
 use protocol::message::HubMessage;
 use protocol::RecordSplitter;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
-use super::hub::{completion, Hub, OUTBOX_CAPACITY};
+use super::hub::{completion, ConnectFailure, Hub, Outgoing, OUTBOX_CAPACITY};
 
 /// WebSocket close code for a normal end.
 pub const CLOSE_NORMAL: u16 = 1000;
-/// WebSocket close code for "the server cannot take you now" (Redis down).
+/// WebSocket close code ASP.NET's WebSocket transport uses when the
+/// application failed (`WebSocketsServerTransport.StartSending`): what a
+/// client sees after `{}` when Redis is down.
 pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
 /// The only hub protocol Conduit registers.
 const PROTOCOL: &str = "json";
 /// Highest JSON hub protocol version ASP.NET Core serves.
 const MAX_VERSION: u32 = 2;
-/// What ASP.NET tells a client whose connection ended in a protocol error.
+/// What ASP.NET tells a client whose connection ended in an error.
 const CLOSED_WITH_ERROR: &str = "Connection closed with an error.";
 
 /// One WebSocket message, as far as SignalR cares.
@@ -45,7 +53,7 @@ pub struct Limits {
     pub liveness: Liveness,
     /// Time allowed for the handshake.
     pub handshake_timeout: Duration,
-    /// Largest record accepted.
+    /// `MaximumReceiveMessageSize`: a record plus its separator must fit.
     pub max_record: usize,
 }
 
@@ -56,10 +64,12 @@ pub enum Ending {
     ClientLeft,
     /// No handshake in time, or a bad one.
     Handshake(String),
-    /// Redis was down, so `OnConnectedAsync` failed.
+    /// Redis was down, so `OnConnectedAsync` failed after the handshake.
     Refused(String),
     /// A record that is not a valid hub message, or too large.
     ProtocolError(String),
+    /// The hub aborted the connection (a backplane message it cannot write).
+    Aborted(String),
     /// The client was silent past the timeout.
     TimedOut,
     /// The server is shutting down.
@@ -87,13 +97,13 @@ where
         limits,
         sink,
         stream,
-        splitter: RecordSplitter::new(limits.max_record),
+        splitter: RecordSplitter::counting_separator(limits.max_record),
         outbox,
         inbox,
-        origin: Instant::now(),
+        client_timeout: None,
     };
     let ending = conn.drive(shutdown).await;
-    conn.hub.disconnect(&conn.id);
+    conn.hub.disconnect(&conn.id).await;
     tracing::debug!("connection {} ended: {ending:?}", conn.id);
     ending
 }
@@ -113,21 +123,24 @@ struct Connection<Si, St> {
     /// Splits incoming bytes into records.
     splitter: RecordSplitter,
     /// Given to the hub so broadcasts and replies reach this connection.
-    outbox: mpsc::Sender<Bytes>,
+    outbox: mpsc::Sender<Outgoing>,
     /// Everything to send, in order: broadcasts, replies, completions.
-    inbox: mpsc::Receiver<Bytes>,
-    /// Zero of the heartbeat's millisecond clock.
-    origin: Instant,
+    inbox: mpsc::Receiver<Outgoing>,
+    /// When anything last arrived, once the client's first Ping armed the
+    /// timeout (`HubConnectionContext.StartClientTimeout`); `None` before.
+    client_timeout: Option<Instant>,
 }
 
 /// What woke the connection up.
 enum Event<E> {
     /// A frame from the client, or the end of its stream.
     Frame(Option<Result<Frame, E>>),
-    /// A record to send.
-    Outgoing(Bytes),
-    /// A ping or the timeout may be due.
-    Tick,
+    /// Something the hub wants done.
+    Outgoing(Outgoing),
+    /// The keep-alive cadence came round.
+    Ping,
+    /// The client-timeout deadline passed (it may have moved since).
+    Deadline,
     /// The server is shutting down.
     Stop,
 }
@@ -146,60 +159,84 @@ where
     St: Stream<Item = Result<Frame, E>> + Unpin,
     E: std::fmt::Display,
 {
-    fn now_ms(&self) -> u64 {
-        self.origin.elapsed().as_millis() as u64
-    }
-
     async fn drive(&mut self, mut shutdown: watch::Receiver<bool>) -> Ending {
         let after_handshake = match self.handshake().await {
             Ok(rest) => rest,
             Err(ending) => return ending,
         };
-        let mut heartbeat = Heartbeat::new(self.limits.liveness, self.now_ms());
+        if let Err(ending) = self.on_connected().await {
+            return ending;
+        }
         for record in after_handshake {
             if let Err(ending) = self.handle(&record).await {
                 return ending;
             }
         }
+        let keep_alive = Duration::from_millis(self.limits.liveness.keep_alive_ms);
+        let timeout = Duration::from_millis(self.limits.liveness.timeout_ms);
+        // Pings on a fixed cadence whatever else was sent, as ASP.NET's
+        // KeepAliveTick does: only a ping moves its clock.
+        let mut pings = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // One Sleep for the client timeout, moved only when it fires early
+        // (the last receipt is a plain Instant, updated for free).
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let stop = shutdown.wait_for(|stop| *stop);
+        tokio::pin!(stop);
         loop {
-            let wait = Duration::from_millis(heartbeat.next_check_in_ms(self.now_ms()));
+            let armed = self.client_timeout.is_some();
             let event = tokio::select! {
                 frame = self.stream.next() => Event::Frame(frame),
-                Some(record) = self.inbox.recv() => Event::Outgoing(record),
-                () = tokio::time::sleep(wait) => Event::Tick,
-                _ = shutdown.wait_for(|stop| *stop) => Event::Stop,
+                Some(outgoing) = self.inbox.recv() => Event::Outgoing(outgoing),
+                _ = pings.tick() => Event::Ping,
+                () = &mut deadline, if armed => Event::Deadline,
+                _ = &mut stop => Event::Stop,
             };
             match event {
                 Event::Frame(frame) => {
-                    heartbeat.received(self.now_ms());
                     let records = match self.split(frame).await {
                         Incoming::Records(r) => r,
                         Incoming::End(ending) => return ending,
                     };
+                    let received = !records.is_empty();
+                    let was_armed = self.client_timeout.is_some();
                     for record in records {
                         if let Err(ending) = self.handle(&record).await {
                             return ending;
                         }
                     }
+                    if let Some(last) = self.client_timeout.as_mut().filter(|_| received) {
+                        *last = Instant::now();
+                        if !was_armed {
+                            deadline.as_mut().reset(*last + timeout);
+                        }
+                    }
                 }
-                Event::Outgoing(record) => {
+                Event::Outgoing(Outgoing::Record(record)) => {
                     if self.sink.send(Frame::Text(record)).await.is_err() {
                         return Ending::ClientLeft;
                     }
-                    heartbeat.sent(self.now_ms());
                 }
-                Event::Tick => {
-                    let now = self.now_ms();
-                    if heartbeat.timed_out(now) {
-                        self.close(CLOSE_NORMAL, "client timeout").await;
+                Event::Outgoing(Outgoing::Abort(why)) => {
+                    tracing::info!("connection {} aborted: {why}", self.id);
+                    self.close_with_error(true, "aborted").await;
+                    return Ending::Aborted(why);
+                }
+                Event::Ping => {
+                    if self.send_record(&HubMessage::Ping).await.is_err() {
+                        return Ending::ClientLeft;
+                    }
+                }
+                Event::Deadline => {
+                    let last = self.client_timeout.unwrap_or_else(Instant::now);
+                    if last.elapsed() >= timeout {
+                        // CheckClientTimeout sets a CloseException and
+                        // aborts allowing reconnect.
+                        self.close_with_error(true, "client timeout").await;
                         return Ending::TimedOut;
                     }
-                    if heartbeat.ping_due(now) {
-                        if self.send_record(&HubMessage::Ping).await.is_err() {
-                            return Ending::ClientLeft;
-                        }
-                        heartbeat.sent(now);
-                    }
+                    deadline.as_mut().reset(last + timeout);
                 }
                 Event::Stop => {
                     let close = HubMessage::Close {
@@ -214,74 +251,106 @@ where
         }
     }
 
-    /// Reads the handshake, runs `OnConnectedAsync` and answers `{}`.
+    /// Reads the handshake and answers it (`HubConnectionContext.HandshakeAsync`).
     /// Returns the records that followed the handshake in the same frame.
     async fn handshake(&mut self) -> Result<Vec<Vec<u8>>, Ending> {
         let deadline = Instant::now() + self.limits.handshake_timeout;
         let mut records = Vec::new();
         while records.is_empty() {
-            match tokio::time::timeout_at(deadline, self.next_records()).await {
+            match tokio::time::timeout_at(deadline, self.next_handshake_records()).await {
                 Err(_) => {
-                    self.close(CLOSE_NORMAL, "handshake timeout").await;
+                    self.refuse(HandshakeResponse::canceled()).await;
                     return Err(Ending::Handshake("no handshake in time".into()));
                 }
-                Ok(Incoming::End(ending)) => return Err(ending),
-                Ok(Incoming::Records(r)) => records = r,
+                Ok(Err(ending)) => return Err(ending),
+                Ok(Ok(r)) => records = r,
             }
         }
         let first = records.remove(0);
         let refusal = match HandshakeRequest::parse(&first) {
-            Err(e) => Some(format!("Handshake was canceled: {e}")),
-            Ok(r) if r.protocol != PROTOCOL => {
-                HandshakeResponse::unsupported_protocol(&r.protocol).error
+            Err(e) => {
+                tracing::debug!("connection {}: bad handshake: {e}", self.id);
+                Some(HandshakeResponse::unparsable())
             }
-            Ok(r) if r.version > MAX_VERSION => Some(format!(
+            Ok(r) if r.protocol != PROTOCOL => {
+                Some(HandshakeResponse::unsupported_protocol(&r.protocol))
+            }
+            Ok(r) if r.version > MAX_VERSION => Some(HandshakeResponse::refused(format!(
                 "The server does not support version {} of the '{}' protocol.",
                 r.version, r.protocol
-            )),
+            ))),
             Ok(_) => None,
         };
-        if let Some(error) = refusal {
-            let response = HandshakeResponse {
-                error: Some(error.clone()),
-            };
-            let _ = self
-                .send_bytes(protocol::framing::frame(&response.to_json()))
-                .await;
-            self.close(CLOSE_NORMAL, "handshake refused").await;
+        if let Some(response) = refusal {
+            let error = response.error.clone().unwrap_or_default();
+            self.refuse(response).await;
             return Err(Ending::Handshake(error));
-        }
-        if let Err(e) = self.hub.connect(&self.id, self.outbox.clone()).await {
-            tracing::warn!("connection {} refused: {e}", self.id);
-            self.close(CLOSE_INTERNAL_ERROR, "backplane unavailable")
-                .await;
-            return Err(Ending::Refused(e.to_string()));
         }
         let ok = protocol::framing::frame(&HandshakeResponse::ok().to_json());
         self.send_bytes(ok).await.map_err(|()| Ending::ClientLeft)?;
         Ok(records)
     }
 
-    /// Waits for the next frame that completes at least one record.
-    async fn next_records(&mut self) -> Incoming {
-        loop {
-            let frame = self.stream.next().await;
-            match self.split(frame).await {
-                Incoming::Records(r) if r.is_empty() => continue,
-                other => return other,
+    /// After `{}`, as in `HubConnectionHandler.OnConnectedAsync`: the
+    /// lifetime manager, then the hub. A failing lifetime manager escapes
+    /// the handler (WebSocket close 1011, no Close message); a failing hub
+    /// gets a Close with an error that forbids reconnecting.
+    async fn on_connected(&mut self) -> Result<(), Ending> {
+        match self.hub.connect(&self.id, self.outbox.clone()).await {
+            Ok(()) => Ok(()),
+            Err(failure) => {
+                tracing::warn!("connection {} refused: {failure}", self.id);
+                match failure {
+                    ConnectFailure::LifetimeManager(_) => {
+                        self.close(CLOSE_INTERNAL_ERROR, "").await;
+                    }
+                    ConnectFailure::Hub(_) => self.close_with_error(false, "").await,
+                }
+                Err(Ending::Refused(failure.to_string()))
             }
         }
+    }
+
+    /// Writes a handshake refusal, then closes.
+    async fn refuse(&mut self, response: HandshakeResponse) {
+        let _ = self
+            .send_bytes(protocol::framing::frame(&response.to_json()))
+            .await;
+        self.close(CLOSE_NORMAL, "").await;
+    }
+
+    /// Waits for the frame that completes the handshake record. A handshake
+    /// over the size limit is "canceled", as ASP.NET says.
+    async fn next_handshake_records(&mut self) -> Result<Vec<Vec<u8>>, Ending> {
+        loop {
+            let bytes = match self.stream.next().await {
+                Some(Ok(Frame::Text(bytes))) => bytes,
+                other => return Err(self.transport_ended(other)),
+            };
+            match self.splitter.push(&bytes) {
+                Ok(records) if records.is_empty() => continue,
+                Ok(records) => return Ok(records),
+                Err(e) => {
+                    self.refuse(HandshakeResponse::canceled()).await;
+                    return Err(Ending::Handshake(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// The ending for a stream that gave no text frame.
+    fn transport_ended(&self, frame: Option<Result<Frame, E>>) -> Ending {
+        if let Some(Err(e)) = frame {
+            tracing::debug!("connection {}: transport error: {e}", self.id);
+        }
+        Ending::ClientLeft
     }
 
     /// Splits one incoming frame into records.
     async fn split(&mut self, frame: Option<Result<Frame, E>>) -> Incoming {
         let bytes = match frame {
-            None | Some(Ok(Frame::Close(..))) => return Incoming::End(Ending::ClientLeft),
-            Some(Err(e)) => {
-                tracing::debug!("connection {}: transport error: {e}", self.id);
-                return Incoming::End(Ending::ClientLeft);
-            }
             Some(Ok(Frame::Text(bytes))) => bytes,
+            other => return Incoming::End(self.transport_ended(other)),
         };
         match self.splitter.push(&bytes) {
             Ok(records) => Incoming::Records(records),
@@ -300,22 +369,25 @@ where
                 invocation_id,
                 target,
                 arguments,
+                stream_ids,
                 ..
             } => {
-                let result = self.hub.invoke(&self.id, &target, &arguments).await;
+                let result = self
+                    .hub
+                    .invoke(&self.id, &target, &arguments, stream_ids.len())
+                    .await;
                 // Fire-and-forget invocations get no Completion.
                 if let Some(invocation_id) = invocation_id {
                     self.queue(completion(invocation_id, result));
                 }
             }
+            // None of Conduit's methods streams: refused before anything runs.
             HubMessage::StreamInvocation {
                 invocation_id,
                 target,
                 ..
             } => {
-                let error = format!(
-                    "Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist."
-                );
+                let error = self.hub.stream_invocation_error(&target);
                 self.queue(completion(invocation_id, Err(error)));
             }
             // A client result: re-encoded as the server's protocol writes it.
@@ -327,8 +399,12 @@ where
                     .client_result(&self.id, invocation_id, record)
                     .await;
             }
+            // The client's first Ping arms the client timeout
+            // (DefaultHubDispatcher.DispatchMessageAsync → StartClientTimeout).
+            HubMessage::Ping => {
+                self.client_timeout.get_or_insert_with(Instant::now);
+            }
             HubMessage::Close { .. } => return Err(Ending::ClientLeft),
-            // Pings only refresh the timeout; the rest needs no answer here.
             _ => {}
         }
         Ok(())
@@ -336,20 +412,29 @@ where
 
     /// Queues a message behind whatever is already waiting, keeping order.
     fn queue(&self, message: HubMessage) {
-        let _ = self.outbox.try_send(Bytes::from(message.to_record()));
+        let _ = self
+            .outbox
+            .try_send(Outgoing::Record(Bytes::from(message.to_record())));
     }
 
     /// Ends the connection as ASP.NET does on a bad record: a Close with an
-    /// error, then nothing else.
+    /// error that allows reconnecting (only `Abort()` forbids it), then
+    /// nothing else.
     async fn protocol_error(&mut self, why: String) -> Ending {
         tracing::info!("connection {}: protocol error: {why}", self.id);
+        self.close_with_error(true, "protocol error").await;
+        Ending::ProtocolError(why)
+    }
+
+    /// Sends `{"type":7,"error":"Connection closed with an error."…}`, then
+    /// closes the socket normally (the handler caught the exception).
+    async fn close_with_error(&mut self, allow_reconnect: bool, reason: &str) {
         let close = HubMessage::Close {
             error: Some(CLOSED_WITH_ERROR.into()),
-            allow_reconnect: false,
+            allow_reconnect,
         };
         let _ = self.send_record(&close).await;
-        self.close(CLOSE_NORMAL, "protocol error").await;
-        Ending::ProtocolError(why)
+        self.close(CLOSE_NORMAL, reason).await;
     }
 
     async fn send_record(&mut self, message: &HubMessage) -> Result<(), ()> {
@@ -385,6 +470,8 @@ mod tests {
         task: tokio::task::JoinHandle<Ending>,
         /// Flip to shut the server down.
         stop: watch::Sender<bool>,
+        /// The hub, to broadcast and to look at groups.
+        hub: Arc<Hub>,
     }
 
     fn limits() -> Limits {
@@ -408,12 +495,13 @@ mod tests {
             |tx, frame: Frame| async move { tx.send(frame).map(|()| tx) },
         ));
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(hub, "c1".into(), limits, sink, stream, stop_rx));
+        let task = tokio::spawn(run(hub.clone(), "c1".into(), limits, sink, stream, stop_rx));
         Harness {
             to_server,
             from_server,
             task,
             stop,
+            hub,
         }
     }
 
@@ -425,6 +513,17 @@ mod tests {
         }
         async fn next(&mut self) -> Frame {
             self.from_server.recv().await.expect("a frame")
+        }
+        /// Sends the handshake and reads its `{}`.
+        async fn handshake(&mut self) {
+            self.send("{\"protocol\":\"json\",\"version\":1}\x1e");
+            assert_eq!(self.next().await, text("{}\x1e"));
+        }
+        /// The next message, failing (not hanging) if none comes in 5 s.
+        async fn next_message_soon(&mut self) -> HubMessage {
+            tokio::time::timeout(Duration::from_secs(5), self.next_message())
+                .await
+                .expect("a message within 5 s")
         }
         async fn next_message(&mut self) -> HubMessage {
             match self.next().await {
@@ -448,24 +547,43 @@ mod tests {
         assert_eq!(h.next().await, text("{}\x1e"));
     }
 
-    /// An unsupported protocol gets the error response, then a close.
+    /// An unsupported protocol gets ASP.NET's text, then a close
+    /// (HubConnectionContext.HandshakeAsync).
     #[tokio::test]
     async fn unsupported_protocol_refused() {
         let mut h = start(limits()).await;
         h.send("{\"protocol\":\"messagepack\",\"version\":1}\x1e");
         assert_eq!(
             h.next().await,
-            text("{\"error\":\"Requested protocol 'messagepack' is not available.\"}\x1e")
+            text("{\"error\":\"The protocol 'messagepack' is not supported.\"}\x1e")
         );
         assert!(matches!(h.next().await, Frame::Close(CLOSE_NORMAL, _)));
     }
 
-    /// Without a handshake the server closes after the handshake timeout.
+    /// Without a handshake the server writes "Handshake was canceled." and
+    /// closes after the handshake timeout (HubConnectionContext.HandshakeAsync,
+    /// the OperationCanceledException branch).
     #[tokio::test(start_paused = true)]
-    async fn handshake_timeout_closes() {
+    async fn handshake_timeout_says_canceled() {
         let mut h = start(limits()).await;
+        assert_eq!(
+            h.next().await,
+            text("{\"error\":\"Handshake was canceled.\"}\x1e")
+        );
         assert!(matches!(h.next().await, Frame::Close(..)));
         assert!(matches!(h.task.await.unwrap(), Ending::Handshake(_)));
+    }
+
+    /// A handshake that is not a valid request gets ASP.NET's generic text
+    /// (HubConnectionContext.HandshakeAsync, the catch-all branch).
+    #[tokio::test]
+    async fn unparsable_handshake_gets_the_unexpected_error_text() {
+        let mut h = start(limits()).await;
+        h.send("{\"protocol\":1}\x1e");
+        assert_eq!(
+            h.next().await,
+            text("{\"error\":\"An unexpected error occurred during connection handshake.\"}\x1e")
+        );
     }
 
     /// Records after the handshake in the same frame are processed.
@@ -505,33 +623,123 @@ mod tests {
         );
     }
 
-    /// A malformed record gets a Close with an error and nothing more.
+    /// A malformed record gets a Close with an error that allows
+    /// reconnecting, and nothing more (HubConnectionHandler.RunHubAsync
+    /// catches the exception; HubOnDisconnectedAsync passes
+    /// connection.AllowReconnect, true unless Abort() was called).
     #[tokio::test]
-    async fn malformed_record_closes_with_error() {
+    async fn malformed_record_closes_with_reconnectable_error() {
         let mut h = start(limits()).await;
-        h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
-        h.next().await;
+        h.handshake().await;
         h.send("not json\x1e");
         assert_eq!(
             h.next().await,
-            text("{\"type\":7,\"error\":\"Connection closed with an error.\"}\x1e")
+            text("{\"type\":7,\"error\":\"Connection closed with an error.\",\"allowReconnect\":true}\x1e")
         );
         assert!(matches!(h.next().await, Frame::Close(..)));
         assert!(matches!(h.task.await.unwrap(), Ending::ProtocolError(_)));
         assert!(h.from_server.recv().await.is_none());
     }
 
-    /// A record over the size limit is a protocol error too.
+    /// A record over the size limit is a protocol error too, and also
+    /// allows reconnecting.
     #[tokio::test]
-    async fn oversized_record_closes_with_error() {
+    async fn oversized_record_closes_with_reconnectable_error() {
         let mut h = start(limits()).await;
-        h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
-        h.next().await;
+        h.handshake().await;
         h.send(&"x".repeat(300));
-        assert!(matches!(
+        assert_eq!(
             h.next_message().await,
+            HubMessage::Close {
+                error: Some(CLOSED_WITH_ERROR.into()),
+                allow_reconnect: true
+            }
+        );
+    }
+
+    /// `{"type":6}` padded to `len` bytes of JSON.
+    fn padded_ping(len: usize) -> String {
+        let json = format!("{{\"type\":6,\"p\":\"{}\"}}", "x".repeat(len - 17));
+        assert_eq!(json.len(), len);
+        json
+    }
+
+    /// The limit counts the separator: JSON of exactly the limit plus its
+    /// 0x1E is refused (HubConnectionHandler.DispatchMessagesAsync parses
+    /// within a window of MaximumReceiveMessageSize bytes).
+    #[tokio::test]
+    async fn limit_counts_the_separator() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        h.send(&format!("{}\x1e", padded_ping(255)));
+        h.send(&format!("{}\x1e", padded_ping(256)));
+        assert!(matches!(
+            h.next_message_soon().await,
             HubMessage::Close { error: Some(_), .. }
         ));
+        assert!(matches!(h.task.await.unwrap(), Ending::ProtocolError(_)));
+    }
+
+    /// A StreamInvocation of an existing, non-streaming method gets
+    /// ASP.NET's text and the method does not run
+    /// (DefaultHubDispatcher.ValidateInvocationMode).
+    #[tokio::test]
+    async fn stream_invocation_of_plain_method_is_refused_unrun() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        h.send("{\"type\":4,\"invocationId\":\"1\",\"target\":\"SubscribeToModel\",\"arguments\":[\"m\"]}\x1e");
+        assert_eq!(
+            h.next_message().await,
+            completion(
+                "1".into(),
+                Err("The client attempted to invoke the non-streaming 'SubscribeToModel' method with a streaming invocation.".into())
+            )
+        );
+        assert!(h.hub.local_members("model-m").is_empty());
+    }
+
+    /// An Invocation announcing client streams the method does not take
+    /// gets ASP.NET's text and the method does not run
+    /// (DefaultHubDispatcher.Invoke, the stream-count check).
+    #[tokio::test]
+    async fn stream_ids_mismatch_is_refused_unrun() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        h.send("{\"type\":1,\"invocationId\":\"1\",\"target\":\"SubscribeToModel\",\"arguments\":[\"m\"],\"streamIds\":[\"0\"]}\x1e");
+        assert_eq!(
+            h.next_message().await,
+            completion(
+                "1".into(),
+                Err("An unexpected error occurred invoking 'SubscribeToModel' on the server. HubException: Client sent 1 stream(s), Hub method expects 0.".into())
+            )
+        );
+        assert!(h.hub.local_members("model-m").is_empty());
+    }
+
+    /// A backplane message without a "json" entry aborts the connection it
+    /// was for, allowing a reconnect (HubConnectionContext.WriteCore catches
+    /// SerializedHubMessage.GetSerializedMessage's exception and calls
+    /// AbortAllowReconnect).
+    #[tokio::test]
+    async fn backplane_message_without_json_aborts() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        let body = protocol::backplane::Invocation {
+            excluded_connection_ids: vec![],
+            messages: vec![("messagepack".into(), vec![0x95])],
+            return_to: None,
+        }
+        .encode();
+        let channel = h.hub.config().channels.connection("c1");
+        h.hub.backplane().publish(channel, body).await.unwrap();
+        assert_eq!(
+            h.next_message_soon().await,
+            HubMessage::Close {
+                error: Some(CLOSED_WITH_ERROR.into()),
+                allow_reconnect: true
+            }
+        );
+        assert!(matches!(h.task.await.unwrap(), Ending::Aborted(_)));
     }
 
     /// An idle connection gets a Ping every keep-alive interval.
@@ -545,14 +753,72 @@ mod tests {
         assert!(before.elapsed() >= Duration::from_secs(30));
     }
 
-    /// A client silent past the timeout is dropped.
+    /// Pings keep their cadence while broadcasts flow: one about every
+    /// keep-alive interval, not only after silence
+    /// (HubConnectionContext.KeepAliveTick moves its clock on pings only).
     #[tokio::test(start_paused = true)]
-    async fn silent_client_times_out() {
+    async fn pings_keep_their_cadence_while_broadcasts_flow() {
         let mut h = start(limits()).await;
-        h.send("{\"protocol\":\"json\",\"version\":1}\x1e");
-        h.next().await;
-        assert_eq!(h.next_message().await, HubMessage::Ping);
-        assert!(matches!(h.next().await, Frame::Close(..)));
+        h.handshake().await;
+        let began = Instant::now();
+        let hub = h.hub.clone();
+        // A broadcast every 10 s: the connection is never silent for 30 s.
+        tokio::spawn(async move {
+            let broadcast = HubMessage::invocation("NavigationStateUpdate", vec![]);
+            for _ in 0..7 {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let group = protocol::backplane::NAVIGATION_GROUP;
+                hub.send_group(group, &broadcast).await.unwrap();
+            }
+        });
+        let (mut pings, mut broadcasts) = (Vec::new(), 0);
+        while broadcasts < 7 {
+            match h.next_message().await {
+                HubMessage::Ping => pings.push(began.elapsed().as_secs()),
+                _ => broadcasts += 1,
+            }
+        }
+        assert_eq!(pings, [30, 60]);
+    }
+
+    /// Before its first Ping a client is never timed out, however silent
+    /// (the check is registered by HubConnectionContext.StartClientTimeout,
+    /// which DefaultHubDispatcher calls on a PingMessage).
+    #[tokio::test(start_paused = true)]
+    async fn no_timeout_before_the_first_ping() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        tokio::time::sleep(Duration::from_secs(180)).await;
+        while let Ok(frame) = h.from_server.try_recv() {
+            assert_eq!(frame, text("{\"type\":6}\x1e"), "only pings");
+        }
+        assert!(!h.task.is_finished());
+    }
+
+    /// Once it has pinged, a client silent past the timeout gets a Close
+    /// with an error that allows reconnecting (HubConnectionContext.
+    /// CheckClientTimeout sets CloseException and calls AbortAllowReconnect).
+    #[tokio::test(start_paused = true)]
+    async fn silent_client_times_out_reconnectably() {
+        let mut h = start(limits()).await;
+        h.handshake().await;
+        h.send("{\"type\":6}\x1e");
+        let pinged = Instant::now();
+        let close = loop {
+            match h.next_message().await {
+                HubMessage::Ping => continue,
+                other => break other,
+            }
+        };
+        assert_eq!(
+            close,
+            HubMessage::Close {
+                error: Some(CLOSED_WITH_ERROR.into()),
+                allow_reconnect: true
+            }
+        );
+        assert_eq!(pinged.elapsed().as_secs(), 60);
+        assert!(matches!(h.next().await, Frame::Close(CLOSE_NORMAL, _)));
         assert_eq!(h.task.await.unwrap(), Ending::TimedOut);
     }
 

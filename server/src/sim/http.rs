@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -23,6 +23,7 @@ use protocol::negotiate::{Negotiated, Transport};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use super::connection::{self, Frame, Limits};
@@ -30,8 +31,10 @@ use super::health::{self, Scope};
 use super::hub::{new_connection_id, now_ms};
 use super::{CorsOrigins, Sim, SimError, HUB_PATH};
 
-/// How long a negotiated connection may wait for its WebSocket.
-const NEGOTIATED_LIFETIME: Duration = Duration::from_secs(120);
+/// How long a negotiated connection may wait for its WebSocket: ASP.NET's
+/// `DisconnectTimeout` (15 s, `ConnectionOptionsSetup`), after which
+/// `HttpConnectionManager.Scan` disposes the still-inactive connection.
+const NEGOTIATED_LIFETIME: Duration = Duration::from_secs(15);
 
 /// Read buffer of one WebSocket: records are small, and grow past it if needed.
 const SOCKET_BUFFER: usize = 4 * 1024;
@@ -79,8 +82,13 @@ impl AppState {
         }
     }
 
+    /// The tokens, with negotiated ones past their lifetime dropped.
     fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens
+            .pending
+            .retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
+        tokens
     }
 
     /// The 404 or 409 a token earns, without using it up.
@@ -175,13 +183,23 @@ async fn negotiate(
     State(state): State<AppState>,
     Query(q): Query<NegotiateQuery>,
 ) -> Result<Response, SimError> {
-    let requested = match q.negotiate_version.as_deref() {
-        None | Some("") => 0,
-        Some(v) => v
-            .parse::<u32>()
-            .map_err(|_| SimError::BadRequest(format!("invalid negotiateVersion '{v}'")))?,
+    // HttpConnectionDispatcher.ProcessNegotiate: a bad version is still a
+    // 200, with only an error in the body (the client throws it).
+    let requested = match q.negotiate_version.as_deref().map(str::parse::<i32>) {
+        None => 0,
+        Some(Ok(v)) if v >= 0 => v,
+        Some(Ok(v)) => {
+            return Ok(negotiate_error(format!(
+                "The client requested version '{v}', but the server does not support this version."
+            )))
+        }
+        Some(Err(_)) => {
+            return Ok(negotiate_error(
+                "The client requested a non-integer protocol version.".into(),
+            ))
+        }
     };
-    let version = requested.min(1);
+    let version = requested.min(1) as u32;
     let connection_id = new_connection_id();
     let connection_token = if version == 0 {
         connection_id.clone()
@@ -190,9 +208,6 @@ async fn negotiate(
     };
     {
         let mut tokens = state.tokens();
-        tokens
-            .pending
-            .retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
         tokens.pending.insert(
             connection_token.clone(),
             (connection_id.clone(), Instant::now()),
@@ -211,6 +226,16 @@ async fn negotiate(
         body,
     )
         .into_response())
+}
+
+/// Negotiate's error form: 200, `{"error":"…"}` and nothing else.
+fn negotiate_error(error: String) -> Response {
+    let body = json!({ "error": error }).to_string();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Query of the WebSocket request.
@@ -606,6 +631,72 @@ mod tests {
         assert_eq!(body["checks"][0]["name"], "redis");
         assert_eq!(body["checks"][1]["name"], "signalr");
         assert!(body["totalDuration"].is_number());
+    }
+
+    /// A non-integer negotiateVersion is a 200 whose body is only ASP.NET's
+    /// error (HttpConnectionDispatcher.ProcessNegotiate, int.TryParse failing).
+    #[tokio::test]
+    async fn negotiate_non_integer_version_is_200_with_error() {
+        let (status, body, _) = call(
+            router().await,
+            post("/hubs/navigation-state/negotiate?negotiateVersion=x", ""),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::OK,
+                json!({"error": "The client requested a non-integer protocol version."})
+            )
+        );
+    }
+
+    /// A negative negotiateVersion is below MinimumProtocolVersion (0): 200
+    /// and ASP.NET's error (HttpConnectionDispatcher.ProcessNegotiate).
+    #[tokio::test]
+    async fn negotiate_negative_version_is_200_with_error() {
+        let (status, body, _) = call(
+            router().await,
+            post("/hubs/navigation-state/negotiate?negotiateVersion=-1", ""),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::OK,
+                json!({"error": "The client requested version '-1', but the server does not support this version."})
+            )
+        );
+    }
+
+    /// A WebSocket upgrade request for `token`.
+    fn upgrade(token: &str) -> Request<Body> {
+        Request::get(format!("/hubs/navigation-state?id={token}"))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    /// A negotiated connection nobody opened within 15 s is gone: its token
+    /// is a 404 (HttpConnectionManager.Scan disposes inactive connections
+    /// after DisconnectTimeout, 15 s by ConnectionOptionsSetup).
+    #[tokio::test(start_paused = true)]
+    async fn unused_negotiated_connection_expires_after_15_s() {
+        let r = router().await;
+        let negotiate = || post("/hubs/navigation-state/negotiate?negotiateVersion=1", "");
+        let (_, body, _) = call(r.clone(), negotiate()).await;
+        let fresh = body["connectionToken"].as_str().unwrap().to_owned();
+        let (_, body, _) = call(r.clone(), negotiate()).await;
+        let stale = body["connectionToken"].as_str().unwrap().to_owned();
+        tokio::time::advance(Duration::from_secs(14)).await;
+        let response = r.clone().oneshot(upgrade(&fresh)).await.unwrap();
+        assert_ne!(response.status(), StatusCode::NOT_FOUND, "alive at 14 s");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let response = r.oneshot(upgrade(&stale)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 
     /// An unknown connection token is a 404, before any upgrade happens.

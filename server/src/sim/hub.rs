@@ -26,8 +26,46 @@ use super::{SimConfig, SimError};
 /// How many records may wait for one slow client before it misses some.
 pub const OUTBOX_CAPACITY: usize = 1024;
 
-/// The sending half of one connection's outbox: whole records, ready to write.
-pub type Outbox = mpsc::Sender<Bytes>;
+/// What the hub hands a connection to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A whole record, ready to write.
+    Record(Bytes),
+    /// End the connection as ASP.NET's `AbortAllowReconnect` does: a Close
+    /// with an error and `allowReconnect`, then the socket closes. The text
+    /// is for the log only.
+    Abort(String),
+}
+
+/// The sending half of one connection's outbox.
+pub type Outbox = mpsc::Sender<Outgoing>;
+
+/// What a client-result invoke pending on a connection that drops is
+/// answered (`RedisHubLifetimeManager.SubscribeToConnection`'s
+/// ConnectionAborted callback).
+pub const CONNECTION_DISCONNECTED: &str = "Connection disconnected.";
+
+/// Why a connection's `OnConnectedAsync` failed; the two steps fail
+/// differently in ASP.NET (`HubConnectionHandler.OnConnectedAsync`).
+#[derive(Debug)]
+pub enum ConnectFailure {
+    /// The lifetime manager (subscribing `:connection:<id>`) failed: the
+    /// exception escapes the handler, no Close message is written and the
+    /// WebSocket closes with 1011.
+    LifetimeManager(SimError),
+    /// The hub's own `OnConnectedAsync` (joining `navigation-updates`)
+    /// failed: a Close with an error and without `allowReconnect`.
+    Hub(SimError),
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::LifetimeManager(e) => write!(f, "lifetime manager: {e}"),
+            Self::Hub(e) => write!(f, "hub OnConnectedAsync: {e}"),
+        }
+    }
+}
 
 /// A local connection as the hub sees it.
 struct Member {
@@ -111,11 +149,15 @@ impl Hub {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `OnConnectedAsync`: subscribe the connection's channel and join
-    /// `navigation-updates`. Fails (and leaves no trace) if Redis is down.
-    pub async fn connect(&self, id: &str, outbox: Outbox) -> Result<(), SimError> {
-        let channel = self.config.channels.connection(id);
-        self.backplane.subscribe(channel.clone()).await?;
+    /// Runs after the handshake answer, as in ASP.NET: the lifetime
+    /// manager's `OnConnectedAsync` (subscribe `:connection:<id>`), then the
+    /// hub's (join `navigation-updates`). Fails, leaving no trace, if Redis
+    /// is down, and says which step failed.
+    ///
+    /// The connection is registered here before either subscription is
+    /// awaited, as ASP.NET adds it to its connection store first: a
+    /// broadcast published right after the client saw `{}` still reaches it.
+    pub async fn connect(&self, id: &str, outbox: Outbox) -> Result<(), ConnectFailure> {
         self.registry().connections.insert(
             id.to_owned(),
             Member {
@@ -124,25 +166,47 @@ impl Hub {
                 awaited_results: HashMap::new(),
             },
         );
+        let channel = self.config.channels.connection(id);
+        if let Err(e) = self.backplane.subscribe(channel).await {
+            self.forget(id);
+            return Err(ConnectFailure::LifetimeManager(e));
+        }
         if let Err(e) = self.join_local(id, NAVIGATION_GROUP).await {
-            self.disconnect(id);
-            return Err(e);
+            self.remove(id);
+            return Err(ConnectFailure::Hub(e));
         }
         Ok(())
     }
 
-    /// `OnDisconnectedAsync`: leave every group and release the channels.
-    pub fn disconnect(&self, id: &str) {
-        let released = {
+    /// Unregisters a connection whose channel was never subscribed.
+    fn forget(&self, id: &str) {
+        self.registry().connections.remove(id);
+    }
+
+    /// `OnDisconnectedAsync`: leave every group, release the channels, and
+    /// answer every client-result invoke still waiting on this connection
+    /// with "Connection disconnected." on its server's return channel.
+    pub async fn disconnect(&self, id: &str) {
+        for (invocation_id, return_channel) in self.remove(id) {
+            let error = completion(invocation_id, Err(CONNECTION_DISCONNECTED.to_owned()));
+            self.return_result(&return_channel, error.to_record()).await;
+        }
+    }
+
+    /// Removes a connection and its subscriptions; returns the client-result
+    /// invokes it still owed an answer (invocation id, return channel).
+    fn remove(&self, id: &str) -> Vec<(String, String)> {
+        let (released, awaited) = {
             let mut registry = self.registry();
             let Some(member) = registry.connections.remove(id) else {
-                return;
+                return Vec::new();
             };
-            member
+            let released = member
                 .groups
                 .into_iter()
                 .filter(|group| remove_member(&mut registry, group, id))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (released, member.awaited_results.into_iter().collect())
         };
         for group in released {
             self.backplane
@@ -150,6 +214,7 @@ impl Hub {
         }
         self.backplane
             .unsubscribe(self.config.channels.connection(id));
+        awaited
     }
 
     /// `Groups.AddToGroupAsync`: locally if the connection is here, else
@@ -228,18 +293,26 @@ impl Hub {
     }
 
     /// Runs hub method `target` for connection `caller`. `Ok` is the
-    /// method's result (`null` for Conduit's `Task` methods).
+    /// method's result (`null` for Conduit's `Task` methods). `stream_ids`
+    /// is how many client streams the invocation announced; none of
+    /// Conduit's methods takes one, so any makes the call fail unrun.
     pub async fn invoke(
         &self,
         caller: &str,
         target: &str,
         arguments: &[Value],
+        stream_ids: usize,
     ) -> Result<Value, String> {
         let binding_failed =
             || format!("Failed to invoke '{target}' due to an error on the server.");
-        let method = HubMethod::find(target).ok_or_else(|| {
-            format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")
-        })?;
+        let method = HubMethod::find(target).ok_or_else(|| method_does_not_exist(target))?;
+        // DefaultHubDispatcher.Invoke checks the stream count before binding
+        // arguments; a HubException's text is always shown to the client.
+        if stream_ids != 0 {
+            return Err(format!(
+                "An unexpected error occurred invoking '{target}' on the server. HubException: Client sent {stream_ids} stream(s), Hub method expects 0."
+            ));
+        }
         match method {
             HubMethod::RequestCurrentState => {
                 if !arguments.is_empty() {
@@ -277,9 +350,21 @@ impl Hub {
         Ok(Value::Null)
     }
 
+    /// Why a StreamInvocation of `target` fails without running anything:
+    /// an unknown method, or (all of Conduit's) a non-streaming one
+    /// (`DefaultHubDispatcher.ValidateInvocationMode`).
+    pub fn stream_invocation_error(&self, target: &str) -> String {
+        match HubMethod::find(target) {
+            None => method_does_not_exist(target),
+            Some(_) => format!(
+                "The client attempted to invoke the non-streaming '{target}' method with a streaming invocation."
+            ),
+        }
+    }
+
     fn send_to_local(&self, id: &str, record: Bytes) {
         if let Some(member) = self.registry().connections.get(id) {
-            offer(&member.outbox, record);
+            offer(&member.outbox, Outgoing::Record(record));
         }
     }
 
@@ -331,12 +416,14 @@ impl Hub {
             Ok(i) => i,
             Err(e) => return tracing::warn!("undecodable invocation: {e}"),
         };
-        let Some(json) = invocation.message_for("json") else {
-            return tracing::warn!(
-                "This message was received from another server that did not have the requested protocol available."
-            );
+        // Without an entry for a connection's protocol ASP.NET's write
+        // throws (SerializedHubMessage.GetSerializedMessage) and
+        // HubConnectionContext.WriteCore aborts that connection, allowing a
+        // reconnect: every connection the message was for is ended.
+        let outgoing = match invocation.message_for("json") {
+            Some(json) => Outgoing::Record(Bytes::copy_from_slice(json)),
+            None => Outgoing::Abort(NO_PROTOCOL_ENTRY.to_owned()),
         };
-        let record = Bytes::copy_from_slice(json);
         let excluded: HashSet<&str> = invocation
             .excluded_connection_ids
             .iter()
@@ -353,7 +440,7 @@ impl Hub {
         }
         let send = |id: &str| {
             if let Some(member) = registry.connections.get(id) {
-                offer(&member.outbox, record.clone());
+                offer(&member.outbox, outgoing.clone());
             }
         };
         match kind {
@@ -408,6 +495,11 @@ impl Hub {
         let Some(return_channel) = return_channel else {
             return;
         };
+        self.return_result(&return_channel, record).await;
+    }
+
+    /// Publishes a Completion record on another server's return channel.
+    async fn return_result(&self, return_channel: &str, record: Vec<u8>) {
         // The address travels without the channel prefix; SE.Redis adds it.
         let channel = format!("{}{return_channel}", self.config.channels.prefix);
         let body = protocol::backplane::Completion {
@@ -416,7 +508,7 @@ impl Hub {
         }
         .encode();
         if let Err(e) = self.backplane.publish(channel, body).await {
-            tracing::warn!("client result for {invocation_id} not returned: {e}");
+            tracing::warn!("client result not returned on {return_channel}: {e}");
         }
     }
 
@@ -444,10 +536,19 @@ fn remove_member(registry: &mut Registry, group: &str, id: &str) -> bool {
     false
 }
 
+/// ASP.NET's text when a backplane message lacks the connection's protocol.
+const NO_PROTOCOL_ENTRY: &str =
+    "This message was received from another server that did not have the requested protocol available.";
+
+/// ASP.NET's Completion error for a hub method that does not exist.
+fn method_does_not_exist(target: &str) -> String {
+    format!("Failed to invoke '{target}' due to an error on the server. HubException: Method does not exist.")
+}
+
 /// Queues a record for one connection; a client that has fallen
 /// [`OUTBOX_CAPACITY`] records behind misses it rather than stalling others.
-fn offer(outbox: &Outbox, record: Bytes) {
-    if let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(record) {
+fn offer(outbox: &Outbox, outgoing: Outgoing) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(outgoing) {
         tracing::warn!("a slow client missed a message");
     }
 }
@@ -528,7 +629,7 @@ mod tests {
     async fn unknown_method_error_text() {
         let hub = local_hub().await;
         assert_eq!(
-            hub.invoke("x", "Nope", &[]).await,
+            hub.invoke("x", "Nope", &[], 0).await,
             Err("Failed to invoke 'Nope' due to an error on the server. HubException: Method does not exist.".into())
         );
     }
@@ -540,7 +641,7 @@ mod tests {
         let (tx, _rx) = mpsc::channel(4);
         hub.connect("c1", tx).await.unwrap();
         assert_eq!(hub.local_members(NAVIGATION_GROUP), vec!["c1".to_owned()]);
-        hub.disconnect("c1");
+        hub.disconnect("c1").await;
         assert!(hub.local_members(NAVIGATION_GROUP).is_empty());
     }
 
@@ -551,11 +652,12 @@ mod tests {
         let (tx, _rx) = mpsc::channel(4);
         hub.connect("c1", tx).await.unwrap();
         assert_eq!(
-            hub.invoke("c1", "SubscribeToModel", &[json!("gpt")]).await,
+            hub.invoke("c1", "SubscribeToModel", &[json!("gpt")], 0)
+                .await,
             Ok(Value::Null)
         );
         assert_eq!(hub.local_members("model-gpt"), vec!["c1".to_owned()]);
-        hub.invoke("c1", "UnsubscribeFromModel", &[json!("gpt")])
+        hub.invoke("c1", "UnsubscribeFromModel", &[json!("gpt")], 0)
             .await
             .unwrap();
         assert!(hub.local_members("model-gpt").is_empty());
@@ -569,16 +671,17 @@ mod tests {
         let (tx2, mut rx2) = mpsc::channel(4);
         hub.connect("c1", tx1).await.unwrap();
         hub.connect("c2", tx2).await.unwrap();
-        hub.invoke("c1", "SubscribeToModel", &[json!("m")])
+        hub.invoke("c1", "SubscribeToModel", &[json!("m")], 0)
             .await
             .unwrap();
         let msg = HubMessage::invocation("ModelUpdate", vec![json!(1)]);
         hub.send_group("model-m", &msg).await.unwrap();
         hub.send_group(NAVIGATION_GROUP, &msg).await.unwrap();
-        assert_eq!(rx1.recv().await.unwrap(), Bytes::from(msg.to_record()));
-        assert_eq!(rx1.recv().await.unwrap(), Bytes::from(msg.to_record()));
+        let record = Outgoing::Record(Bytes::from(msg.to_record()));
+        assert_eq!(rx1.recv().await.unwrap(), record);
+        assert_eq!(rx1.recv().await.unwrap(), record);
         // c2 is only in navigation-updates: its first record is the second send.
-        assert_eq!(rx2.recv().await.unwrap(), Bytes::from(msg.to_record()));
+        assert_eq!(rx2.recv().await.unwrap(), record);
         assert!(rx2.try_recv().is_err());
     }
 }

@@ -6,7 +6,9 @@
 //! real ASP.NET Core instances on one Redis exchange broadcasts.
 //!
 //! * [`hub`]: Conduit's hub behaviour and the local connections and groups.
-//! * [`connection`]: one SignalR connection (handshake, records, keep-alive).
+//! * [`connection`]: one SignalR connection (handshake, then
+//!   `OnConnectedAsync`, records, keep-alive on a fixed cadence, the client
+//!   timeout), with ASP.NET's order and texts.
 //! * [`backplane`]: the Redis side: subscriptions, publishes, group commands
 //!   and acks, outages and resubscription.
 //! * [`http`]: the routes: negotiate, WebSocket, trigger, model mappings, CORS.
@@ -73,10 +75,12 @@ pub struct Args {
     /// Hub type full name, the middle part of every channel.
     #[arg(long, default_value = CONDUIT_HUB)]
     pub hub: String,
-    /// Seconds of server silence before a Ping (Conduit: 30).
+    /// Seconds between the server's Pings, a fixed cadence whatever else
+    /// is sent (Conduit: 30).
     #[arg(long, default_value_t = 30)]
     pub keep_alive: u64,
-    /// Seconds of client silence before the connection is dropped (Conduit: 60).
+    /// Seconds of client silence before the connection is closed, counted
+    /// once the client's first Ping arrived (Conduit: 60).
     #[arg(long, default_value_t = 60)]
     pub client_timeout: u64,
     /// Seconds a new connection has to send its handshake.

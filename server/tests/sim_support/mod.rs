@@ -138,6 +138,16 @@ impl Client {
             Received::Record(r) => assert_eq!(r, b"{}", "handshake response"),
             other => panic!("handshake failed: {other:?}"),
         }
+        // `{}` comes before OnConnectedAsync (subscriptions, the group), as
+        // in ASP.NET; messages are dispatched only after it, so one round
+        // trip means this client is fully connected before a test publishes.
+        client
+            .send_text("{\"type\":1,\"invocationId\":\"connected\",\"target\":\"Connected?\",\"arguments\":[]}\x1e")
+            .await;
+        match client.next_message().await {
+            HubMessage::Completion { invocation_id, .. } if invocation_id == "connected" => {}
+            other => panic!("expected the round trip's completion, got {other:?}"),
+        }
         client
     }
 
