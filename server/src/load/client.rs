@@ -1,8 +1,8 @@
 //! One load connection, as the official client behaves: negotiate (or
 //! skip it), WebSocket, JSON handshake, a ping every 15 s, a 30 s server
 //! timeout, and automatic reconnects on the default 0/2/10/30 s delays.
-//! Every test broadcast is timed the moment its frame arrives, before any
-//! parsing, then accounted by seq.
+//! Every test broadcast is timed by the kernel's receive time of its frame
+//! (see [`super::stamped`]), then accounted by seq.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,13 +12,14 @@ use futures_util::{SinkExt, StreamExt};
 use protocol::connection::ReconnectPolicy;
 use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse};
 use serde::Deserialize;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::meter::{InstanceMeter, Meter};
+use super::stamped::Stamped;
 use super::tally::Tally;
 
 /// The official client's keep-alive interval.
@@ -33,7 +34,7 @@ const PING: &str = "{\"type\":6}\u{1e}";
 /// count as due to it.
 const JOIN_MARGIN_US: u64 = 100_000;
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Stamped>;
 
 /// Unix time in microseconds: comparable across processes on one machine.
 pub fn now_us() -> u64 {
@@ -208,7 +209,8 @@ async fn hold(
         }
         tokio::select! {
             frame = ws.next() => {
-                let arrived = now_us();
+                // When the frame reached this machine, not when we got to it.
+                let arrived = ws.get_ref().last_us();
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
@@ -396,6 +398,7 @@ async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
+    let stream = Stamped::new(stream);
     let (mut ws, _) =
         tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
             .await

@@ -5,7 +5,8 @@
 //!
 //! * [`plan`]: the run's plan (shared by every agent) and the chaos schedule;
 //! * [`client`]: one connection, as the official client behaves; it times
-//!   every arrival before parsing it and accounts for it with a [`tally`];
+//!   every arrival by the kernel's receive time ([`stamped`]) and accounts
+//!   for it with a [`tally`];
 //! * [`meter`]: what connections record into, snapshotted every second
 //!   as an [`meter::Interval`];
 //! * [`crowd`]: the connections of one agent, ramped, held and drained;
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod sender;
+pub mod stamped;
 pub mod summary;
 pub mod tally;
 
