@@ -12,25 +12,40 @@ use load_support::{channels, cli, load, DemoStack, SERIAL};
 use sim_support::TestSim;
 use support::{eventually, RedisServer};
 
-/// Two stand-ins on one throwaway Redis.
-async fn two_sims(redis: &RedisServer) -> (TestSim, TestSim) {
-    let url = redis.url();
-    (
-        TestSim::start("api-1", Some(&url)).await,
-        TestSim::start("api-2", Some(&url)).await,
-    )
+/// A throwaway Redis, two stand-ins on it, and the flags that point
+/// `load` at them.
+struct TwoSims {
+    /// The backplane.
+    redis: RedisServer,
+    /// api-1; kept so it serves until the test ends.
+    _a: TestSim,
+    /// api-2; likewise.
+    _b: TestSim,
+    /// `--redis … --instance api-1=… --instance api-2=…`.
+    flags: Vec<String>,
 }
 
-/// The flags that point load at `redis` and the two sims.
-fn target(redis: &RedisServer, a: &TestSim, b: &TestSim) -> Vec<String> {
-    vec![
-        "--redis".into(),
-        redis.url(),
-        "--instance".into(),
-        format!("api-1={}", a.url()),
-        "--instance".into(),
-        format!("api-2={}", b.url()),
-    ]
+impl TwoSims {
+    async fn start() -> Self {
+        let redis = RedisServer::start();
+        let url = redis.url();
+        let a = TestSim::start("api-1", Some(&url)).await;
+        let b = TestSim::start("api-2", Some(&url)).await;
+        let flags = vec![
+            "--redis".into(),
+            url,
+            "--instance".into(),
+            format!("api-1={}", a.url()),
+            "--instance".into(),
+            format!("api-2={}", b.url()),
+        ];
+        Self {
+            redis,
+            _a: a,
+            _b: b,
+            flags,
+        }
+    }
 }
 
 fn args<'a>(fixed: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
@@ -46,9 +61,8 @@ fn args<'a>(fixed: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_run_is_counted_independently() {
     let _serial = SERIAL.lock().await;
-    let redis = RedisServer::start();
-    let (a, b) = two_sims(&redis).await;
-    let flags = target(&redis, &a, &b);
+    let stack = TwoSims::start().await;
+    let (redis, flags) = (&stack.redis, &stack.flags);
     let url = redis.url();
     // Each SignalR connection has its own :connection: channel on Redis.
     let watcher = tokio::spawn(async move {
@@ -60,7 +74,7 @@ async fn a_small_run_is_counted_independently() {
         .await
     });
     let (_, s) = load(&args(
-        &flags,
+        flags,
         &["--connections", "40", "--duration", "3s", "--rate", "10"],
     ))
     .await;
@@ -91,11 +105,10 @@ async fn a_small_run_is_counted_independently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_through_an_instance_reach_all() {
     let _serial = SERIAL.lock().await;
-    let redis = RedisServer::start();
-    let (a, b) = two_sims(&redis).await;
-    let flags = target(&redis, &a, &b);
+    let stack = TwoSims::start().await;
+    let flags = &stack.flags;
     let (_, s) = load(&args(
-        &flags,
+        flags,
         &[
             "--connections",
             "10",
@@ -225,11 +238,10 @@ async fn loss_on_a_live_connection_is_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_agents_merge_to_the_sum() {
     let _serial = SERIAL.lock().await;
-    let redis = RedisServer::start();
-    let (a, b) = two_sims(&redis).await;
-    let flags = target(&redis, &a, &b);
+    let stack = TwoSims::start().await;
+    let (redis, flags) = (&stack.redis, &stack.flags);
     let (_, s) = load(&args(
-        &flags,
+        flags,
         &["--connections", "40", "--duration", "3s", "--agents", "2"],
     ))
     .await;
@@ -252,9 +264,8 @@ async fn two_agents_merge_to_the_sum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_agent_is_reported() {
     let _serial = SERIAL.lock().await;
-    let redis = RedisServer::start();
-    let (a, b) = two_sims(&redis).await;
-    let mut flags = target(&redis, &a, &b);
+    let stack = TwoSims::start().await;
+    let (redis, mut flags) = (&stack.redis, stack.flags.clone());
     flags.extend(["--remote-agents", "2", "--control-redis", &redis.url()].map(String::from));
     let coordinator = tokio::spawn({
         let flags = flags.clone();
@@ -296,13 +307,12 @@ async fn a_stopped_agent_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_control_redis_is_a_clear_error() {
     let _serial = SERIAL.lock().await;
-    let redis = RedisServer::start();
-    let (a, b) = two_sims(&redis).await;
-    let flags = target(&redis, &a, &b);
+    let stack = TwoSims::start().await;
+    let flags = &stack.flags;
     let closed = format!("redis://127.0.0.1:{}", support::free_port());
     let mut all = vec!["load"];
     all.extend(args(
-        &flags,
+        flags,
         &[
             "--agents",
             "1",
