@@ -137,3 +137,83 @@ async fn official_client_across_three_sims() {
     assert_eq!(again["receivers"], 3);
     node.stop().await;
 }
+
+/// Runs `script` under node (from the repository root, so `require` finds
+/// node_modules) with `url` as its argument and returns its last stdout
+/// line, within [`LIMIT`].
+async fn node_script(script: &str, url: &str) -> String {
+    node_lines(script, url).await.pop().unwrap_or_default()
+}
+
+/// Like [`node_script`], every stdout line.
+async fn node_lines(script: &str, url: &str) -> Vec<String> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let run = Command::new("node")
+        .args(["-e", script, url])
+        .current_dir(root)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(LIMIT, run)
+        .await
+        .expect("node finished in time")
+        .expect("node on PATH");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// The official client, after the stand-in closed its connection for a
+/// message over 32 KiB, reconnects by itself: the Close carries
+/// `allowReconnect: true`, as ASP.NET's does for an error
+/// (HubConnectionHandler.HubOnDisconnectedAsync; HubConnection.ts reconnects
+/// only when the Close allows it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_reconnects_after_an_oversized_message() {
+    let sim = TestSim::start("api-1", None).await;
+    let script = r#"
+        const signalR = require("@microsoft/signalr");
+        const c = new signalR.HubConnectionBuilder()
+            .withUrl(process.argv[1] + "/hubs/navigation-state")
+            .withAutomaticReconnect()
+            .configureLogging(signalR.LogLevel.None)
+            .build();
+        const done = (what) => { console.log(what); process.exit(0); };
+        c.onreconnected(() => done("reconnected"));
+        c.onclose((e) => done("closed: " + e));
+        c.start().then(() => c.send("RequestCurrentState", "x".repeat(40 * 1024)));
+        setTimeout(() => done("timeout"), 20000);
+    "#;
+    assert_eq!(node_script(script, &sim.url()).await, "reconnected");
+}
+
+/// With Redis down, the official client's start succeeds and the
+/// connection then drops (so it reconnects), as against ASP.NET: the
+/// handshake answer is written before RedisHubLifetimeManager.OnConnectedAsync
+/// fails (HubConnectionHandler.OnConnectedAsync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_starts_then_drops_while_redis_is_down() {
+    let mut redis = RedisServer::start();
+    let sim = TestSim::start("api-1", Some(&redis.url())).await;
+    redis.kill();
+    let health = format!("{}/health", sim.url());
+    eventually(LIMIT, "health to report Redis down", || async {
+        (sim_support::get_json(&health).await.0 == 503).then_some(())
+    })
+    .await;
+    let script = r#"
+        const signalR = require("@microsoft/signalr");
+        const c = new signalR.HubConnectionBuilder()
+            .withUrl(process.argv[1] + "/hubs/navigation-state")
+            .withAutomaticReconnect([60000])
+            .configureLogging(signalR.LogLevel.None)
+            .build();
+        const done = (what) => { console.log(what); process.exit(0); };
+        c.onreconnecting(() => done("reconnecting"));
+        c.onclose((e) => done("closed: " + e));
+        c.start().then(() => console.log("started"), (e) => done("start failed: " + e));
+        setTimeout(() => done("timeout"), 20000);
+    "#;
+    assert_eq!(
+        node_lines(script, &sim.url()).await,
+        ["started", "reconnecting"]
+    );
+}
