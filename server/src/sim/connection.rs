@@ -172,7 +172,8 @@ where
                 return ending;
             }
         }
-        let keep_alive = Duration::from_millis(self.limits.liveness.keep_alive_ms);
+        // An interval cannot have a zero period (`--keep-alive 0`).
+        let keep_alive = Duration::from_millis(self.limits.liveness.keep_alive_ms.max(1));
         let timeout = Duration::from_millis(self.limits.liveness.timeout_ms);
         // Pings on a fixed cadence whatever else was sent, as ASP.NET's
         // KeepAliveTick does: only a ping moves its clock.
