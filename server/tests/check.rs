@@ -9,6 +9,8 @@ mod support;
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use load_support::{cli, DemoStack, SERIAL};
 use serde_json::Value;
 use sim_support::TestSim;
@@ -132,8 +134,21 @@ async fn thresholds_fail_their_criteria() {
     let demo = DemoStack::start().await;
     let redis = demo.redis.clone();
     let grow = tokio::spawn(async move {
-        // 16 MiB written while the steady run holds its connections.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // 16 MiB written while the steady run holds its connections:
+        // drift is measured over the hold, which starts with the first
+        // broadcast on the group channel.
+        let client = redis::Client::open(redis.clone()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub
+            .subscribe(
+                "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates",
+            )
+            .await
+            .unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(60), pubsub.on_message().next()).await;
+        assert!(matches!(first, Ok(Some(_))), "the steady run broadcast");
+        // Midway through the 3 s hold: after its first sample, before its last.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let client = redis::Client::open(redis).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
         let _: () = redis::cmd("SET")
