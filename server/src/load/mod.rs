@@ -52,6 +52,7 @@ use chaos::DemoControls;
 use control::Control;
 use crowd::Command;
 use ledger::Ledger;
+use meter::Interval;
 use plan::{parse_duration, Chaos, Plan, SendVia};
 use summary::{Event, GeneratorStats, LoadSummary, PlanEcho, SendStats, Validity};
 
@@ -400,8 +401,6 @@ async fn start_agents(
         rx,
     ))
 }
-
-use meter::Interval;
 
 /// Runs the load: ramp, hold (with sender and chaos), drain. Returns the
 /// summary and the books (for the interval log).
