@@ -5,7 +5,9 @@
 //! own queue (milliseconds), which would otherwise count as the servers'
 //! latency.
 //!
-//! Where the kernel gives no timestamp, the read's own time stands in.
+//! Where the kernel gives no timestamp, the read's own time stands in: it
+//! switches receive timestamps on for the machine lazily, so the first
+//! reads after the first socket asks may come without one.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::AsRawFd;
@@ -27,6 +29,10 @@ pub struct Stamped {
     last_us: u64,
     /// Whether the kernel agreed to timestamp (else reads are timed here).
     kernel: bool,
+    /// Whether the last read's time came from the kernel. The kernel turns
+    /// receive timestamps on for the whole machine lazily, so the first
+    /// packets after the first socket asks may come without one.
+    last_from_kernel: bool,
     /// Room for one `SCM_TIMESTAMPNS` message, reused.
     cmsg: Vec<u8>,
 }
@@ -39,6 +45,7 @@ impl Stamped {
             inner,
             last_us: 0,
             kernel,
+            last_from_kernel: false,
             cmsg: nix::cmsg_space!(nix::sys::time::TimeSpec),
         }
     }
@@ -64,6 +71,7 @@ impl Stamped {
             }
             Ok(msg.bytes)
         })?;
+        self.last_from_kernel = stamp.is_some();
         self.last_us = stamp.unwrap_or_else(now_us);
         Ok(n)
     }
@@ -131,12 +139,24 @@ mod tests {
         let mut stamped = Stamped::new(client.unwrap());
         assert!(stamped.kernel, "Linux timestamps TCP receives");
         let (mut server, _) = server.unwrap();
+        let mut buf = [0u8; 16];
+        // Until the kernel has switched timestamps on, reads are timed here.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !stamped.last_from_kernel {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the kernel never stamped a read"
+            );
+            server.write_all(b"x").await.unwrap();
+            stamped.read(&mut buf).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let sent = now_us();
         server.write_all(b"hello").await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let mut buf = [0u8; 16];
         let n = stamped.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"hello");
+        assert!(stamped.last_from_kernel);
         let waited = now_us() - stamped.last_us();
         assert!(
             stamped.last_us() >= sent.saturating_sub(1_000),
