@@ -148,7 +148,8 @@ mod tests {
                 "the kernel never stamped a read"
             );
             server.write_all(b"x").await.unwrap();
-            stamped.read(&mut buf).await.unwrap();
+            let n = stamped.read(&mut buf).await.unwrap();
+            assert_eq!(n, 1);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let sent = now_us();
