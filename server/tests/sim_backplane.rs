@@ -395,50 +395,78 @@ async fn killed_publishing_connection_is_replaced() {
 }
 
 /// A client-result invoke from another server (the .NET 7+ 4-element
-/// invocation on `:connection:`) reaches the client, and its Completion goes
-/// back on that server's return channel.
-#[tokio::test]
-async fn client_result_returns_to_the_invoking_server() {
-    let redis = RedisServer::start();
-    let sim = TestSim::start("api-1", Some(&redis.url())).await;
-    let mut client = Client::connect(&sim.url()).await;
-    let channels = Channels::conduit();
-    let mut pubsub = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
-    pubsub
-        .subscribe(channels.return_channel("aspnet_0123"))
-        .await
-        .unwrap();
-    let ask = HubMessage::Invocation {
-        headers: vec![],
-        invocation_id: Some("s1".into()),
-        target: "GetState".into(),
-        arguments: vec![],
-        stream_ids: vec![],
-    };
-    let body = Invocation {
-        excluded_connection_ids: vec![],
-        messages: vec![("json".into(), ask.to_record())],
-        return_to: Some(ReturnAddress {
-            invocation_id: "s1".into(),
-            return_channel: channels.unprefixed(&ChannelKind::Return("aspnet_0123".into())),
-        }),
-    };
-    let receivers = publish(
-        &redis.url(),
-        &channels.connection(&client.connection_id),
-        &body.encode(),
-    )
-    .await;
-    assert_eq!(receivers, 1);
-    assert_eq!(client.next_message().await, ask);
-    client
-        .send_text("{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e")
+/// invocation on `:connection:`), as both client-result tests send it.
+struct ClientResultAsk {
+    /// The stand-in the client is on.
+    _sim: TestSim,
+    /// The client asked for a result.
+    client: Client,
+    /// Subscribed to the invoking server's return channel.
+    returns: redis::aio::PubSub,
+}
+
+impl ClientResultAsk {
+    /// Connects a client and publishes `GetState` to it with a return
+    /// address on server `aspnet_0123`; asserts exactly it received it.
+    async fn send(redis: &RedisServer) -> Self {
+        let sim = TestSim::start("api-1", Some(&redis.url())).await;
+        let mut client = Client::connect(&sim.url()).await;
+        let channels = Channels::conduit();
+        let mut returns = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
+        returns
+            .subscribe(channels.return_channel("aspnet_0123"))
+            .await
+            .unwrap();
+        let ask = HubMessage::Invocation {
+            headers: vec![],
+            invocation_id: Some("s1".into()),
+            target: "GetState".into(),
+            arguments: vec![],
+            stream_ids: vec![],
+        };
+        let body = Invocation {
+            excluded_connection_ids: vec![],
+            messages: vec![("json".into(), ask.to_record())],
+            return_to: Some(ReturnAddress {
+                invocation_id: "s1".into(),
+                return_channel: channels.unprefixed(&ChannelKind::Return("aspnet_0123".into())),
+            }),
+        };
+        let receivers = publish(
+            &redis.url(),
+            &channels.connection(&client.connection_id),
+            &body.encode(),
+        )
         .await;
-    let back = tokio::time::timeout(LIMIT, pubsub.on_message().next())
+        assert_eq!(receivers, 1);
+        assert_eq!(client.next_message().await, ask);
+        Self {
+            _sim: sim,
+            client,
+            returns,
+        }
+    }
+}
+
+/// The next Completion on a return channel.
+async fn next_completion(returns: &mut redis::aio::PubSub) -> Completion {
+    let back = tokio::time::timeout(LIMIT, returns.on_message().next())
         .await
         .unwrap()
         .unwrap();
-    let completion = Completion::decode(back.get_payload_bytes()).unwrap();
+    Completion::decode(back.get_payload_bytes()).unwrap()
+}
+
+/// A client-result invoke from another server reaches the client, and its
+/// Completion goes back on that server's return channel.
+#[tokio::test]
+async fn client_result_returns_to_the_invoking_server() {
+    let redis = RedisServer::start();
+    let mut case = ClientResultAsk::send(&redis).await;
+    case.client
+        .send_text("{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e")
+        .await;
+    let completion = next_completion(&mut case.returns).await;
     assert_eq!(completion.protocol, "json");
     assert_eq!(
         completion.message,
@@ -453,38 +481,9 @@ async fn client_result_returns_to_the_invoking_server() {
 #[tokio::test]
 async fn pending_client_result_of_dropped_connection_is_answered() {
     let redis = RedisServer::start();
-    let sim = TestSim::start("api-1", Some(&redis.url())).await;
-    let mut client = Client::connect(&sim.url()).await;
-    let channels = Channels::conduit();
-    let mut pubsub = redis_client(&redis.url()).get_async_pubsub().await.unwrap();
-    pubsub
-        .subscribe(channels.return_channel("aspnet_0123"))
-        .await
-        .unwrap();
-    let ask = HubMessage::Invocation {
-        headers: vec![],
-        invocation_id: Some("s1".into()),
-        target: "GetState".into(),
-        arguments: vec![],
-        stream_ids: vec![],
-    };
-    let body = Invocation {
-        excluded_connection_ids: vec![],
-        messages: vec![("json".into(), ask.to_record())],
-        return_to: Some(ReturnAddress {
-            invocation_id: "s1".into(),
-            return_channel: channels.unprefixed(&ChannelKind::Return("aspnet_0123".into())),
-        }),
-    };
-    let channel = channels.connection(&client.connection_id);
-    publish(&redis.url(), &channel, &body.encode()).await;
-    assert_eq!(client.next_message().await, ask);
-    drop(client);
-    let back = tokio::time::timeout(LIMIT, pubsub.on_message().next())
-        .await
-        .unwrap()
-        .unwrap();
-    let completion = Completion::decode(back.get_payload_bytes()).unwrap();
+    let mut case = ClientResultAsk::send(&redis).await;
+    drop(case.client);
+    let completion = next_completion(&mut case.returns).await;
     assert_eq!(
         completion.message,
         b"{\"type\":3,\"invocationId\":\"s1\",\"error\":\"Connection disconnected.\"}\x1e"
