@@ -225,9 +225,6 @@ impl Args {
             };
             d.available().await?;
         }
-        if self.send_via == SendVia::Instance && agents > 0 {
-            tracing::debug!("instance triggers are sent by the coordinator only");
-        }
         let per_process = self.connections.div_ceil(u64::from(agents.max(1)));
         let (soft, hard) = gauge::raise_nofile();
         if agents == 0 && per_process + SPARE_FILES > soft {
@@ -672,12 +669,8 @@ fn validity(
             generator.loop_lag_ms.p99, setup.max_lag_ms
         ));
     }
-    let processes = if setup.control.is_some() {
-        f64::from(plan.agents)
-    } else {
-        1.0
-    };
-    let ceiling = 90.0 * (generator.cores as f64).min(processes.max(1.0) * generator.cores as f64);
+    // Agents on this machine share its cores: the ceiling is the machine's.
+    let ceiling = 90.0 * generator.cores as f64;
     if generator.cpu_pct_mean > ceiling {
         reasons.push(format!(
             "the generator used {:.0} % CPU on average (ceiling {:.0} % for {} cores)",
