@@ -75,6 +75,7 @@ fn config() -> DashboardConfig {
         trigger_modes: vec![TriggerMode::Redis],
         token_required: false,
         demo: None,
+        canary_interval_ms: None,
     }
 }
 

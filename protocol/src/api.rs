@@ -30,6 +30,10 @@ pub struct DashboardConfig {
     /// page may stop and start them.
     #[serde(default)]
     pub demo: Option<DemoControls>,
+    /// The canary's interval when the companion runs one (`--canary`):
+    /// the page then shows its history from `GET /api/canary`.
+    #[serde(default)]
+    pub canary_interval_ms: Option<u64>,
 }
 
 /// One SignalR instance.
@@ -218,6 +222,9 @@ pub struct RedisStatus {
     pub version: Option<String>,
     /// `used_memory_human` from INFO.
     pub used_memory: Option<String>,
+    /// `used_memory` in bytes, for figures that add up.
+    #[serde(default)]
+    pub used_memory_bytes: Option<u64>,
     /// `connected_clients` from INFO.
     pub connected_clients: Option<u64>,
     /// `PUBSUB NUMSUB` of the hub's all channel: live instances.
@@ -250,4 +257,39 @@ pub struct InstanceHealth {
     pub checks: Value,
     /// Why it could not be read.
     pub error: Option<String>,
+}
+
+/// `GET /api/canary`: the companion's canary, when it runs (`--canary`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryReport {
+    /// Time between two canary broadcasts.
+    pub interval_ms: u64,
+    /// A canary not seen this long after it was sent counts as missed.
+    pub miss_after_ms: u64,
+    /// The instances, in the order of each round's `latencies_ms`.
+    pub instances: Vec<String>,
+    /// Whether the canary's own connection to each instance is open.
+    pub connected: Vec<bool>,
+    /// Canary broadcasts sent (published into the backplane).
+    pub sent: u64,
+    /// Canaries missed per instance, since the start.
+    pub missed: Vec<u64>,
+    /// The most recent rounds, oldest first.
+    pub rounds: Vec<CanaryRound>,
+}
+
+/// One canary broadcast and where it arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryRound {
+    /// Its sequence number.
+    pub seq: u64,
+    /// When it was published, Unix ms.
+    pub sent_at_ms: u64,
+    /// Publish → arrival per instance; `None` while pending or if missed.
+    pub latencies_ms: Vec<Option<f64>>,
+    /// Whether the round is decided (every instance either got it, or
+    /// `miss_after_ms` passed).
+    pub settled: bool,
 }

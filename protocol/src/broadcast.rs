@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 pub const NAVIGATION_EVENT: &str = "NavigationStateUpdate";
 /// The `type` inside the argument that marks a signalscope test broadcast.
 pub const TEST_BROADCAST_TYPE: &str = "TestBroadcast";
+/// Every canary's origin starts with this (then `-` and the canary's id),
+/// so pages and feeds can tell the companion's always-on canary apart
+/// from the broadcasts a person asked for.
+pub const CANARY_ORIGIN_PREFIX: &str = "canary";
 
 /// The identity of one test broadcast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +62,11 @@ impl TestBroadcast {
         json!({ "type": TEST_BROADCAST_TYPE, "data": self })
     }
 
+    /// Whether the companion's canary sent it.
+    pub fn is_canary(&self) -> bool {
+        is_canary_origin(&self.origin)
+    }
+
     /// Recognises a test broadcast among a message's arguments.
     pub fn from_arguments(arguments: &[Value]) -> Option<Self> {
         let arg = arguments.first()?;
@@ -66,6 +75,13 @@ impl TestBroadcast {
         }
         serde_json::from_value(arg.get("data")?.clone()).ok()
     }
+}
+
+/// Whether `origin` names a canary (`canary-<id>`).
+pub fn is_canary_origin(origin: &str) -> bool {
+    origin
+        .strip_prefix(CANARY_ORIGIN_PREFIX)
+        .is_some_and(|rest| rest.starts_with('-'))
 }
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`, as System.Text.Json
@@ -108,6 +124,15 @@ mod tests {
         assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601_utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(iso8601_utc(1_795_756_157_203), "2026-11-27T05:09:17.203Z");
+    }
+
+    /// Canary origins are told apart from every other sender's.
+    #[test]
+    fn canary_origins() {
+        assert!(is_canary_origin("canary-1f2e"));
+        assert!(!is_canary_origin("canaryman"));
+        assert!(!is_canary_origin("companion"));
+        assert!(TestBroadcast::new("i", 1, 0, "canary-a").is_canary());
     }
 
     /// A broadcast is recognised from its own argument, and nothing else is.

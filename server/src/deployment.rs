@@ -95,6 +95,8 @@ pub(crate) struct FileConfig {
     pub pass_within_ms: Option<u64>,
     /// `--ca-cert`.
     pub ca_cert: Option<PathBuf>,
+    /// `--canary` (serve), a duration (`10s`).
+    pub canary: Option<String>,
     /// `--demo` (load, check): the demo companion whose controls may stop
     /// and start the processes it owns.
     pub demo: Option<String>,

@@ -9,6 +9,9 @@
 //! * [`load`]: `signalscope load` (and `agent`): many real connections, a
 //!   paced sender, and latency, loss and reconnects measured honestly.
 //! * [`check`]: `signalscope check`: the guide's Success Criteria, judged.
+//! * [`canary`]: the always-on canary (`serve --canary`, `signalscope
+//!   canary`), exported with Redis's and the instances' health by
+//!   [`metrics`] on `/metrics`.
 //! * [`demo`]: `signalscope demo`. Starts Redis, three stand-ins and the
 //!   companion as children, and stops them all on Ctrl-C.
 //!
@@ -19,12 +22,14 @@
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
 
+pub mod canary;
 pub mod check;
 pub mod children;
 pub mod companion;
 pub mod demo;
 pub mod deployment;
 pub mod load;
+pub mod metrics;
 pub mod redis_link;
 pub mod redis_target;
 pub mod shutdown;

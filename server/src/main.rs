@@ -28,6 +28,9 @@ enum Command {
     Agent(signalscope::load::agent::Args),
     /// Judge the testing guide's Success Criteria against a deployment.
     Check(Box<signalscope::check::Args>),
+    /// Run the always-on canary and serve Prometheus metrics, without the
+    /// dashboard.
+    Canary(Box<signalscope::canary::Args>),
 }
 
 #[tokio::main]
@@ -45,6 +48,7 @@ async fn main() -> std::process::ExitCode {
         Command::Load(a) => signalscope::load::run(*a).await,
         Command::Agent(a) => signalscope::load::agent::run(a).await,
         Command::Check(a) => signalscope::check::run(*a).await,
+        Command::Canary(a) => signalscope::canary::run(*a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

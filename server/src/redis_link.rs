@@ -118,6 +118,22 @@ impl RedisLink {
         }
     }
 
+    /// PUBLISHes an invocation of `target` with `arguments` on `channel`,
+    /// laid out as ASP.NET Core's Redis backplane does (JSON protocol
+    /// only), so every instance delivers it to its clients. Returns how
+    /// many subscribers Redis handed it to.
+    pub async fn publish_invocation(
+        &self,
+        channel: &str,
+        target: &str,
+        arguments: Vec<serde_json::Value>,
+    ) -> Result<i64, LinkError> {
+        let message = protocol::HubMessage::invocation(target, arguments);
+        let bytes = protocol::backplane::Invocation::json(&message, Vec::new()).encode();
+        self.query(redis::cmd("PUBLISH").arg(channel).arg(bytes))
+            .await
+    }
+
     /// The channels with a subscriber whose name starts with `prefix`
     /// (`PUBSUB CHANNELS`), as the rest of their names, sorted: live
     /// servers from ack channels, connections from connection channels.

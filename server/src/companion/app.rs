@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::api::{
-    DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode, TriggerRequest,
-    TriggerResponse,
+    CanaryReport, DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode,
+    TriggerRequest, TriggerResponse,
 };
 use protocol::broadcast::NAVIGATION_EVENT;
 use protocol::connection::Liveness;
@@ -23,7 +23,13 @@ use tokio::sync::watch;
 use super::feed::{Feed, Filter};
 use super::trigger::{Trigger, TRIGGER_PATH};
 use super::{assets, status, trigger, AppError, BoxError, CompanionConfig};
+use crate::canary::{Canary, CanarySettings};
+use crate::load::probe::subscriber_buffers;
+use crate::metrics::{self, Metrics};
 use crate::redis_link::RedisLink;
+
+/// Where Prometheus scrapes.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// The companion's Redis command connection's name: who sent a test
 /// broadcast, as the feed shows it.
@@ -47,6 +53,10 @@ struct Shared {
     feed: Arc<Feed>,
     /// Turns true on shutdown, so open feeds end and the server can drain.
     stopping: watch::Sender<bool>,
+    /// What `/metrics` exports.
+    metrics: Arc<Metrics>,
+    /// The always-on canary, when `--canary` asked for one.
+    canary: Option<Canary>,
 }
 
 impl AppState {
@@ -61,12 +71,30 @@ impl AppState {
             config.channels.prefix.clone(),
             config.feed.clone(),
         ));
+        let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
+        let metrics = Arc::new(Metrics::new(&names));
+        let canary = match config.canary {
+            Some(interval) => Some(Canary::start(
+                CanarySettings {
+                    interval,
+                    instances: config.instances.clone(),
+                    hub_path: config.hub_path.clone(),
+                    redis: config.redis.clone(),
+                    channel: config.channels.group(&config.group),
+                    event: NAVIGATION_EVENT.into(),
+                },
+                metrics.clone(),
+            )?),
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Shared {
                 link,
                 trigger: Trigger::new(config.ca_cert.as_deref())?,
                 feed,
                 stopping: watch::Sender::new(false),
+                metrics,
+                canary,
                 config,
             }),
         })
@@ -97,7 +125,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/config", get(config))
         .route(TRIGGER_PATH, post(trigger_broadcast))
         .route("/api/feed", get(feed))
-        .route("/api/status", get(status))
+        .merge(monitoring_routes())
         .with_state(state.clone());
     let router = match state.config().extra_routes.clone() {
         Some(extra) => router.merge(extra),
@@ -108,12 +136,29 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, require_token))
 }
 
-/// With a token configured, every `/api` call must carry it.
+/// What monitoring reads: `/metrics`, `/api/status`, `/api/canary`.
+fn monitoring_routes() -> Router<AppState> {
+    Router::new()
+        .route(METRICS_PATH, get(metrics))
+        .route("/api/status", get(status))
+        .route("/api/canary", get(canary))
+}
+
+/// Only the monitoring routes, behind the same token: `signalscope
+/// canary`, which serves no page.
+pub fn monitoring(state: AppState) -> Router {
+    monitoring_routes()
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, require_token))
+}
+
+/// With a token configured, every `/api` call and every scrape must carry it.
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(token) = state.config().token.as_deref() else {
         return next.run(request).await;
     };
-    if !request.uri().path().starts_with("/api") {
+    let path = request.uri().path();
+    if !(path.starts_with("/api") || path == METRICS_PATH) {
         return next.run(request).await;
     }
     let bearer = request
@@ -193,6 +238,11 @@ async fn config(State(state): State<AppState>) -> Json<DashboardConfig> {
         trigger_modes,
         token_required: c.token.is_some(),
         demo: c.demo.clone(),
+        canary_interval_ms: state
+            .inner
+            .canary
+            .as_ref()
+            .map(|c| c.interval().as_millis() as u64),
     })
 }
 
@@ -232,6 +282,23 @@ async fn feed(State(state): State<AppState>, Query(q): Query<FeedQuery>) -> impl
 
 async fn status(State(state): State<AppState>) -> Json<Status> {
     Json(status::status(&state).await)
+}
+
+/// Reads Redis and the instances now, then answers with every series.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let (status, buffers) = tokio::join!(status::status(&state), subscriber_buffers(state.link()));
+    let m = &state.inner.metrics;
+    m.observe_status(&status, buffers.map(|b| b.max_omem));
+    ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], m.encode()).into_response()
+}
+
+async fn canary(State(state): State<AppState>) -> Result<Json<CanaryReport>, AppError> {
+    match &state.inner.canary {
+        Some(c) => Ok(Json(c.report())),
+        None => Err(AppError::NotFound(
+            "no canary runs here (start the companion with --canary 10s)".into(),
+        )),
+    }
 }
 
 #[cfg(test)]

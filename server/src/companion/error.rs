@@ -13,6 +13,9 @@ pub enum AppError {
     /// The request itself is wrong (unknown instance, mode not set up, …).
     #[error("{0}")]
     BadRequest(String),
+    /// The thing asked for is not here (the canary, when none runs).
+    #[error("{0}")]
+    NotFound(String),
     /// No valid token.
     #[error("missing or wrong token: send `Authorization: Bearer <token>` or `?token=<token>`")]
     Unauthorized,
@@ -25,6 +28,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
         };

@@ -20,14 +20,16 @@ mod trigger;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::deployment::{DeploymentArgs, DEFAULT_HUB_PATH};
+use crate::load::plan::parse_duration;
 use crate::redis_target::RedisTarget;
 use axum::Router;
 use protocol::api::{DemoControls, Instance};
 use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX, NAVIGATION_GROUP};
 
-pub use app::{app, AppState};
+pub use app::{app, monitoring, AppState, METRICS_PATH};
 pub use error::AppError;
 pub use feed::FeedTuning;
 pub use trigger::ConfiguredTrigger;
@@ -50,12 +52,13 @@ const DEFAULT_PASS_WITHIN_MS: u64 = 50;
 #[command(
     after_help = "Settings come from flags, then SIGNALSCOPE_* environment variables, then the --config \
 TOML file (same keys: listen, redis, instances = [\"api-1=http://…\"], dist, token, insecure, hub_path, prefix, \
-hub, group, trigger_url, pass_within_ms, ca_cert, [trigger_headers]), then Conduit's defaults.\n\
+hub, group, trigger_url, pass_within_ms, ca_cert, canary, [trigger_headers]), then Conduit's defaults.\n\
 TLS: rediss:// and https:// are checked against the system's roots, or only those in the PEM file named by \
 SSL_CERT_FILE (or the directories in SSL_CERT_DIR) when set; --ca-cert adds authorities for https:// instances and \
 trigger URLs; rediss://…/#insecure skips Redis certificate checks (a connection string has no such key: use the URL form).\n\
 Endpoints: / (dashboard), GET /api/config, POST /api/test/trigger-navigation-update (modes redis, instance, \
-configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status."
+configured), GET /api/feed?source=monitor|pubsub&filter=… (SSE), GET /api/status, GET /api/canary, GET /metrics \
+(Prometheus; the same token rules as /api)."
 )]
 pub struct Args {
     /// Where the deployment is: Redis, instances, hub path and names.
@@ -91,6 +94,11 @@ pub struct Args {
     /// many ms of the click [default: 50].
     #[arg(long, env = "SIGNALSCOPE_PASS_WITHIN_MS")]
     pub pass_within_ms: Option<u64>,
+    /// Run the always-on canary: a test broadcast every this often
+    /// (`10s`), timed on every instance, exported on /metrics [default:
+    /// off].
+    #[arg(long, env = "SIGNALSCOPE_CANARY", value_parser = parse_duration)]
+    pub canary: Option<Duration>,
 }
 
 /// Everything the companion needs, resolved; the in-process entry point
@@ -125,6 +133,8 @@ pub struct CompanionConfig {
     /// Extra authorities (a PEM file) trusted for https:// instances and
     /// trigger URLs, on top of the system's roots.
     pub ca_cert: Option<PathBuf>,
+    /// The canary's interval, when one runs.
+    pub canary: Option<Duration>,
 }
 
 impl CompanionConfig {
@@ -144,6 +154,7 @@ impl CompanionConfig {
             feed: FeedTuning::default(),
             pass_within_ms: DEFAULT_PASS_WITHIN_MS,
             ca_cert: None,
+            canary: None,
         }
     }
 }
@@ -180,6 +191,11 @@ impl Args {
         if let Some(ms) = self.pass_within_ms.or(file.pass_within_ms) {
             config.pass_within_ms = ms;
         }
+        config.canary = match (self.canary, file.canary) {
+            (Some(d), _) => Some(d),
+            (None, Some(s)) => Some(parse_duration(&s).map_err(|e| format!("canary: {e}"))?),
+            (None, None) => None,
+        };
         config.trigger = match self.trigger_url.or(file.trigger_url) {
             Some(url) => {
                 let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();

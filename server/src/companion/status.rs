@@ -62,6 +62,7 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
     };
     status.version = field("redis_version");
     status.used_memory = field("used_memory_human");
+    status.used_memory_bytes = field("used_memory").and_then(|v| v.parse().ok());
     status.connected_clients = field("connected_clients").and_then(|v| v.parse().ok());
     let numsub: Vec<(String, u64)> = link
         .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))

@@ -17,9 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderName, HeaderValue};
 use protocol::api::{Instance, TriggerMode, TriggerRequest, TriggerResponse};
-use protocol::backplane::Invocation;
 use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
-use protocol::HubMessage;
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
@@ -146,11 +144,9 @@ pub(crate) async fn send(
     };
     match mode {
         TriggerMode::Redis => {
-            let message = HubMessage::invocation(answer.target.clone(), vec![payload]);
-            let bytes = Invocation::json(&message, Vec::new()).encode();
-            let receivers: i64 = state
+            let receivers = state
                 .link()
-                .query(redis::cmd("PUBLISH").arg(&answer.channel).arg(bytes))
+                .publish_invocation(&answer.channel, &answer.target, vec![payload])
                 .await?;
             answer.receivers = Some(receivers);
             Ok(answer)

@@ -66,6 +66,10 @@ pub struct Args {
     /// ms of the click.
     #[arg(long, default_value_t = 50)]
     pub pass_within_ms: u64,
+    /// Also run the companion's always-on canary, one broadcast every this
+    /// often (`10s`); see /metrics.
+    #[arg(long, value_parser = crate::load::plan::parse_duration)]
+    pub canary: Option<std::time::Duration>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -130,6 +134,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let mut config = CompanionConfig::new(redis_target.clone(), instances.clone());
     config.dist = args.dist.clone();
     config.pass_within_ms = args.pass_within_ms;
+    config.canary = args.canary;
     config.demo = Some(demo);
     config.extra_routes = Some(controls::routes(fleet.clone()));
 
@@ -149,6 +154,9 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             "  {:<10} {}  (stand-in instance, hub /hubs/navigation-state)",
             i.name, i.url
         );
+    }
+    if let Some(every) = args.canary {
+        println!("  canary     every {every:?}; Prometheus metrics at {url}metrics");
     }
     // `load` and `check` find the demo through this file.
     let demo_file =

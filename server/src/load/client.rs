@@ -34,7 +34,8 @@ const PING: &str = "{\"type\":6}\u{1e}";
 /// count as due to it.
 const JOIN_MARGIN_US: u64 = 100_000;
 
-type Ws = WebSocketStream<Stamped>;
+/// A connection whose reads carry the kernel's receive time.
+pub type Ws = WebSocketStream<Stamped>;
 
 /// Unix time in microseconds: comparable across processes on one machine.
 pub fn now_us() -> u64 {
@@ -370,13 +371,32 @@ async fn open(shared: &Shared, target: &Target) -> Result<Ws, String> {
 }
 
 async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
-    let token = if shared.skip_negotiation {
+    let http = &shared.http[target.source.map_or(0, |(i, _)| i)];
+    connect(
+        http,
+        &target.hub_url,
+        shared.skip_negotiation,
+        target.source.map(|(_, ip)| ip),
+    )
+    .await
+}
+
+/// One connection to `hub_url`, as the official client opens it:
+/// negotiate (unless skipped), WebSocket from `source` if given, JSON
+/// handshake. The stream stamps every read with the kernel's receive time.
+/// The error is a short reason that groups well (`negotiate: HTTP 503`).
+pub async fn connect(
+    http: &reqwest::Client,
+    hub_url: &str,
+    skip_negotiation: bool,
+    source: Option<IpAddr>,
+) -> Result<Ws, String> {
+    let token = if skip_negotiation {
         None
     } else {
-        Some(negotiate(shared, target).await?)
+        Some(negotiate(http, hub_url).await?)
     };
-    let url =
-        websocket_url(&target.hub_url, token.as_deref()).map_err(|e| format!("websocket: {e}"))?;
+    let url = websocket_url(hub_url, token.as_deref()).map_err(|e| format!("websocket: {e}"))?;
     let addr = socket_addr(&url).ok_or_else(|| format!("websocket: cannot resolve {url}"))?;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -384,7 +404,7 @@ async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
         TcpSocket::new_v6()
     }
     .map_err(|e| format!("socket: {}", e.kind()))?;
-    if let Some((_, ip)) = target.source {
+    if let Some(ip) = source {
         socket
             .bind(SocketAddr::new(ip, 0))
             .map_err(|e| format!("bind {ip}: {}", e.kind()))?;
@@ -421,10 +441,9 @@ async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
 }
 
 /// POSTs negotiate; returns the connection token.
-async fn negotiate(shared: &Shared, target: &Target) -> Result<String, String> {
-    let http = &shared.http[target.source.map_or(0, |(i, _)| i)];
+async fn negotiate(http: &reqwest::Client, hub_url: &str) -> Result<String, String> {
     let response = http
-        .post(negotiate_url(&target.hub_url))
+        .post(negotiate_url(hub_url))
         .send()
         .await
         .map_err(|e| {

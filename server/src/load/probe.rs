@@ -34,14 +34,9 @@ pub async fn sample(
         control += usage.unwrap_or(0);
     }
     s.used_memory = field("used_memory").saturating_sub(control);
-    if let Ok(list) = link.query::<String>(redis::cmd("CLIENT").arg("LIST")).await {
-        for client in list.lines() {
-            let get = |k: &str| client_field(client, k).unwrap_or(0);
-            if get("sub") + get("psub") + get("ssub") > 0 {
-                s.pubsub_clients += 1;
-                s.max_subscriber_omem = s.max_subscriber_omem.max(get("omem"));
-            }
-        }
+    if let Some(buffers) = subscriber_buffers(link).await {
+        s.pubsub_clients = buffers.clients;
+        s.max_subscriber_omem = buffers.max_omem;
     }
     if let Ok((_, n)) = link
         .query::<(String, u64)>(redis::cmd("PUBSUB").arg("NUMSUB").arg(all_channel))
@@ -50,6 +45,32 @@ pub async fn sample(
         s.all_channel_subscribers = n;
     }
     s
+}
+
+/// Subscribed clients and their output buffers, from `CLIENT LIST`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscriberBuffers {
+    /// Clients with a subscription (sub/psub/ssub > 0).
+    pub clients: u64,
+    /// The largest output buffer among them (`omem`), bytes.
+    pub max_omem: u64,
+}
+
+/// Reads [`SubscriberBuffers`]; `None` when Redis did not answer.
+pub async fn subscriber_buffers(link: &RedisLink) -> Option<SubscriberBuffers> {
+    let list = link
+        .query::<String>(redis::cmd("CLIENT").arg("LIST"))
+        .await
+        .ok()?;
+    let mut b = SubscriberBuffers::default();
+    for client in list.lines() {
+        let get = |k: &str| client_field(client, k).unwrap_or(0);
+        if get("sub") + get("psub") + get("ssub") > 0 {
+            b.clients += 1;
+            b.max_omem = b.max_omem.max(get("omem"));
+        }
+    }
+    Some(b)
 }
 
 /// `client-output-buffer-limit` for the pubsub class, as configured.

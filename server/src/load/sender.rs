@@ -9,9 +9,7 @@
 use std::time::{Duration, Instant};
 
 use protocol::api::Instance;
-use protocol::backplane::Invocation;
 use protocol::broadcast::TestBroadcast;
-use protocol::HubMessage;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -95,13 +93,10 @@ pub async fn run(
         broadcast.scheduled_at_us = Some(start_us + gap.mul_f64(k as f64).as_micros() as u64);
         broadcast.sent_at_us = Some(now_us());
         let ok = match &route {
-            Route::Redis { link, channel } => {
-                let message = HubMessage::invocation(event.clone(), vec![broadcast.to_argument()]);
-                let bytes = Invocation::json(&message, Vec::new()).encode();
-                link.query::<i64>(redis::cmd("PUBLISH").arg(channel).arg(bytes))
-                    .await
-                    .is_ok()
-            }
+            Route::Redis { link, channel } => link
+                .publish_invocation(channel, &event, vec![broadcast.to_argument()])
+                .await
+                .is_ok(),
             Route::Instance { http, instances } => {
                 let body = json!({ "target": event, "payload": broadcast.to_argument() });
                 let mut ok = false;

@@ -84,6 +84,11 @@ pub struct DemoStack {
 impl DemoStack {
     /// Starts a demo on free ports and waits for its ready line.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`DemoStack::start`] with `extra` flags for `signalscope demo`.
+    pub async fn start_with(extra: &[&str]) -> Self {
         let dist = temp_path("dist");
         std::fs::create_dir_all(&dist).unwrap();
         std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
@@ -99,6 +104,7 @@ impl DemoStack {
                     &listen,
                 ])
                 .args(["--base-port", &base.to_string()])
+                .args(extra)
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
