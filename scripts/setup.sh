@@ -15,6 +15,8 @@ apt_needed=()
 command -v redis-server >/dev/null || apt_needed+=(redis-server)
 command -v chromium >/dev/null || apt_needed+=(chromium)
 command -v chromedriver >/dev/null || apt_needed+=(chromium-driver)
+# prometheus and promtool: the /metrics and alert-rule tests.
+command -v promtool >/dev/null || apt_needed+=(prometheus)
 if ((${#apt_needed[@]})); then
   say "apt: ${apt_needed[*]}"
   export DEBIAN_FRONTEND=noninteractive
