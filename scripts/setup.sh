@@ -24,6 +24,8 @@ if ((${#apt_needed[@]})); then
   apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" >/dev/null
   # Debian enables a system redis on install; tests start their own on free ports.
   (systemctl disable --now redis-server 2>/dev/null || service redis-server stop 2>/dev/null) >/dev/null || true
+  # Likewise its prometheus service: the tests run their own.
+  (systemctl disable --now prometheus 2>/dev/null || service prometheus stop 2>/dev/null) >/dev/null || true
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
