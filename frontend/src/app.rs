@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::api::{DashboardConfig, Instance};
 
+use crate::canary::Canary;
 use crate::clock::now_ms;
 use crate::companion::Companion;
 use crate::export;
@@ -250,6 +251,7 @@ fn Board(
             </div>
             <AddInstance/>
             <Verdicts/>
+            <Canary/>
             <Feed/>
         </main>
     }

@@ -5,7 +5,9 @@
 use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use protocol::api::{DashboardConfig, FeedSource, Status, TriggerRequest, TriggerResponse};
+use protocol::api::{
+    CanaryReport, DashboardConfig, FeedSource, Status, TriggerRequest, TriggerResponse,
+};
 use serde::de::DeserializeOwned;
 
 /// sessionStorage key of the token, so reloads and links keep it.
@@ -66,6 +68,11 @@ impl Companion {
     /// `GET /api/status`.
     pub async fn status(&self) -> Result<Status, ApiError> {
         json(self.authorize(Request::get("/api/status")).send().await).await
+    }
+
+    /// `GET /api/canary`.
+    pub async fn canary(&self) -> Result<CanaryReport, ApiError> {
+        json(self.authorize(Request::get("/api/canary")).send().await).await
     }
 
     /// `POST /api/test/trigger-navigation-update`.

@@ -16,6 +16,7 @@
 //! * [`feed`] streams the companion's Redis feed (SSE) into a bounded,
 //!   filterable log.
 //! * [`status_bar`] polls the companion's view of Redis and the instances;
+//!   [`canary`] shows the companion's always-on canary when it runs one;
 //!   [`export`] downloads the session as JSON.
 //! * [`companion`] is the companion's HTTP API, [`instances`] the list of
 //!   instances (config, query, saved), [`clock`] the page's clocks, and
@@ -26,6 +27,7 @@
 //! are thin.
 
 pub mod app;
+pub mod canary;
 pub mod clock;
 pub mod companion;
 pub mod export;

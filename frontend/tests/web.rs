@@ -275,3 +275,48 @@ async fn demo_mode_offers_instance_controls() {
     assert!(buttons("owned").contains("Start instance"));
     assert!(!buttons("foreign").contains("Stop instance"));
 }
+
+/// The canary's history shows each instance's connection, its misses and
+/// one cell per round, coloured by the verdict threshold.
+#[wasm_bindgen_test]
+async fn canary_history_draws_rounds_and_misses() {
+    use protocol::api::{CanaryReport, CanaryRound};
+    use signalscope_frontend::canary::CanaryHistory;
+    let report = CanaryReport {
+        interval_ms: 10_000,
+        miss_after_ms: 10_000,
+        instances: vec!["api-1".into(), "api-2".into()],
+        connected: vec![true, false],
+        sent: 2,
+        missed: vec![0, 1],
+        rounds: vec![
+            CanaryRound {
+                seq: 1,
+                sent_at_ms: 0,
+                latencies_ms: vec![Some(2.0), None],
+                settled: true,
+            },
+            CanaryRound {
+                seq: 2,
+                sent_at_ms: 10_000,
+                latencies_ms: vec![Some(80.0), None],
+                settled: false,
+            },
+        ],
+    };
+    let root = container();
+    let _handle = mount_to(
+        root.clone(),
+        move || view! { <CanaryHistory report=report.clone() pass_within_ms=50/> },
+    );
+    leptos::task::tick().await;
+    let q = |s: &str| root.query_selector(s).unwrap().is_some();
+    assert!(q("[data-canary-sent='2']"));
+    assert!(q(
+        "li[data-instance='api-2'][data-missed='1'][data-connected='false']"
+    ));
+    assert!(q("li[data-instance='api-1'] .cell.good[data-seq='1']"));
+    assert!(q("li[data-instance='api-1'] .cell.slow[data-seq='2']"));
+    assert!(q("li[data-instance='api-2'] .cell.bad[data-seq='1']"));
+    assert!(q("li[data-instance='api-2'] .cell.pending[data-seq='2']"));
+}

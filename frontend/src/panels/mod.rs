@@ -94,8 +94,11 @@ impl PanelState {
         dash: &Dashboard,
     ) {
         let broadcast = TestBroadcast::from_arguments(&arguments);
+        // The companion's canary is shown in its own section; counting it
+        // here would mix it into the page's own broadcasts and tallies.
         let arrival = broadcast
             .as_ref()
+            .filter(|b| !b.is_canary())
             .and_then(|b| dash.ledger.try_update(|l| l.arrived(name, b, at_ms)));
         self.messages.try_update(|m| {
             let id = m.front().map_or(0, |r| r.id + 1);
