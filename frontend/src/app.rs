@@ -77,16 +77,19 @@ impl Dashboard {
 
     /// Names of the panels connected right now.
     pub fn connected_panels(&self) -> Vec<String> {
+        self.panels_by_connection().0
+    }
+
+    /// The panels' names, split into connected and not.
+    pub fn panels_by_connection(&self) -> (Vec<String>, Vec<String>) {
         self.panels.with_value(|panels| {
-            panels
-                .iter()
-                .filter(|p| {
-                    p.state
-                        .status
-                        .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
-                })
-                .map(|p| p.instance.name.clone())
-                .collect()
+            let (up, down): (Vec<_>, Vec<_>) = panels.iter().partition(|p| {
+                p.state
+                    .status
+                    .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
+            });
+            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.instance.name.clone()).collect();
+            (names(up), names(down))
         })
     }
 
@@ -249,6 +252,7 @@ fn Board(
                     children=|instance| view! { <Panel instance/> }
                 />
             </div>
+            <p class="note" data-explains="missed">{crate::panels::MISSED_EXPLAINED}</p>
             <AddInstance/>
             <Verdicts/>
             <Canary/>

@@ -97,6 +97,7 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
         channel: String::new(),
         mode: TriggerMode::Redis,
         receivers: Some(2),
+        channel_subscribers: None,
         instance: None,
     }
 }

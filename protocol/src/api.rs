@@ -126,11 +126,27 @@ pub struct TriggerResponse {
     pub channel: String,
     /// How it was sent.
     pub mode: TriggerMode,
-    /// PUBLISH's receiver count (instances subscribed), when known.
+    /// PUBLISH's receiver count, when known: every subscriber, pattern
+    /// subscribers (a feed, a PSUBSCRIBE tool) included.
     pub receivers: Option<i64>,
+    /// Subscribers of the channel itself, right after the PUBLISH: the
+    /// instances with a client in the group (`redis` mode).
+    #[serde(default)]
+    pub channel_subscribers: Option<i64>,
     /// The instance that sent it, in `instance` mode.
     #[serde(default)]
     pub instance: Option<String>,
+}
+
+impl TriggerResponse {
+    /// The `origin` its broadcast carries: the sending instance's name in
+    /// `instance` mode, the companion's otherwise.
+    pub fn origin(&self) -> &str {
+        match (self.mode, &self.instance) {
+            (TriggerMode::Instance, Some(name)) => name,
+            _ => crate::broadcast::COMPANION_ORIGIN,
+        }
+    }
 }
 
 /// Where feed lines come from.

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 pub const NAVIGATION_EVENT: &str = "NavigationStateUpdate";
 /// The `type` inside the argument that marks a signalscope test broadcast.
 pub const TEST_BROADCAST_TYPE: &str = "TestBroadcast";
+/// The origin of the companion's test broadcasts.
+pub const COMPANION_ORIGIN: &str = "companion";
 /// Every canary's origin starts with this (then `-` and the canary's id),
 /// so pages and feeds can tell the companion's always-on canary apart
 /// from the broadcasts a person asked for.

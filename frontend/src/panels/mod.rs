@@ -23,6 +23,10 @@ use message::{Message, MessageRow};
 const HISTORY: usize = 1_000;
 /// Messages on screen per panel.
 const SHOWN: usize = 10;
+/// Why a panel's misses while disconnected are no failure.
+pub const MISSED_EXPLAINED: &str = "SignalR does not replay what was published while a client was \
+disconnected: a panel whose instance was down misses those broadcasts, as expected. Only broadcasts \
+lost while connected are failures.";
 
 /// A panel's live state, one signal per fact.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +68,7 @@ impl PanelState {
                     self.notice.try_set(None);
                 } else {
                     self.connected_since.try_set(None);
+                    dash.ledger.try_update(|l| l.disconnected(name));
                 }
                 self.status.try_set(status);
             }
@@ -206,10 +211,19 @@ pub fn Panel(
     };
     let lost = {
         let tally = tally.clone();
-        move || tally().lost
+        move || tally().lost_while_connected
+    };
+    let missed = {
+        let tally = tally.clone();
+        move || tally().missed_while_disconnected
     };
     let duplicates = move || tally().duplicates;
-    let (lost_attr, duplicates_attr) = (lost.clone(), duplicates.clone());
+    let (lost_attr, missed_attr, duplicates_attr) =
+        (lost.clone(), missed.clone(), duplicates.clone());
+    let lost_class = {
+        let lost = lost.clone();
+        move || if lost() > 0 { "counts bad" } else { "counts" }
+    };
     let recent = move || {
         state
             .messages
@@ -265,10 +279,12 @@ pub fn Panel(
                 <dd>{move || since().unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Last ping"</dt>
                 <dd>{move || last_ping().unwrap_or_else(|| "none yet".into())}</dd>
-                <dt>"Lost / duplicates"</dt>
-                <dd class="counts" data-lost=lost_attr data-duplicates=duplicates_attr>
-                    {lost} " / " {duplicates}
-                </dd>
+                <dt title="Broadcasts this panel did not get although it was connected: a failure">"Lost while connected"</dt>
+                <dd class=lost_class data-lost=lost_attr>{lost}</dd>
+                <dt title=MISSED_EXPLAINED>"Missed while disconnected"</dt>
+                <dd class="counts" data-missed=missed_attr title=MISSED_EXPLAINED>{missed}</dd>
+                <dt>"Duplicates"</dt>
+                <dd class="counts" data-duplicates=duplicates_attr>{duplicates}</dd>
             </dl>
             <Show when=move || state.notice.with(Option::is_some)>
                 <p class="notice">{move || state.notice.get().unwrap_or_default()}</p>

@@ -1,10 +1,13 @@
 //! The bookkeeping behind verdicts, as plain Rust: which test broadcasts
 //! were sent from this page, which panel received each and how fast, and
-//! per panel how many messages were lost (sequence gaps) or duplicated.
+//! per panel how many messages were duplicated, and how many it did not
+//! get, in two kinds: **missed while disconnected** (expected: SignalR does
+//! not replay what was published while a client was away) and **lost while
+//! connected** (a failure).
 //! Times are milliseconds on one monotonic clock (the page's
 //! `performance.now()`), so click-to-arrival latencies are comparable.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use protocol::api::{TriggerMode, TriggerResponse};
 use protocol::broadcast::TestBroadcast;
@@ -66,16 +69,48 @@ impl Verdict {
 pub struct Tally {
     /// Test broadcasts received, duplicates included.
     pub received: u64,
-    /// Sequence numbers skipped, per origin, summed.
-    pub lost: u64,
+    /// Broadcasts skipped (by sequence) while the panel stayed connected:
+    /// the backplane or the instance dropped them.
+    pub lost_while_connected: u64,
+    /// Broadcasts sent while the panel was not connected: expected, as
+    /// SignalR does not replay them.
+    pub missed_while_disconnected: u64,
     /// Ids received more than once.
     pub duplicates: u64,
-    /// Highest sequence number seen per origin.
+    /// Highest sequence number seen (or due) per origin.
     #[serde(skip)]
     last_seq: BTreeMap<String, u64>,
+    /// Per origin, sequence numbers already counted as missed while
+    /// disconnected (this page's own, at their send), so the gap they
+    /// leave is not counted again.
+    #[serde(skip)]
+    accounted: BTreeMap<String, BTreeSet<u64>>,
+    /// The connection dropped since the last arrival: the next gap
+    /// happened while it was away.
+    #[serde(skip)]
+    away: bool,
     /// Ids seen, to tell a duplicate from a new broadcast.
     #[serde(skip)]
     seen: HashSet<String>,
+}
+
+impl Tally {
+    /// Counts the gap before `seq` from `origin`, given the last seen.
+    fn gap(&mut self, origin: &str, last: u64, seq: u64) {
+        let skipped = seq - last - 1;
+        let already = self.accounted.get_mut(origin).map_or(0, |set| {
+            let keep = set.split_off(&seq);
+            let counted = set.range(last + 1..).count() as u64;
+            *set = keep;
+            counted
+        });
+        let fresh = skipped.saturating_sub(already);
+        if self.away {
+            self.missed_while_disconnected += fresh;
+        } else {
+            self.lost_while_connected += fresh;
+        }
+    }
 }
 
 /// What one arrival meant for its panel.
@@ -101,7 +136,40 @@ pub struct Ledger {
 impl Ledger {
     /// Records a broadcast the companion sent for a click at
     /// `clicked_at_ms`, and claims arrivals that beat its response.
-    pub fn sent(&mut self, response: &TriggerResponse, clicked_at_ms: f64, expected: Vec<String>) {
+    /// `expected` panels were connected at the click; the `absent` ones
+    /// were not and miss it, as SignalR does not replay.
+    pub fn sent(
+        &mut self,
+        response: &TriggerResponse,
+        clicked_at_ms: f64,
+        expected: Vec<String>,
+        absent: &[String],
+    ) {
+        let origin = response.origin();
+        // From now on a panel owes this origin's broadcasts, even if this
+        // one is the first it would have seen.
+        for panel in expected.iter().chain(absent) {
+            let tally = self.tallies.entry(panel.clone()).or_default();
+            tally
+                .last_seq
+                .entry(origin.to_owned())
+                .or_insert(response.seq.saturating_sub(1));
+        }
+        for panel in absent {
+            let tally = self.tallies.entry(panel.clone()).or_default();
+            let fresh = tally
+                .accounted
+                .entry(origin.to_owned())
+                .or_default()
+                .insert(response.seq);
+            let before = tally
+                .last_seq
+                .get(origin)
+                .is_some_and(|&l| l >= response.seq);
+            if fresh && !before {
+                tally.missed_while_disconnected += 1;
+            }
+        }
         let mut sent = Sent {
             id: response.id.clone(),
             seq: response.seq,
@@ -136,14 +204,26 @@ impl Ledger {
                 duplicate: true,
             };
         }
-        let last = tally
+        // Counted missed at its send (the panel was not connected then),
+        // yet it arrived: not missed after all.
+        let was_accounted = tally
+            .accounted
+            .get_mut(&broadcast.origin)
+            .is_some_and(|set| set.remove(&broadcast.seq));
+        if was_accounted {
+            tally.missed_while_disconnected -= 1;
+        }
+        let last = *tally
             .last_seq
             .entry(broadcast.origin.clone())
             .or_insert(broadcast.seq);
-        if broadcast.seq > *last {
-            tally.lost += broadcast.seq - *last - 1;
-            *last = broadcast.seq;
+        if broadcast.seq > last {
+            tally.gap(&broadcast.origin, last, broadcast.seq);
+            tally
+                .last_seq
+                .insert(broadcast.origin.clone(), broadcast.seq);
         }
+        tally.away = false;
         let latency_ms = match self.sent.iter_mut().rev().find(|s| s.id == broadcast.id) {
             Some(sent) => {
                 let latency = at_ms - sent.clicked_at_ms;
@@ -163,6 +243,12 @@ impl Ledger {
             latency_ms,
             duplicate: false,
         }
+    }
+
+    /// `panel`'s connection is not up (dropped, reconnecting, stopped):
+    /// what it misses until its next arrival was missed while away.
+    pub fn disconnected(&mut self, panel: &str) {
+        self.tallies.entry(panel.to_owned()).or_default().away = true;
     }
 
     /// The broadcasts sent from this page, oldest first.
@@ -224,6 +310,7 @@ mod tests {
             channel: String::new(),
             mode: TriggerMode::Redis,
             receivers: Some(3),
+            channel_subscribers: None,
             instance: None,
         }
     }
@@ -240,7 +327,7 @@ mod tests {
     #[test]
     fn all_in_time_passes() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]), &[]);
         assert_eq!(
             l.arrived("a", &broadcast("x", 1), 110.0).latency_ms,
             Some(10.0)
@@ -253,7 +340,7 @@ mod tests {
     #[test]
     fn missing_panel_is_pending_within_the_threshold() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]), &[]);
         l.arrived("a", &broadcast("x", 1), 110.0);
         assert_eq!(l.find("x").unwrap().verdict(50, 120.0), Verdict::Pending);
     }
@@ -262,7 +349,7 @@ mod tests {
     #[test]
     fn missing_panel_fails_after_the_threshold() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]));
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]), &[]);
         l.arrived("a", &broadcast("x", 1), 110.0);
         assert_eq!(
             l.find("x").unwrap().verdict(50, 151.0),
@@ -277,7 +364,7 @@ mod tests {
     #[test]
     fn late_arrival_fails() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 0.0, panels(&["a"]));
+        l.sent(&response("x", 1), 0.0, panels(&["a"]), &[]);
         l.arrived("a", &broadcast("x", 1), 80.0);
         assert_eq!(
             l.find("x").unwrap().verdict(50, 80.0),
@@ -292,7 +379,7 @@ mod tests {
     #[test]
     fn no_audience_fails() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 0.0, vec![]);
+        l.sent(&response("x", 1), 0.0, vec![], &[]);
         assert_eq!(
             l.find("x").unwrap().verdict(50, 0.0),
             Verdict::Fail {
@@ -307,20 +394,80 @@ mod tests {
     fn early_arrival_is_claimed() {
         let mut l = Ledger::default();
         assert_eq!(l.arrived("a", &broadcast("x", 1), 105.0).latency_ms, None);
-        l.sent(&response("x", 1), 100.0, panels(&["a"]));
+        l.sent(&response("x", 1), 100.0, panels(&["a"]), &[]);
         assert_eq!(l.find("x").unwrap().latencies.get("a"), Some(&5.0));
         assert_eq!(l.find("x").unwrap().verdict(50, 106.0), Verdict::Pass);
     }
 
-    /// A gap in one origin's sequence counts as lost messages.
+    /// A gap in one origin's sequence while connected counts as lost.
     #[test]
     fn sequence_gaps_count_as_lost() {
         let mut l = Ledger::default();
         for seq in [1, 2, 5, 6, 9] {
             l.arrived("a", &broadcast(&format!("id{seq}"), seq), 0.0);
         }
-        assert_eq!(l.tally("a").lost, 4);
+        assert_eq!(l.tally("a").lost_while_connected, 4);
+        assert_eq!(l.tally("a").missed_while_disconnected, 0);
         assert_eq!(l.tally("a").duplicates, 0);
+    }
+
+    /// Scenario 2: three broadcasts sent while a panel's instance is down
+    /// are missed while disconnected (at once), not lost; the gap they
+    /// leave at its next arrival is not counted again.
+    #[test]
+    fn sent_while_away_is_missed_not_lost() {
+        let mut l = Ledger::default();
+        l.sent(&response("x1", 1), 0.0, panels(&["a", "b"]), &[]);
+        l.arrived("a", &broadcast("x1", 1), 1.0);
+        l.arrived("b", &broadcast("x1", 1), 1.0);
+        l.disconnected("b");
+        for seq in 2..=4 {
+            let id = format!("x{seq}");
+            l.sent(&response(&id, seq), 0.0, panels(&["a"]), &panels(&["b"]));
+            l.arrived("a", &broadcast(&id, seq), 1.0);
+        }
+        assert_eq!(l.tally("b").missed_while_disconnected, 3);
+        l.sent(&response("x5", 5), 0.0, panels(&["a", "b"]), &[]);
+        l.arrived("b", &broadcast("x5", 5), 1.0);
+        assert_eq!(l.tally("b").missed_while_disconnected, 3);
+        assert_eq!(l.tally("b").lost_while_connected, 0);
+        assert_eq!(l.tally("a").lost_while_connected, 0);
+    }
+
+    /// Others' broadcasts skipped across a reconnect are missed while
+    /// disconnected; the same gap without a drop is lost.
+    #[test]
+    fn gap_across_a_drop_is_missed() {
+        let mut l = Ledger::default();
+        let from = |seq| TestBroadcast::new(format!("i{seq}"), seq, 0, "api-1");
+        l.arrived("a", &from(1), 0.0);
+        l.disconnected("a");
+        l.arrived("a", &from(4), 0.0);
+        l.arrived("a", &from(6), 0.0);
+        assert_eq!(l.tally("a").missed_while_disconnected, 2);
+        assert_eq!(l.tally("a").lost_while_connected, 1);
+    }
+
+    /// A panel expected to get this page's first broadcast that never does
+    /// loses it, though it is the first of its origin the panel would see.
+    #[test]
+    fn first_broadcast_can_be_lost() {
+        let mut l = Ledger::default();
+        l.sent(&response("x1", 1), 0.0, panels(&["a"]), &[]);
+        l.sent(&response("x2", 2), 0.0, panels(&["a"]), &[]);
+        l.arrived("a", &broadcast("x2", 2), 1.0);
+        assert_eq!(l.tally("a").lost_while_connected, 1);
+    }
+
+    /// Counted missed at its send, but it arrived after all: not missed.
+    #[test]
+    fn arrival_undoes_a_miss() {
+        let mut l = Ledger::default();
+        l.sent(&response("x1", 1), 0.0, vec![], &panels(&["a"]));
+        assert_eq!(l.tally("a").missed_while_disconnected, 1);
+        l.arrived("a", &broadcast("x1", 1), 1.0);
+        assert_eq!(l.tally("a").missed_while_disconnected, 0);
+        assert_eq!(l.tally("a").lost_while_connected, 0);
     }
 
     /// Sequences are counted per origin, so two senders do not look like gaps.
@@ -331,14 +478,14 @@ mod tests {
         l.arrived("a", &TestBroadcast::new("q7", 7, 0, "companion"), 0.0);
         l.arrived("a", &TestBroadcast::new("p2", 2, 0, "api-1"), 0.0);
         l.arrived("a", &TestBroadcast::new("q8", 8, 0, "companion"), 0.0);
-        assert_eq!(l.tally("a").lost, 0);
+        assert_eq!(l.tally("a").lost_while_connected, 0);
     }
 
     /// The same id twice is a duplicate, and does not move the latency.
     #[test]
     fn repeated_id_is_a_duplicate() {
         let mut l = Ledger::default();
-        l.sent(&response("x", 1), 0.0, panels(&["a"]));
+        l.sent(&response("x", 1), 0.0, panels(&["a"]), &[]);
         l.arrived("a", &broadcast("x", 1), 10.0);
         let again = l.arrived("a", &broadcast("x", 1), 90.0);
         assert!(again.duplicate);

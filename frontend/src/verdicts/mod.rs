@@ -48,7 +48,7 @@ pub fn TestBroadcastControl() -> impl IntoView {
     let state = RwSignal::new(Trigger::Idle);
     let send = move |_| {
         let clicked = now_ms();
-        let expected = dash.connected_panels();
+        let (expected, absent) = dash.panels_by_connection();
         let chosen = mode.get_untracked();
         let request = TriggerRequest {
             mode: Some(chosen),
@@ -63,7 +63,7 @@ pub fn TestBroadcastControl() -> impl IntoView {
             match companion.trigger(&request).await {
                 Ok(response) => {
                     dash.ledger
-                        .try_update(|l| l.sent(&response, clicked, expected));
+                        .try_update(|l| l.sent(&response, clicked, expected, &absent));
                     dash.tick_after(clicked + pass_within_ms - now_ms());
                     dash.now.try_set(now_ms());
                     state.try_set(Trigger::Sent(response));
@@ -78,12 +78,15 @@ pub fn TestBroadcastControl() -> impl IntoView {
         Trigger::Idle => String::new(),
         Trigger::Sending(m) => format!("sending via {}…", mode_name(m)),
         Trigger::Sent(r) => format!(
-            "#{} sent via {}{} on {}; {} receiving instance(s)",
+            "#{} sent via {}{} on {}; {}",
             r.seq,
             mode_name(r.mode),
-            r.instance.map(|i| format!(" ({i})")).unwrap_or_default(),
+            r.instance
+                .as_ref()
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default(),
             r.channel,
-            r.receivers.map_or("unknown".into(), |n| n.to_string())
+            reach(&r)
         ),
         Trigger::Failed(e) => format!("failed: {e}"),
     };
@@ -304,4 +307,18 @@ fn arrival_lines(sent: &Sent) -> Vec<Arrival> {
             .map(|(p, l)| got(p, *l, "extra", " (joined later)")),
     );
     lines
+}
+
+/// Who a broadcast reached, as PUBLISH and the channel's subscribers say:
+/// instances apart from other subscribers (feeds, PSUBSCRIBE tools).
+fn reach(r: &TriggerResponse) -> String {
+    match (r.receivers, r.channel_subscribers) {
+        (Some(all), Some(instances)) if all > instances => format!(
+            "{instances} instance(s) subscribed, {} other subscriber(s)",
+            all - instances
+        ),
+        (_, Some(instances)) => format!("{instances} instance(s) subscribed"),
+        (Some(all), None) => format!("{all} receiving instance(s)"),
+        (None, None) => "receivers unknown".into(),
+    }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderName, HeaderValue};
 use protocol::api::{Instance, TriggerMode, TriggerRequest, TriggerResponse};
-use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
+use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN, NAVIGATION_EVENT};
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
@@ -29,8 +29,6 @@ pub(crate) const TRIGGER_PATH: &str = "/api/test/trigger-navigation-update";
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a failed upstream answer is quoted back.
 const QUOTED_BODY: usize = 300;
-/// What the companion calls itself in a broadcast's `origin`.
-const ORIGIN: &str = "companion";
 
 /// The `configured` trigger mode's target.
 #[derive(Clone)]
@@ -129,7 +127,7 @@ pub(crate) async fn send(
     let target = req.target.unwrap_or_else(|| NAVIGATION_EVENT.into());
     let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{:032x}", rand::random::<u128>());
-    let broadcast = TestBroadcast::new(id, seq, now_ms(), ORIGIN);
+    let broadcast = TestBroadcast::new(id, seq, now_ms(), COMPANION_ORIGIN);
     let custom = req.payload;
     let payload = custom.clone().unwrap_or_else(|| broadcast.to_argument());
     let mut answer = TriggerResponse {
@@ -140,6 +138,7 @@ pub(crate) async fn send(
         channel: config.channels.group(&config.group),
         mode,
         receivers: None,
+        channel_subscribers: None,
         instance: None,
     };
     match mode {
@@ -149,6 +148,16 @@ pub(crate) async fn send(
                 .publish_invocation(&answer.channel, &answer.target, vec![payload])
                 .await?;
             answer.receivers = Some(receivers);
+            // PUBLISH counts pattern subscribers too (this companion's own
+            // pub/sub feed, say): the channel's own count is the instances.
+            answer.channel_subscribers = state
+                .link()
+                .query::<Vec<(String, i64)>>(
+                    redis::cmd("PUBSUB").arg("NUMSUB").arg(&answer.channel),
+                )
+                .await
+                .ok()
+                .and_then(|v| v.first().map(|(_, n)| *n));
             Ok(answer)
         }
         TriggerMode::Instance => {
@@ -299,6 +308,7 @@ mod tests {
             channel: "c".into(),
             mode: TriggerMode::Instance,
             receivers: None,
+            channel_subscribers: None,
             instance: Some("api-1".into()),
         };
         let mut theirs = ours.clone();

@@ -381,6 +381,7 @@ async fn trigger(
         channel: hub.config().channels.group(NAVIGATION_GROUP),
         mode: TriggerMode::Instance,
         receivers,
+        channel_subscribers: None,
         instance: Some(name),
     }))
 }

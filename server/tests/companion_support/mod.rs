@@ -432,6 +432,7 @@ async fn stand_in_trigger(
         channel,
         mode: TriggerMode::Redis,
         receivers: Some(receivers),
+        channel_subscribers: None,
         instance: Some(s.name.clone()),
     }))
 }
