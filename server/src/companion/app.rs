@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::api::{
-    DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode, TriggerRequest,
-    TriggerResponse,
+    routes, DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode,
+    TriggerRequest, TriggerResponse,
 };
 use protocol::broadcast::NAVIGATION_EVENT;
 use protocol::connection::Liveness;
@@ -21,8 +21,8 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::feed::{Feed, Filter};
-use super::trigger::{Trigger, TRIGGER_PATH};
-use super::{assets, status, trigger, AppError, BoxError, CompanionConfig};
+use super::trigger::Trigger;
+use super::{assets, status, trigger, AppError, BoxError, CompanionConfig, FeedStats};
 use crate::redis_link::RedisLink;
 
 /// The companion's Redis command connection's name: who sent a test
@@ -78,6 +78,13 @@ impl AppState {
         self.inner.stopping.clone()
     }
 
+    /// Lines the feed relayed from Redis and lines pages dropped because
+    /// they fell behind, since this state was made; both only grow, so
+    /// they suit Prometheus counters.
+    pub fn feed_stats(&self) -> FeedStats {
+        self.inner.feed.stats()
+    }
+
     pub(crate) fn config(&self) -> &CompanionConfig {
         &self.inner.config
     }
@@ -94,10 +101,10 @@ impl AppState {
 /// Every route: the API, any extra routes (the demo's), and the dashboard.
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
-        .route("/api/config", get(config))
-        .route(TRIGGER_PATH, post(trigger_broadcast))
-        .route("/api/feed", get(feed))
-        .route("/api/status", get(status))
+        .route(routes::CONFIG, get(config))
+        .route(routes::TRIGGER, post(trigger_broadcast))
+        .route(routes::FEED, get(feed))
+        .route(routes::STATUS, get(status))
         .with_state(state.clone());
     let router = match state.config().extra_routes.clone() {
         Some(extra) => router.merge(extra),
