@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{DashboardConfig, Instance};
+use protocol::api::{routes, DashboardConfig, Instance};
 
 use crate::canary::Canary;
 use crate::clock::now_ms;
@@ -117,13 +117,14 @@ impl Dashboard {
             .update(|list| list.retain(|i| i.name != name));
     }
 
-    /// Calls a demo control (`instances/<name>/stop`, `redis/start`, …).
-    pub fn demo(&self, what: String) {
+    /// Calls a demo control: a path from [`routes`] (`demo_instance`,
+    /// `demo_redis`).
+    pub fn demo(&self, path: String) {
         let companion = self.companion.get_value();
         let error = self.action_error;
         spawn_local(async move {
-            let result = companion.demo(&what).await;
-            error.try_set(result.err().map(|e| format!("{what}: {e}")));
+            let result = companion.demo(&path).await;
+            error.try_set(result.err().map(|e| format!("{path}: {e}")));
         });
     }
 
@@ -159,7 +160,7 @@ pub fn App() -> impl IntoView {
         }
         Some(Err(e)) => view! {
             <div class="fatal" role="alert">
-                <p>"Cannot read /api/config: " {e}</p>
+                <p>"Cannot read " {routes::CONFIG} ": " {e}</p>
                 <button type="button" on:click=move |_| load()>"Retry"</button>
             </div>
         }

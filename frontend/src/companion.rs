@@ -6,7 +6,7 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use protocol::api::{
-    CanaryReport, DashboardConfig, FeedSource, Status, TriggerRequest, TriggerResponse,
+    routes, CanaryReport, DashboardConfig, FeedSource, Status, TriggerRequest, TriggerResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -62,44 +62,37 @@ impl Companion {
 
     /// `GET /api/config`.
     pub async fn config(&self) -> Result<DashboardConfig, ApiError> {
-        json(self.authorize(Request::get("/api/config")).send().await).await
+        json(self.authorize(Request::get(routes::CONFIG)).send().await).await
     }
 
     /// `GET /api/status`.
     pub async fn status(&self) -> Result<Status, ApiError> {
-        json(self.authorize(Request::get("/api/status")).send().await).await
+        json(self.authorize(Request::get(routes::STATUS)).send().await).await
     }
 
     /// `GET /api/canary`.
     pub async fn canary(&self) -> Result<CanaryReport, ApiError> {
-        json(self.authorize(Request::get("/api/canary")).send().await).await
+        json(self.authorize(Request::get(routes::CANARY)).send().await).await
     }
 
     /// `POST /api/test/trigger-navigation-update`.
     pub async fn trigger(&self, body: &TriggerRequest) -> Result<TriggerResponse, ApiError> {
         let request = self
-            .authorize(Request::post("/api/test/trigger-navigation-update"))
+            .authorize(Request::post(routes::TRIGGER))
             .json(body)
             .map_err(|e| ApiError(e.to_string()))?;
         json(request.send().await).await
     }
 
-    /// `POST /api/demo/<what>/<stop|start>`, e.g. `instances/api-2/stop`.
-    pub async fn demo(&self, what: &str) -> Result<(), ApiError> {
-        let response = self
-            .authorize(Request::post(&format!("/api/demo/{what}")))
-            .send()
-            .await;
+    /// `POST` to one of the demo's controls, a path from [`routes`].
+    pub async fn demo(&self, path: &str) -> Result<(), ApiError> {
+        let response = self.authorize(Request::post(path)).send().await;
         checked(response).await.map(drop)
     }
 
     /// The SSE address of the feed from `source`.
     pub fn feed_url(&self, source: FeedSource) -> String {
-        let source = match source {
-            FeedSource::Monitor => "monitor",
-            FeedSource::Pubsub => "pubsub",
-        };
-        let mut url = format!("/api/feed?source={source}");
+        let mut url = format!("{}?source={}", routes::FEED, source.as_str());
         if let Some(t) = &self.token {
             url.push_str("&token=");
             url.push_str(&String::from(js_sys::encode_uri_component(t)));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{InstanceHealth, Status};
+use protocol::api::{routes, DemoAction, InstanceHealth, Status};
 
 use crate::app::Dashboard;
 use crate::clock::{millis, one_decimal};
@@ -77,8 +77,8 @@ pub fn StatusBar(
             <div class="chips" aria-live="polite">{redis}</div>
             {demo_redis.then(|| view! {
                 <div class="demo-controls">
-                    <button type="button" class="demo" on:click=move |_| dash.demo("redis/stop".into())>"Stop Redis"</button>
-                    <button type="button" class="demo" on:click=move |_| dash.demo("redis/start".into())>"Start Redis"</button>
+                    <button type="button" class="demo" on:click=move |_| dash.demo(routes::demo_redis(DemoAction::Stop))>"Stop Redis"</button>
+                    <button type="button" class="demo" on:click=move |_| dash.demo(routes::demo_redis(DemoAction::Start))>"Start Redis"</button>
                 </div>
             })}
         </section>

@@ -1,6 +1,10 @@
 //! The companion's HTTP and SSE API as data types: the companion writes
 //! them, the dashboard reads them, so the two cannot drift apart.
 //!
+//! Every name both sides spell (route paths, query values, SSE event
+//! names) is defined here once, so renaming one cannot break the page
+//! silently.
+//!
 //! Additions must stay backwards compatible: new fields are `Option` or
 //! `#[serde(default)]`.
 
@@ -8,6 +12,38 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backplane::Summary;
+
+/// The companion's route paths; the router mounts them and the page calls them.
+pub mod routes {
+    /// `GET`: [`super::DashboardConfig`].
+    pub const CONFIG: &str = "/api/config";
+    /// `GET`: [`super::Status`].
+    pub const STATUS: &str = "/api/status";
+    /// `GET ?source=…&filter=…`: the feed, as SSE [`super::FeedEvent`]s.
+    pub const FEED: &str = "/api/feed";
+    /// `POST` a [`super::TriggerRequest`]: one test broadcast. The stand-in
+    /// answers the same path (Conduit does not), so `instance` mode POSTs
+    /// it to an instance.
+    pub const TRIGGER: &str = "/api/test/trigger-navigation-update";
+    /// `GET`: [`super::CanaryReport`], when the companion runs a canary.
+    pub const CANARY: &str = "/api/canary";
+    /// `GET`: Prometheus metrics (OpenMetrics text), for scrapers.
+    pub const METRICS: &str = "/metrics";
+    /// `POST` (demo only): start one more stand-in.
+    pub const DEMO_INSTANCES: &str = "/api/demo/instances";
+    /// `POST …/stop` or `…/start` (demo only): the demo's Redis.
+    pub const DEMO_REDIS: &str = "/api/demo/redis";
+
+    /// `POST`: stop or start the demo's instance `name`.
+    pub fn demo_instance(name: &str, action: super::DemoAction) -> String {
+        format!("{DEMO_INSTANCES}/{name}/{}", action.as_str())
+    }
+
+    /// `POST`: stop or start the demo's Redis.
+    pub fn demo_redis(action: super::DemoAction) -> String {
+        format!("{DEMO_REDIS}/{}", action.as_str())
+    }
+}
 
 /// `GET /api/config`: everything the page needs to start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +116,46 @@ pub enum TriggerMode {
     Instance,
     /// POST to a configured URL with configured headers.
     Configured,
+}
+
+impl TriggerMode {
+    /// Every mode, in the order the page offers them.
+    pub const ALL: [Self; 3] = [Self::Redis, Self::Instance, Self::Configured];
+
+    /// The name on the wire (as serde writes it) and in the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Instance => "instance",
+            Self::Configured => "configured",
+        }
+    }
+}
+
+/// What the demo's controls do to a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoAction {
+    /// Stop it.
+    Stop,
+    /// Start it again.
+    Start,
+}
+
+impl DemoAction {
+    /// The last segment of the control's path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Start => "start",
+        }
+    }
+
+    /// Reads a path's last segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Stop, Self::Start]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
 }
 
 /// What the demo lets the page control.
@@ -159,6 +235,19 @@ pub enum FeedSource {
     Pubsub,
 }
 
+impl FeedSource {
+    /// Every source.
+    pub const ALL: [Self; 2] = [Self::Monitor, Self::Pubsub];
+
+    /// The value of `?source=` (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monitor => "monitor",
+            Self::Pubsub => "pubsub",
+        }
+    }
+}
+
 /// One event of `GET /api/feed` (SSE; the event name is the `type`).
 // Events are built once and serialised straight away; boxing the line
 // would cost an allocation per event for nothing.
@@ -185,6 +274,23 @@ pub enum FeedEvent {
         /// What.
         message: String,
     },
+}
+
+impl FeedEvent {
+    /// Every SSE event name, for a page that listens to each.
+    pub const NAMES: [&'static str; 5] = ["line", "dropped", "redis-down", "redis-up", "error"];
+
+    /// The SSE event name: the `type` serde writes.
+    pub fn name(&self) -> &'static str {
+        let i = match self {
+            Self::Line(_) => 0,
+            Self::Dropped { .. } => 1,
+            Self::RedisDown { .. } => 2,
+            Self::RedisUp => 3,
+            Self::Error { .. } => 4,
+        };
+        Self::NAMES[i]
+    }
 }
 
 /// One line of Redis traffic, decoded.
@@ -308,4 +414,57 @@ pub struct CanaryRound {
     /// Whether the round is decided (every instance either got it, or
     /// `miss_after_ms` passed).
     pub settled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spelled-out names are the ones serde writes, so the page's
+    /// query values and listeners match what the companion parses and sends.
+    #[test]
+    fn names_match_serde() {
+        let json = |v: serde_json::Value| v.as_str().map(str::to_owned);
+        for mode in TriggerMode::ALL {
+            assert_eq!(
+                json(serde_json::to_value(mode).unwrap()).as_deref(),
+                Some(mode.as_str())
+            );
+        }
+        for source in FeedSource::ALL {
+            assert_eq!(
+                json(serde_json::to_value(source).unwrap()).as_deref(),
+                Some(source.as_str())
+            );
+        }
+        let events = [
+            FeedEvent::Dropped { count: 1 },
+            FeedEvent::RedisDown {
+                error: String::new(),
+            },
+            FeedEvent::RedisUp,
+            FeedEvent::Error {
+                message: String::new(),
+            },
+        ];
+        for event in events {
+            let tagged = serde_json::to_value(&event).unwrap();
+            assert_eq!(json(tagged["type"].clone()).as_deref(), Some(event.name()));
+        }
+    }
+
+    /// Demo control paths are the prefix, the name and the action.
+    #[test]
+    fn demo_paths() {
+        assert_eq!(
+            routes::demo_instance("api-2", DemoAction::Stop),
+            "/api/demo/instances/api-2/stop"
+        );
+        assert_eq!(
+            routes::demo_redis(DemoAction::Start),
+            "/api/demo/redis/start"
+        );
+        assert_eq!(DemoAction::parse("stop"), Some(DemoAction::Stop));
+        assert_eq!(DemoAction::parse("pause"), None);
+    }
 }

@@ -1,4 +1,4 @@
-//! The client's connection policy as pure functions (spec §5–§6): states
+//! The client's connection policy as pure functions (docs/WIRE.md §5–§6): states
 //! and their legal transitions, reconnect delays, keep-alive and timeout.
 //!
 //! Time is passed in as milliseconds from any fixed origin, so the browser

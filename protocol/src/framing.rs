@@ -1,4 +1,4 @@
-//! `0x1E` record framing of the JSON hub protocol (spec §3).
+//! `0x1E` record framing of the JSON hub protocol (docs/WIRE.md §3).
 //!
 //! A WebSocket message may carry several records, and a byte stream may cut
 //! a record anywhere; [`RecordSplitter`] accepts arbitrary chunks and yields

@@ -1,4 +1,4 @@
-//! The handshake: the first record in each direction (spec §3).
+//! The handshake: the first record in each direction (docs/WIRE.md §3).
 
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -145,7 +145,7 @@ fn object(record: &[u8]) -> Result<Map<String, Value>, HandshakeError> {
 mod tests {
     use super::*;
 
-    /// The request's bytes equal the ones the official client sends (spec §3).
+    /// The request's bytes equal the ones the official client sends (docs/WIRE.md §3).
     #[test]
     fn request_bytes_match_the_official_client() {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Hub messages of the JSON hub protocol, types 1–9 (spec §4).
+//! Hub messages of the JSON hub protocol, types 1–9 (docs/WIRE.md §4).
 //!
 //! Decoding is lenient the way ASP.NET's reader is: unknown fields are
 //! skipped and `headers` are tolerated on every message. Encoding writes
@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(c(true).to_json(), r#"{"type":7,"allowReconnect":true}"#);
     }
 
-    /// Ping's record equals the bytes in spec §4.
+    /// Ping's record equals the bytes in docs/WIRE.md §4.
     #[test]
     fn ping_record_bytes() {
         assert_eq!(HubMessage::Ping.to_record(), b"{\"type\":6}\x1e");

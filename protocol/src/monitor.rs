@@ -1,4 +1,4 @@
-//! Redis `MONITOR` lines (spec §7.6):
+//! Redis `MONITOR` lines (docs/WIRE.md §7.3):
 //! `<secs>.<micros> [<db> <client>] "ARG" "ARG" …`, each argument quoted
 //! the way Redis's `sdscatrepr` quotes it.
 
@@ -226,7 +226,7 @@ mod tests {
 
     const SEEN: &str = r#"1795756157.203954 [2 127.0.0.1:45686] "PUBLISH" "conduit_signalr:ConduitLLM.Http.Hubs.NavigationStateHub:group:navigation-updates" "\x92\x90\x81\xa4json\xc4){\"type\":1,\"target\":\"Nav\",\"arguments\":[]}\x1e""#;
 
-    /// The line from spec §7.6 parses into its parts and decodes.
+    /// The line from docs/WIRE.md §7.3 parses into its parts and decodes.
     #[test]
     fn spec_line_parses_and_decodes() {
         let l = MonitorLine::parse(SEEN).unwrap();

@@ -1,4 +1,4 @@
-//! Negotiate and the transport URL (spec §1–§2).
+//! Negotiate and the transport URL (docs/WIRE.md §1–§2).
 
 use serde_json::{Map, Value};
 use thiserror::Error;

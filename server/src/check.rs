@@ -15,10 +15,11 @@ use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
 use protocol::HubMessage;
 use serde::Serialize;
 
+use crate::clock::{unix_ms, unix_us};
 use crate::deployment::{Deployment, DeploymentArgs};
+use crate::load;
 use crate::load::plan::{parse_duration, SendVia};
 use crate::load::summary::LoadSummary;
-use crate::load::{self, client::now_us};
 use crate::redis_link::RedisLink;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -320,10 +321,10 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
     let mut broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),
         1,
-        now_us() / 1000,
+        unix_ms(),
         CLIENT_NAME,
     );
-    broadcast.sent_at_us = Some(now_us());
+    broadcast.sent_at_us = Some(unix_us());
     let token = broadcast.id.clone();
     let bytes = Invocation::json(
         &HubMessage::invocation(NAVIGATION_EVENT, vec![broadcast.to_argument()]),

@@ -18,6 +18,9 @@
 //! Shared pieces: [`deployment`] reads where the system under test is
 //! (for serve, load and check alike); [`children`] starts, awaits and stops child processes;
 //! [`redis_link`] is a shared, self-healing Redis command connection;
+//! [`reconnect`] the opening, naming, loss-telling and back-off that it,
+//! the feed relays and the stand-in's backplane share; [`locks`] std locks
+//! that survive poisoning; [`clock`] Unix wall-clock time;
 //! [`redis_target`] reads Redis addresses in URL or
 //! StackExchange.Redis form; [`shutdown`] turns Ctrl-C and SIGTERM into
 //! one future. The wire formats all live in the `protocol` crate.
@@ -25,11 +28,14 @@
 pub mod canary;
 pub mod check;
 pub mod children;
+pub mod clock;
 pub mod companion;
 pub mod demo;
 pub mod deployment;
 pub mod load;
+pub mod locks;
 pub mod metrics;
+pub mod reconnect;
 pub mod redis_link;
 pub mod redis_target;
 pub mod shutdown;

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue};
+use redis::FromRedisValue;
 use tokio::sync::Mutex;
 
+use crate::reconnect::{is_connection_lost, open_named};
 use crate::redis_target::RedisTarget;
 
 /// How long connecting or one reply may take before the call fails; the
@@ -75,28 +76,17 @@ impl RedisLink {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let mut c = self
-            .inner
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+        let named = open_named(&self.inner.client, self.inner.name, TIMEOUT)
             .await
             .map_err(|e| LinkError(self.scrub(&e)))?;
         // Named like the stand-ins name theirs, so the feed can say where a
         // test broadcast came from. An ACL may forbid it; that costs only
         // the name.
-        let named = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(self.inner.name)
-            .query_async::<()>(&mut c)
-            .await;
-        if let Err(e) = named {
+        if let Some(e) = named.name_refused {
             tracing::debug!("CLIENT SETNAME refused: {}", self.scrub(&e));
         }
-        *slot = Some(c.clone());
-        Ok(c)
+        *slot = Some(named.connection.clone());
+        Ok(named.connection)
     }
 
     /// Runs one command; a broken connection is dropped so the next call
@@ -106,11 +96,7 @@ impl RedisLink {
         match cmd.query_async(&mut conn).await {
             Ok(v) => Ok(v),
             Err(e) => {
-                if e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_timeout()
-                    || e.is_unrecoverable_error()
-                {
+                if is_connection_lost(&e) {
                     *self.inner.conn.lock().await = None;
                 }
                 Err(LinkError(self.scrub(&e)))

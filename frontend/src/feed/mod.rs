@@ -22,16 +22,9 @@ use log::{describe, Row};
 /// How often arrived lines are put on screen.
 const FLUSH: Duration = Duration::from_millis(200);
 
-/// The SSE event names the companion sends (the `type` of [`FeedEvent`]),
-/// plus the default name, in case an event comes unnamed.
-const EVENT_NAMES: [&str; 6] = [
-    "line",
-    "dropped",
-    "redis-down",
-    "redis-up",
-    "error",
-    "message",
-];
+/// SSE's default event name, listened to as well in case an event comes
+/// unnamed; the named ones are [`FeedEvent::NAMES`].
+const UNNAMED_EVENT: &str = "message";
 
 /// Where the SSE connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +56,7 @@ impl Stream {
     ) -> Option<Self> {
         let source = EventSource::new(url).ok()?;
         let mut listeners = Vec::new();
-        for name in EVENT_NAMES {
+        for name in FeedEvent::NAMES.into_iter().chain([UNNAMED_EVENT]) {
             let on_event = on_event.clone();
             let on_state = on_state.clone();
             let stream = source.clone();

@@ -9,7 +9,7 @@ pub mod status;
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
-use protocol::api::Instance;
+use protocol::api::{routes, DemoAction, Instance};
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 
@@ -328,12 +328,12 @@ fn DemoButtons(
     name: String,
 ) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let call = move |action: &'static str| {
-        let path = format!("instances/{name}/{action}");
+    let call = move |action: DemoAction| {
+        let path = routes::demo_instance(&name, action);
         move |_| dash.demo(path.clone())
     };
     view! {
-        <button type="button" class="demo" on:click=call("stop")>"Stop instance"</button>
-        <button type="button" class="demo" on:click=call("start")>"Start instance"</button>
+        <button type="button" class="demo" on:click=call(DemoAction::Stop)>"Stop instance"</button>
+        <button type="button" class="demo" on:click=call(DemoAction::Start)>"Start instance"</button>
     }
 }

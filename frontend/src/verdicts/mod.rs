@@ -12,15 +12,6 @@ use crate::app::Dashboard;
 use crate::clock::{local_time, millis, now_ms, wall_ms};
 use ledger::{Sent, Verdict};
 
-/// A trigger mode as the companion spells it.
-pub fn mode_name(mode: TriggerMode) -> &'static str {
-    match mode {
-        TriggerMode::Redis => "redis",
-        TriggerMode::Instance => "instance",
-        TriggerMode::Configured => "configured",
-    }
-}
-
 /// Where the last click got to.
 #[derive(Debug, Clone, PartialEq)]
 enum Trigger {
@@ -76,11 +67,11 @@ pub fn TestBroadcastControl() -> impl IntoView {
     };
     let words = move || match state.get() {
         Trigger::Idle => String::new(),
-        Trigger::Sending(m) => format!("sending via {}…", mode_name(m)),
+        Trigger::Sending(m) => format!("sending via {}…", m.as_str()),
         Trigger::Sent(r) => format!(
             "#{} sent via {}{} on {}; {}",
             r.seq,
-            mode_name(r.mode),
+            r.mode.as_str(),
             r.instance
                 .as_ref()
                 .map(|i| format!(" ({i})"))
@@ -92,16 +83,11 @@ pub fn TestBroadcastControl() -> impl IntoView {
     };
     let options = modes
         .into_iter()
-        .map(|m| view! { <option value=mode_name(m) selected=move || mode.get() == m>{mode_name(m)}</option> })
+        .map(|m| view! { <option value=m.as_str() selected=move || mode.get() == m>{m.as_str()}</option> })
         .collect_view();
     let choose = move |ev| {
         let value = event_target_value(&ev);
-        let all = [
-            TriggerMode::Redis,
-            TriggerMode::Instance,
-            TriggerMode::Configured,
-        ];
-        if let Some(m) = all.into_iter().find(|m| mode_name(*m) == value) {
+        if let Some(m) = TriggerMode::ALL.into_iter().find(|m| m.as_str() == value) {
             mode.set(m);
         }
     };
@@ -232,7 +218,7 @@ fn VerdictRow(
     };
     let arrivals = move || sent.with(|s| s.as_ref().map(arrival_lines).unwrap_or_default());
     let seq = sent.with_untracked(|s| s.as_ref().map(|s| s.seq));
-    let mode = sent.with_untracked(|s| s.as_ref().map(|s| mode_name(s.mode)));
+    let mode = sent.with_untracked(|s| s.as_ref().map(|s| s.mode.as_str()));
     view! {
         <tr data-verdict=move || verdict().key() data-broadcast-id=id>
             <td>{seq}</td>

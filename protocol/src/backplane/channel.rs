@@ -1,4 +1,4 @@
-//! Channel names (spec §7.1): `<ChannelPrefix><HubFullName><suffix>`, the
+//! Channel names (docs/WIRE.md §7.1): `<ChannelPrefix><HubFullName><suffix>`, the
 //! prefix concatenated with no separator, as StackExchange.Redis does.
 
 use serde::{Deserialize, Serialize};
@@ -165,7 +165,7 @@ pub fn classify_any(prefix: &str, channel: &str) -> Option<(String, ChannelKind)
 mod tests {
     use super::*;
 
-    /// Conduit's channels read as in conduit-facts.md §4.
+    /// Conduit's channels read as in docs/CONDUIT.md §3.
     #[test]
     fn conduit_names() {
         let c = Channels::conduit();

@@ -1,4 +1,4 @@
-//! The MessagePack payloads of the backplane (spec §7.2), byte for byte as
+//! The MessagePack payloads of the backplane (docs/WIRE.md §7.2), byte for byte as
 //! ASP.NET Core's `RedisProtocol` writes them. Writing uses `rmp`, which
 //! picks the smallest encoding as MessagePack-CSharp does; reading uses
 //! `rmpv` and accepts any valid width.
@@ -321,7 +321,7 @@ impl Completion {
 mod tests {
     use super::*;
 
-    /// A 197-byte JSON record gets a bin8 header, as in spec §7.2.
+    /// A 197-byte JSON record gets a bin8 header, as in docs/WIRE.md §7.2.
     #[test]
     fn worked_example_layout() {
         let msg = HubMessage::invocation(

@@ -1,4 +1,4 @@
-//! The ASP.NET Core Redis backplane (`Microsoft.AspNetCore.SignalR.StackExchangeRedis`, spec §7).
+//! The ASP.NET Core Redis backplane (`Microsoft.AspNetCore.SignalR.StackExchangeRedis`, docs/WIRE.md §7).
 //!
 //! * [`channel`]: channel names from (prefix, hub) and back.
 //! * [`codec`]: the MessagePack payloads published on them.

@@ -24,17 +24,18 @@ mod rounds;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::api::{CanaryReport, Instance};
 use protocol::broadcast::{TestBroadcast, CANARY_ORIGIN_PREFIX};
 use tokio::task::AbortHandle;
 
+use crate::clock::unix_us;
 use crate::companion::{self, BoxError, CompanionConfig};
 use crate::deployment::DeploymentArgs;
-use crate::load::client::now_us;
 use crate::load::plan::parse_duration;
+use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::redis_link::RedisLink;
 use crate::redis_target::RedisTarget;
@@ -87,7 +88,7 @@ impl Shared {
     /// The ledger, even if a task panicked while holding it (the ledger
     /// stays consistent between calls).
     fn rounds(&self) -> std::sync::MutexGuard<'_, Rounds> {
-        self.rounds.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.rounds)
     }
 }
 
@@ -194,7 +195,7 @@ async fn send(shared: Arc<Shared>, link: RedisLink, channel: String, interval: D
     loop {
         tick.tick().await;
         let next = seq + 1;
-        let sent_us = now_us();
+        let sent_us = unix_us();
         let mut broadcast = TestBroadcast::new(
             format!("{}:{next}", shared.origin),
             next,
@@ -228,7 +229,7 @@ async fn judge(shared: Arc<Shared>, miss_after: Duration) {
         tick.tick().await;
         let misses = shared
             .rounds()
-            .settle(now_us(), miss_after.as_micros() as u64);
+            .settle(unix_us(), miss_after.as_micros() as u64);
         for i in misses {
             shared.metrics.missed(&shared.names[i]);
         }

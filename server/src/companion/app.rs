@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::api::{
-    CanaryReport, DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode,
+    routes, CanaryReport, DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode,
     TriggerRequest, TriggerResponse,
 };
 use protocol::broadcast::NAVIGATION_EVENT;
@@ -21,15 +21,12 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::feed::{Feed, Filter};
-use super::trigger::{Trigger, TRIGGER_PATH};
-use super::{assets, status, trigger, AppError, BoxError, CompanionConfig};
+use super::trigger::Trigger;
+use super::{assets, status, trigger, AppError, BoxError, CompanionConfig, FeedStats};
 use crate::canary::{Canary, CanarySettings};
 use crate::load::probe::subscriber_buffers;
 use crate::metrics::{self, Metrics};
 use crate::redis_link::RedisLink;
-
-/// Where Prometheus scrapes.
-pub const METRICS_PATH: &str = "/metrics";
 
 /// The companion's Redis command connection's name: who sent a test
 /// broadcast, as the feed shows it.
@@ -106,6 +103,13 @@ impl AppState {
         self.inner.stopping.clone()
     }
 
+    /// Lines the feed relayed from Redis and lines pages dropped because
+    /// they fell behind, since this state was made; both only grow, so
+    /// they suit Prometheus counters.
+    pub fn feed_stats(&self) -> FeedStats {
+        self.inner.feed.stats()
+    }
+
     pub(crate) fn config(&self) -> &CompanionConfig {
         &self.inner.config
     }
@@ -122,9 +126,9 @@ impl AppState {
 /// Every route: the API, any extra routes (the demo's), and the dashboard.
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
-        .route("/api/config", get(config))
-        .route(TRIGGER_PATH, post(trigger_broadcast))
-        .route("/api/feed", get(feed))
+        .route(routes::CONFIG, get(config))
+        .route(routes::TRIGGER, post(trigger_broadcast))
+        .route(routes::FEED, get(feed))
         .merge(monitoring_routes())
         .with_state(state.clone());
     let router = match state.config().extra_routes.clone() {
@@ -139,9 +143,9 @@ pub fn app(state: AppState) -> Router {
 /// What monitoring reads: `/metrics`, `/api/status`, `/api/canary`.
 fn monitoring_routes() -> Router<AppState> {
     Router::new()
-        .route(METRICS_PATH, get(metrics))
-        .route("/api/status", get(status))
-        .route("/api/canary", get(canary))
+        .route(routes::METRICS, get(metrics))
+        .route(routes::STATUS, get(status))
+        .route(routes::CANARY, get(canary))
 }
 
 /// Only the monitoring routes, behind the same token: `signalscope
@@ -158,7 +162,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if !(path.starts_with("/api") || path == METRICS_PATH) {
+    if !(path.starts_with("/api") || path == routes::METRICS) {
         return next.run(request).await;
     }
     let bearer = request
@@ -289,6 +293,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let (status, buffers) = tokio::join!(status::status(&state), subscriber_buffers(state.link()));
     let m = &state.inner.metrics;
     m.observe_status(&status, buffers.map(|b| b.max_omem));
+    let FeedStats { relayed, dropped } = state.feed_stats();
+    m.observe_feed(relayed, dropped);
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], m.encode()).into_response()
 }
 

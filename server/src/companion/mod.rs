@@ -6,7 +6,8 @@
 //!   variables and a TOML file (flags win, then the environment, then the
 //!   file, then Conduit's defaults).
 //! * [`app`]: the router; [`serve`] runs it on a listener until shutdown.
-//! * `trigger`, `feed`, `status`, `assets`: one module per endpoint family;
+//! * `trigger`, `feed`, `status`, `assets`: one module per endpoint family
+//!   (`feed` counts what it relays and drops: [`AppState::feed_stats`]);
 //!   they share one [`crate::redis_link::RedisLink`]; `error` the one
 //!   error type every handler answers with.
 
@@ -29,11 +30,10 @@ use axum::Router;
 use protocol::api::{DemoControls, Instance};
 use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX, NAVIGATION_GROUP};
 
-pub use app::{app, monitoring, AppState, METRICS_PATH};
+pub use app::{app, monitoring, AppState};
 pub use error::AppError;
-pub use feed::FeedTuning;
+pub use feed::{FeedStats, FeedTuning};
 pub use trigger::ConfiguredTrigger;
-pub(crate) use trigger::TRIGGER_PATH;
 
 /// The boxed error of the rare, fatal paths (bad settings, bind failure).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -282,6 +282,30 @@ mod tests {
         assert!(check_exposure(any, None, false).is_err());
         assert!(check_exposure(any, Some("t"), false).is_ok());
         assert!(check_exposure(any, None, true).is_ok());
+    }
+
+    /// The help's endpoint list names every route, trigger mode and feed
+    /// source as `protocol::api` spells them, so a rename cannot leave the
+    /// help behind.
+    #[test]
+    fn help_names_the_shared_names() {
+        use clap::Args as _;
+        use protocol::api::{routes, FeedSource, TriggerMode};
+        let help = Args::augment_args(clap::Command::new("serve"))
+            .get_after_help()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let modes = TriggerMode::ALL.map(TriggerMode::as_str);
+        let sources = FeedSource::ALL.map(FeedSource::as_str);
+        let routes = [
+            routes::CONFIG,
+            routes::TRIGGER,
+            routes::FEED,
+            routes::STATUS,
+        ];
+        for name in routes.into_iter().chain(modes).chain(sources) {
+            assert!(help.contains(name), "the help does not mention {name}");
+        }
     }
 
     /// Flags win over the file, the file over the defaults.

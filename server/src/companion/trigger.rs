@@ -13,18 +13,16 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use protocol::api::{Instance, TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::api::{routes, Instance, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN, NAVIGATION_EVENT};
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
+use crate::clock::unix_ms;
 
-/// The path of a trigger endpoint on an instance (the stand-in has one;
-/// Conduit itself does not).
-pub(crate) const TRIGGER_PATH: &str = "/api/test/trigger-navigation-update";
 /// How long an instance or configured URL may take to answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a failed upstream answer is quoted back.
@@ -127,7 +125,7 @@ pub(crate) async fn send(
     let target = req.target.unwrap_or_else(|| NAVIGATION_EVENT.into());
     let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{:032x}", rand::random::<u128>());
-    let broadcast = TestBroadcast::new(id, seq, now_ms(), COMPANION_ORIGIN);
+    let broadcast = TestBroadcast::new(id, seq, unix_ms(), COMPANION_ORIGIN);
     let custom = req.payload;
     let payload = custom.clone().unwrap_or_else(|| broadcast.to_argument());
     let mut answer = TriggerResponse {
@@ -165,7 +163,7 @@ pub(crate) async fn send(
             // as origin) unless the caller gave a payload; its answer is
             // what reached the panels, so it is relayed.
             let instance = pick_instance(&config.instances, req.instance.as_deref())?;
-            let url = format!("{}{TRIGGER_PATH}", instance.url);
+            let url = format!("{}{}", instance.url, routes::TRIGGER);
             let what = format!("instance {}", instance.name);
             let body = json!({ "target": answer.target, "payload": custom });
             let text = post(state, &url, &[], &body, &what, |t| t.to_owned()).await?;
@@ -276,12 +274,6 @@ fn relayed(ours: TriggerResponse, text: &str) -> TriggerResponse {
         },
         Err(_) => ours,
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use protocol::api::Instance;
+use protocol::api::{routes, DemoAction, Instance};
 
 use super::DemoError;
 use crate::children::Supervised;
@@ -81,9 +81,12 @@ pub type SharedFleet = Arc<Mutex<Fleet>>;
 /// one) and `/api/demo/redis/{stop|start}`.
 pub fn routes(fleet: SharedFleet) -> Router {
     Router::new()
-        .route("/api/demo/instances", post(add_instance))
-        .route("/api/demo/instances/{name}/{action}", post(instance))
-        .route("/api/demo/redis/{action}", post(redis))
+        .route(routes::DEMO_INSTANCES, post(add_instance))
+        .route(
+            &format!("{}/{{name}}/{{action}}", routes::DEMO_INSTANCES),
+            post(instance),
+        )
+        .route(&format!("{}/{{action}}", routes::DEMO_REDIS), post(redis))
         .with_state(fleet)
 }
 
@@ -135,13 +138,13 @@ async fn redis(
 }
 
 async fn apply(child: &mut Supervised, action: &str) -> Result<(), DemoError> {
-    match action {
-        "stop" => {
+    match DemoAction::parse(action) {
+        Some(DemoAction::Stop) => {
             child.stop().await;
             Ok(())
         }
-        "start" => Ok(child.start().await?),
-        other => Err(DemoError::UnknownAction(other.into())),
+        Some(DemoAction::Start) => Ok(child.start().await?),
+        None => Err(DemoError::UnknownAction(action.into())),
     }
 }
 

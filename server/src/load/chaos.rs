@@ -1,7 +1,7 @@
 //! Chaos on purpose, only on processes a `signalscope demo` owns: through
 //! its controls (`/api/demo/…`), the same ones its page uses.
 
-use protocol::api::Instance;
+use protocol::api::{routes, DemoAction, Instance};
 
 use super::plan::Act;
 
@@ -27,7 +27,7 @@ impl DemoControls {
     pub async fn available(&self) -> Result<(), String> {
         let config: serde_json::Value = self
             .http
-            .get(format!("{}/api/config", self.base))
+            .get(format!("{}{}", self.base, routes::CONFIG))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -47,11 +47,11 @@ impl DemoControls {
     /// Performs `act`; an added instance is returned.
     pub async fn perform(&self, act: &Act) -> Result<Option<Instance>, String> {
         let path = match act {
-            Act::Kill(name) => format!("/api/demo/instances/{name}/stop"),
-            Act::Restart(name) => format!("/api/demo/instances/{name}/start"),
-            Act::Add => "/api/demo/instances".to_owned(),
-            Act::RedisStop => "/api/demo/redis/stop".to_owned(),
-            Act::RedisStart => "/api/demo/redis/start".to_owned(),
+            Act::Kill(name) => routes::demo_instance(name, DemoAction::Stop),
+            Act::Restart(name) => routes::demo_instance(name, DemoAction::Start),
+            Act::Add => routes::DEMO_INSTANCES.to_owned(),
+            Act::RedisStop => routes::demo_redis(DemoAction::Stop),
+            Act::RedisStart => routes::demo_redis(DemoAction::Start),
         };
         let answer = self
             .http

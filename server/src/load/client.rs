@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::connection::ReconnectPolicy;
@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::meter::{InstanceMeter, Meter};
 use super::stamped::Stamped;
 use super::tally::Tally;
+use crate::clock::unix_us;
 
 /// The official client's keep-alive interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -36,13 +37,6 @@ const JOIN_MARGIN_US: u64 = 100_000;
 
 /// A connection whose reads carry the kernel's receive time.
 pub type Ws = WebSocketStream<Stamped>;
-
-/// Unix time in microseconds: comparable across processes on one machine.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
 
 /// Where the run is: connections react to the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +98,7 @@ pub async fn run(shared: Arc<Shared>, target: Target) {
     shared
         .meter
         .opened(Some(started.elapsed().as_micros() as u64));
-    let opened_us = now_us();
+    let opened_us = unix_us();
     let mut tally = Tally::default();
     let policy = ReconnectPolicy::default();
     loop {

@@ -223,7 +223,7 @@ impl Control {
         // announced between two calls; old runs are skipped by age.
         let mut after = "0".to_owned();
         loop {
-            let now_ms = super::client::now_us() / 1000;
+            let now_ms = crate::clock::unix_ms();
             let mut newest = None;
             for entry in self.read(&runs_key(), &after).await? {
                 after = entry.0.clone();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::summary::histogram;
+use crate::locks::lock;
 
 /// How often the lag probe asks for a wake-up.
 const LAG_TICK: Duration = Duration::from_millis(10);
@@ -97,7 +98,7 @@ impl LagProbe {
                 let asked = Instant::now() + LAG_TICK;
                 tokio::time::sleep_until(asked.into()).await;
                 let late = Instant::now().saturating_duration_since(asked);
-                let mut h = record.lock().unwrap_or_else(|e| e.into_inner());
+                let mut h = lock(&record);
                 h.saturating_record((late.as_micros() as u64).max(1));
             }
         });
@@ -106,7 +107,7 @@ impl LagProbe {
 
     /// The lag recorded since the last call.
     pub fn take(&self) -> Histogram<u64> {
-        let mut h = self.lag.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = lock(&self.lag);
         let out = h.clone();
         h.reset();
         out

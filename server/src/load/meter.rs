@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::summary::{histogram, Delivery};
 use super::tally::Seen;
+use crate::locks::{lock, read, write};
 
 /// One instance's counters and this interval's latencies.
 #[derive(Debug)]
@@ -119,14 +120,14 @@ impl InstanceMeter {
 
 /// Records `us`, clamped into the histogram's range.
 fn record(h: &Mutex<Histogram<u64>>, us: u64) {
-    let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = lock(h);
     let high = h.high();
     h.saturating_record(us.clamp(1, high));
 }
 
 /// Takes a histogram's content, leaving it empty.
 fn take(h: &Mutex<Histogram<u64>>) -> Histogram<u64> {
-    let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = lock(h);
     let out = h.clone();
     h.reset();
     out
@@ -161,17 +162,14 @@ pub struct Meter {
 
 /// Lazily creates the histogram so `Meter::default()` stays cheap.
 fn record_opt(h: &Mutex<Option<Histogram<u64>>>, us: u64) {
-    let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = lock(h);
     let h = h.get_or_insert_with(histogram);
     let high = h.high();
     h.saturating_record(us.clamp(1, high));
 }
 
 fn take_opt(h: &Mutex<Option<Histogram<u64>>>) -> Histogram<u64> {
-    h.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_else(histogram)
+    lock(h).take().unwrap_or_else(histogram)
 }
 
 impl Meter {
@@ -186,14 +184,14 @@ impl Meter {
 
     /// Adds an instance; returns its index.
     pub fn add_instance(&self, name: String) -> usize {
-        let mut list = self.instances.write().unwrap_or_else(|e| e.into_inner());
+        let mut list = write(&self.instances);
         list.push(Arc::new(InstanceMeter::new(name)));
         list.len() - 1
     }
 
     /// Instance `i`'s meter.
     pub fn instance(&self, i: usize) -> Arc<InstanceMeter> {
-        self.instances.read().unwrap_or_else(|e| e.into_inner())[i].clone()
+        read(&self.instances)[i].clone()
     }
 
     /// A connection opened (first time: `connect_us` is its connect time).
@@ -222,12 +220,7 @@ impl Meter {
         if first {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
-        *self
-            .failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(reason.to_owned())
-            .or_default() += 1;
+        *lock(&self.failures).entry(reason.to_owned()).or_default() += 1;
     }
 
     /// A connection exhausted its retries.
@@ -248,10 +241,7 @@ impl Meter {
     /// The interval's snapshot; histograms restart empty.
     pub fn snapshot(&self, agent: u32, t_ms: u64) -> Interval {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let instances = self
-            .instances
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        let instances = read(&self.instances)
             .iter()
             .map(|m| InstanceInterval {
                 name: m.name.clone(),
@@ -269,11 +259,7 @@ impl Meter {
             failed: get(&self.failed),
             reconnects: get(&self.reconnects),
             gave_up: get(&self.gave_up),
-            failures: self
-                .failures
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            failures: lock(&self.failures).clone(),
             instances,
             uncorrected: Hist(take_opt(&self.uncorrected)),
             connect: Hist(take_opt(&self.connect)),

@@ -404,7 +404,7 @@ async fn start_agents(
 pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
     let plan = Arc::new(setup.plan.clone());
     let started = Instant::now();
-    let started_at = iso8601_utc(client::now_us() / 1000);
+    let started_at = iso8601_utc(crate::clock::unix_ms());
     let link = RedisLink::new(&setup.deployment.redis, CLIENT_NAME)?;
     link.query::<String>(&redis::cmd("PING"))
         .await

@@ -13,7 +13,7 @@ use protocol::broadcast::TestBroadcast;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::client::now_us;
+use crate::clock::{unix_ms, unix_us};
 use crate::redis_link::RedisLink;
 
 /// How early the sender wakes before a broadcast is due.
@@ -66,7 +66,7 @@ pub async fn run(
     }
     let gap = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
-    let start_us = now_us();
+    let start_us = unix_us();
     let mut turn = 0usize;
     for k in 0u64.. {
         let due = start + gap.mul_f64(k as f64);
@@ -84,14 +84,10 @@ pub async fn run(
             .max_behind
             .max(Instant::now().saturating_duration_since(due));
         let seq = sent.last_seq + 1;
-        let mut broadcast = TestBroadcast::new(
-            format!("{origin}:{seq}"),
-            seq,
-            now_us() / 1000,
-            origin.clone(),
-        );
+        let mut broadcast =
+            TestBroadcast::new(format!("{origin}:{seq}"), seq, unix_ms(), origin.clone());
         broadcast.scheduled_at_us = Some(start_us + gap.mul_f64(k as f64).as_micros() as u64);
-        broadcast.sent_at_us = Some(now_us());
+        broadcast.sent_at_us = Some(unix_us());
         let ok = match &route {
             Route::Redis { link, channel } => link
                 .publish_invocation(channel, &event, vec![broadcast.to_argument()])
@@ -103,7 +99,7 @@ pub async fn run(
                 for _ in 0..instances.len() {
                     let instance = &instances[turn % instances.len()];
                     turn += 1;
-                    let url = format!("{}{}", instance.url, crate::companion::TRIGGER_PATH);
+                    let url = format!("{}{}", instance.url, protocol::api::routes::TRIGGER);
                     let answer = http.post(url).json(&body).send().await;
                     if answer.is_ok_and(|a| a.status().is_success()) {
                         ok = true;

@@ -18,7 +18,7 @@ use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFla
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::client::now_us;
+use crate::clock::unix_us;
 
 /// A stream whose reads carry the kernel's receive time.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ impl Stamped {
             Ok(msg.bytes)
         })?;
         self.last_from_kernel = stamp.is_some();
-        self.last_us = stamp.unwrap_or_else(now_us);
+        self.last_us = stamp.unwrap_or_else(unix_us);
         Ok(n)
     }
 }
@@ -87,7 +87,7 @@ impl AsyncRead for Stamped {
         if !this.kernel {
             let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
             if poll.is_ready() {
-                this.last_us = now_us();
+                this.last_us = unix_us();
             }
             return poll;
         }
@@ -152,13 +152,13 @@ mod tests {
             assert_eq!(n, 1);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let sent = now_us();
+        let sent = unix_us();
         server.write_all(b"hello").await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let n = stamped.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"hello");
         assert!(stamped.last_from_kernel);
-        let waited = now_us() - stamped.last_us();
+        let waited = unix_us() - stamped.last_us();
         assert!(
             stamped.last_us() >= sent.saturating_sub(1_000),
             "not before the write"

@@ -1,4 +1,4 @@
-//! The Redis side of a sim, as `RedisHubLifetimeManager` does it (spec §7):
+//! The Redis side of a sim, as `RedisHubLifetimeManager` does it (docs/WIRE.md §7):
 //! one publishing connection and one subscriber connection, both named
 //! after the instance as StackExchange.Redis names every connection it
 //! opens, the subscriber's channels reference-counted, group commands with
@@ -16,19 +16,19 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use protocol::backplane::{Ack, Channels, GroupAction, GroupCommand};
 use redis::aio::{MultiplexedConnection, PubSub, PubSubSink, PubSubStream};
-use redis::{AsyncConnectionConfig, ConnectionAddr, RedisConnectionInfo};
+use redis::{ConnectionAddr, RedisConnectionInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::SimError;
+use crate::locks::{lock, read, write};
+use crate::reconnect::{is_connection_lost, open_named, Backoff};
 use crate::redis_target::RedisTarget;
 
 /// How long a sender waits for a group command's ack (ASP.NET's value).
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Limit on any single Redis round trip, so an outage cannot hang a caller.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
-/// First and largest pause between reconnect attempts.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
 /// A message that arrived on one of the instance's channels.
 #[derive(Debug, Clone)]
@@ -222,7 +222,7 @@ impl Backplane {
     pub fn stop(&self) {
         if let Mode::Redis(link) = &self.mode {
             link.task.abort();
-            *link.publisher.write().unwrap_or_else(|p| p.into_inner()) = None;
+            *write(&link.publisher) = None;
         }
     }
 
@@ -268,14 +268,14 @@ impl Backplane {
     }
 
     /// Opens a new publishing connection in the background when `error`
-    /// says this one is gone (killed, reset) while the subscriber connection
-    /// may still look fine; sends fail until it is in place.
+    /// says this one is gone (killed, reset, unrecoverable) while the
+    /// subscriber connection may still look fine; sends fail until it is in
+    /// place.
     fn replace_if_broken(&self, broken: &Publisher, error: &redis::RedisError) {
         let Mode::Redis(link) = &self.mode else {
             return;
         };
-        let is_broken = error.is_io_error() || error.is_connection_dropped() || error.is_timeout();
-        if !is_broken || link.replacing.swap(true, Ordering::AcqRel) {
+        if !is_connection_lost(error) || link.replacing.swap(true, Ordering::AcqRel) {
             return;
         }
         let (slot, replacing, serials) = (
@@ -287,7 +287,7 @@ impl Backplane {
         tokio::spawn(async move {
             match open_publisher(&target, &name).await {
                 Ok(connection) => {
-                    let mut slot = slot.write().unwrap_or_else(|p| p.into_inner());
+                    let mut slot = write(&slot);
                     // Only if nothing newer (a reconnect) took its place meanwhile.
                     if slot.as_ref().is_some_and(|p| p.serial == serial) {
                         let serial = serials.fetch_add(1, Ordering::Relaxed) + 1;
@@ -305,11 +305,7 @@ impl Backplane {
     fn publisher(&self) -> Option<Publisher> {
         match &self.mode {
             Mode::Local { .. } => None,
-            Mode::Redis(link) => link
-                .publisher
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            Mode::Redis(link) => read(&link.publisher).clone(),
         }
     }
 
@@ -382,11 +378,6 @@ impl Backplane {
     }
 }
 
-/// Locks a mutex even if a panicking holder poisoned it.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// `<MachineName>_<32 lowercase hex>`, as ASP.NET names its servers.
 fn server_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -433,20 +424,20 @@ struct Session {
 
 impl LinkTask {
     async fn run(mut self) {
-        let mut pause = BACKOFF.0;
+        let mut backoff = Backoff::default();
         loop {
             match self.connect().await {
                 Ok(session) => {
                     tracing::info!("backplane connected to {}", self.target);
-                    pause = BACKOFF.0;
+                    backoff.reset();
                     let publisher = Publisher {
                         serial: self.serials.fetch_add(1, Ordering::Relaxed) + 1,
                         connection: session.publisher.clone(),
                     };
-                    *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = Some(publisher);
+                    *write(&self.publisher) = Some(publisher);
                     let _ = self.up.send(true);
                     let ended = self.serve(session).await;
-                    *self.publisher.write().unwrap_or_else(|p| p.into_inner()) = None;
+                    *write(&self.publisher) = None;
                     let _ = self.up.send(false);
                     if ended == Ended::Stopped {
                         return;
@@ -455,10 +446,9 @@ impl LinkTask {
                 }
                 Err(e) => tracing::warn!("cannot reach Redis at {}: {e}", self.target),
             }
-            if self.wait_while_down(pause).await == Ended::Stopped {
+            if self.wait_while_down(backoff.pause()).await == Ended::Stopped {
                 return;
             }
-            pause = (pause * 2).min(BACKOFF.1);
         }
     }
 
@@ -603,20 +593,14 @@ async fn open_publisher(
     client_name: &str,
 ) -> Result<MultiplexedConnection, String> {
     let client = target.client().map_err(|e| e.to_string())?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(REDIS_TIMEOUT))
-        .set_response_timeout(Some(REDIS_TIMEOUT));
-    let mut publisher = client
-        .get_multiplexed_async_connection_with_config(&config)
+    let named = open_named(&client, client_name, REDIS_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
-    redis::cmd("CLIENT")
-        .arg("SETNAME")
-        .arg(client_name)
-        .query_async::<()>(&mut publisher)
-        .await
-        .map_err(|e| format!("CLIENT SETNAME {client_name}: {e}"))?;
-    Ok(publisher)
+    // A stand-in is only useful if the feed can tell instances apart.
+    match named.name_refused {
+        Some(e) => Err(format!("CLIENT SETNAME {client_name}: {e}")),
+        None => Ok(named.connection),
+    }
 }
 
 /// The subscriber connection, named `client_name` as StackExchange.Redis

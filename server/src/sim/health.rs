@@ -1,5 +1,5 @@
 //! `/health`, `/health/ready` and `/health/live` in the JSON ASP.NET
-//! HealthChecks writes for Conduit (conduit-facts.md §5): a status, one
+//! HealthChecks writes for Conduit (docs/CONDUIT.md §4): a status, one
 //! entry per check, durations in milliseconds, and 503 when unhealthy.
 
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{future, SinkExt, StreamExt};
-use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::api::{routes, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::backplane::NAVIGATION_GROUP;
 use protocol::broadcast::{iso8601_utc, TestBroadcast, NAVIGATION_EVENT};
 use protocol::message::HubMessage;
@@ -28,8 +28,10 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use super::connection::{self, Frame, Limits};
 use super::health::{self, Scope};
-use super::hub::{new_connection_id, now_ms};
+use super::hub::new_connection_id;
 use super::{CorsOrigins, Sim, SimError, HUB_PATH};
+use crate::clock::unix_ms;
+use crate::locks::lock;
 
 /// How long a negotiated connection may wait for its WebSocket: ASP.NET's
 /// `DisconnectTimeout` (15 s, `ConnectionOptionsSetup`), after which
@@ -84,7 +86,7 @@ impl AppState {
 
     /// The tokens, with negotiated ones past their lifetime dropped.
     fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tokens = lock(&self.tokens);
         tokens
             .pending
             .retain(|_, (_, at)| at.elapsed() < NEGOTIATED_LIFETIME);
@@ -135,7 +137,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health_all))
         .route("/health/ready", get(health_all))
         .route("/health/live", get(health_live))
-        .route("/api/test/trigger-navigation-update", post(trigger))
+        .route(routes::TRIGGER, post(trigger))
         .route("/api/admin/model-mappings", post(create_model_mapping))
         .layer(cors)
         .with_state(state)
@@ -367,7 +369,7 @@ async fn trigger(
     let broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),
         hub.next_broadcast_seq(),
-        now_ms(),
+        unix_ms(),
         name.clone(),
     );
     let argument = request.payload.unwrap_or_else(|| broadcast.to_argument());
@@ -420,7 +422,7 @@ async fn create_model_mapping(
             "mappingId": mapping_id,
             "modelAlias": alias,
             "changeType": "Created",
-            "timestamp": iso8601_utc(now_ms()),
+            "timestamp": iso8601_utc(unix_ms()),
         }
     });
     let navigation = HubMessage::invocation(NAVIGATION_EVENT, vec![event.clone()]);

@@ -10,7 +10,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use base64::Engine as _;
@@ -22,6 +21,8 @@ use tokio::sync::mpsc;
 
 use super::backplane::{Backplane, Inbound};
 use super::{SimConfig, SimError};
+use crate::clock::unix_ms;
+use crate::locks::lock;
 
 /// How many records may wait for one slow client before it misses some.
 pub const OUTBOX_CAPACITY: usize = 1024;
@@ -101,13 +102,6 @@ pub struct Hub {
     mappings_created: AtomicU64,
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// 16 random bytes, base64url without padding: 22 characters, as ASP.NET
 /// makes connection ids and tokens.
 pub fn new_connection_id() -> String {
@@ -146,7 +140,7 @@ impl Hub {
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.registry)
     }
 
     /// Runs after the handshake answer, as in ASP.NET: the lifetime
@@ -320,7 +314,7 @@ impl Hub {
                 }
                 let reply = HubMessage::invocation(
                     "StateUpdateRequested",
-                    vec![json!({ "timestamp": iso8601_utc(now_ms()) })],
+                    vec![json!({ "timestamp": iso8601_utc(unix_ms()) })],
                 );
                 self.send_to_local(caller, Bytes::from(reply.to_record()));
             }

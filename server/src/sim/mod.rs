@@ -38,7 +38,7 @@ use hub::Hub;
 /// Where the hub is mapped in Conduit's Core API.
 pub const HUB_PATH: &str = "/hubs/navigation-state";
 
-/// Conduit's CORS origins (conduit-facts.md §4).
+/// Conduit's CORS origins (docs/CONDUIT.md §3).
 pub const CONDUIT_ORIGINS: [&str; 4] = [
     "http://localhost:5001",
     "http://webui:8080",

@@ -24,7 +24,7 @@ async function open(url, index) {
     .withAutomaticReconnect()
     .configureLogging(signalR.LogLevel.Warning)
     .build();
-  // Conduit pings every 30 s; wait at least twice that (spec §5).
+  // Conduit pings every 30 s; wait at least twice that (docs/WIRE.md §5).
   connection.serverTimeoutInMilliseconds = 60000;
   connection.on("StateUpdateRequested", (arg) => {
     emit({ event: "state", index, arg });

@@ -1,0 +1,403 @@
+//! One relay per source: a Redis connection (`MONITOR`, or `PSUBSCRIBE
+//! <prefix>*`) whose lines go out in batches through a
+//! `tokio::sync::broadcast` channel to every page watching that source.
+//!
+//! redis-rs's MONITOR and pub/sub streams end silently on any error, so a
+//! relay treats the end of a stream as a lost connection: `redis-down`,
+//! reconnect with back-off, `redis-up`. A MONITOR refused by an ACL is
+//! silent too (redis-rs swallows the refusal), so the relay proves MONITOR
+//! works by sending a probe command and waiting to see it.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::{Stream, StreamExt};
+use protocol::api::{FeedEvent, FeedSource};
+use protocol::monitor::quote;
+use redis::Value;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use super::FeedTuning;
+use crate::clock::unix_us;
+use crate::locks::lock;
+use crate::reconnect::Backoff;
+use crate::redis_link::RedisLink;
+
+/// How many lines the feed relayed and how many pages missed, since the
+/// companion started; both only grow. Read it with
+/// [`AppState::feed_stats`](crate::companion::AppState::feed_stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Lines the relays read from Redis and fanned out to the pages, each
+    /// counted once however many pages watch it.
+    pub relayed: u64,
+    /// Lines pages missed because they fell behind the broadcast (the
+    /// `count` of every `dropped` event), summed over pages.
+    pub dropped: u64,
+}
+
+/// The live counters behind [`FeedStats`], shared by every relay and page;
+/// atomics, so counting costs the hot path no lock.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    /// See [`FeedStats::relayed`].
+    relayed: AtomicU64,
+    /// See [`FeedStats::dropped`].
+    dropped: AtomicU64,
+}
+
+impl Counters {
+    /// Counts `lines` a page skipped.
+    pub(super) fn dropped(&self, lines: u64) {
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub(super) fn snapshot(&self) -> FeedStats {
+        FeedStats {
+            relayed: self.relayed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One line as it arrived, before any page filtered or decoded it.
+#[derive(Debug)]
+pub(super) enum Item {
+    /// A MONITOR line, verbatim.
+    Monitor(String),
+    /// A pub/sub message.
+    Message {
+        /// When the relay received it, Unix µs.
+        micros: u64,
+        /// Its channel.
+        channel: String,
+        /// Its body, byte for byte.
+        payload: Vec<u8>,
+        /// `"channel" "payload"`, quoted as MONITOR quotes, for filtering.
+        raw: String,
+    },
+}
+
+impl Item {
+    /// The line as Redis spells it, for filters and the page's `raw`.
+    pub(super) fn raw(&self) -> &str {
+        match self {
+            Self::Monitor(line) => line,
+            Self::Message { raw, .. } => raw,
+        }
+    }
+}
+
+/// What a relay broadcasts to its pages.
+#[derive(Debug)]
+pub(super) enum Signal {
+    /// A batch of lines; `first` numbers the first line since the relay
+    /// started, so a page can count what it skipped.
+    Lines {
+        /// Index of `items[0]`.
+        first: u64,
+        /// The lines.
+        items: Vec<Item>,
+    },
+    /// `redis-up`, `redis-down` or `error` (boxed: the enum is sized for lines).
+    State(Box<FeedEvent>),
+}
+
+/// One running relay; the pages hold it, and the last one to let go stops it.
+pub(super) struct Relay {
+    /// Fans batches out to the pages.
+    pub(super) tx: broadcast::Sender<Arc<Signal>>,
+    /// The latest `State` event, for pages that join later.
+    pub(super) state: Arc<Mutex<Option<FeedEvent>>>,
+    /// The task reading Redis; aborted on drop, which closes its connection.
+    pub(super) task: JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    /// Starts relaying `source` from the Redis behind `link`.
+    pub(super) fn start(
+        source: FeedSource,
+        link: RedisLink,
+        prefix: String,
+        tuning: FeedTuning,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let (tx, _) = broadcast::channel(tuning.buffered_batches.max(1));
+        let state = Arc::new(Mutex::new(None));
+        let task = tokio::spawn(
+            Connection {
+                source,
+                link,
+                prefix,
+                tuning,
+                tx: tx.clone(),
+                state: Arc::clone(&state),
+                counters,
+            }
+            .run(),
+        );
+        Self { tx, state, task }
+    }
+}
+
+/// Why a relay could not open its connection.
+enum OpenError {
+    /// Redis is unreachable or went away: retry.
+    Down(String),
+    /// Redis answered but will not allow this (ACL, password): say so
+    /// and stop.
+    Refused(String),
+}
+
+/// Lines from a live connection; ends when the connection does.
+type Lines = Pin<Box<dyn Stream<Item = Item> + Send>>;
+
+/// The relay task's side: what it reads from and where it sends.
+struct Connection {
+    /// Which command feeds the relay.
+    source: FeedSource,
+    /// Opens the connection; runs the MONITOR probe.
+    link: RedisLink,
+    /// The backplane's channel prefix, for PSUBSCRIBE.
+    prefix: String,
+    /// Batching and probe limits.
+    tuning: FeedTuning,
+    /// The pages' broadcast.
+    tx: broadcast::Sender<Arc<Signal>>,
+    /// Shared with [`Relay::state`].
+    state: Arc<Mutex<Option<FeedEvent>>>,
+    /// Counts what goes out.
+    counters: Arc<Counters>,
+}
+
+impl Connection {
+    /// Connects, relays until the connection ends, and reconnects with
+    /// back-off, announcing each change of state.
+    async fn run(self) {
+        let source = self.source;
+        let mut backoff = Backoff::default();
+        let mut next_index = 0u64;
+        let mut down = false;
+        loop {
+            match self.open().await {
+                Ok((lines, early)) => {
+                    backoff.reset();
+                    self.announce(FeedEvent::RedisUp);
+                    tracing::info!(?source, "feed relay connected");
+                    self.pump(lines, early, &mut next_index).await;
+                    tracing::warn!(?source, "feed relay lost its Redis connection");
+                    down = true;
+                    self.announce(FeedEvent::RedisDown {
+                        error: "the feed's Redis connection closed".into(),
+                    });
+                }
+                Err(OpenError::Refused(message)) => {
+                    tracing::warn!(?source, %message, "feed refused");
+                    self.announce(FeedEvent::Error { message });
+                    return;
+                }
+                Err(OpenError::Down(error)) => {
+                    if !down {
+                        tracing::warn!(?source, %error, "feed cannot reach Redis");
+                        self.announce(FeedEvent::RedisDown { error });
+                        down = true;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff.pause()).await;
+        }
+    }
+
+    /// Tells the pages (and remembers for later ones) how the relay stands.
+    fn announce(&self, event: FeedEvent) {
+        *lock(&self.state) = Some(event.clone());
+        let _ = self.tx.send(Arc::new(Signal::State(Box::new(event))));
+    }
+
+    /// Opens the source's connection; for MONITOR also proves it works, and
+    /// hands back the lines that arrived meanwhile.
+    async fn open(&self) -> Result<(Lines, Vec<Item>), OpenError> {
+        let link = &self.link;
+        let classify = |e: redis::RedisError| {
+            let text = link.scrub(&e);
+            let refused = matches!(e.code(), Some("NOPERM" | "WRONGPASS" | "NOAUTH"))
+                || e.kind() == redis::ErrorKind::AuthenticationFailed;
+            if refused {
+                OpenError::Refused(format!("Redis refused the feed: {text}"))
+            } else {
+                OpenError::Down(text)
+            }
+        };
+        match self.source {
+            FeedSource::Pubsub => {
+                let mut pubsub = link.client().get_async_pubsub().await.map_err(classify)?;
+                pubsub
+                    .psubscribe(format!("{}*", self.prefix))
+                    .await
+                    .map_err(classify)?;
+                let lines = pubsub.into_on_message().map(|msg| {
+                    let channel = msg.get_channel_name().to_owned();
+                    let payload = msg.get_payload_bytes().to_vec();
+                    let raw = format!("{} {}", quote(channel.as_bytes()), quote(&payload));
+                    Item::Message {
+                        micros: unix_us(),
+                        channel,
+                        payload,
+                        raw,
+                    }
+                });
+                Ok((Box::pin(lines), Vec::new()))
+            }
+            FeedSource::Monitor => {
+                let monitor = link.client().get_async_monitor().await.map_err(classify)?;
+                let mut lines: Lines = Box::pin(monitor.into_on_message::<Value>().filter_map(
+                    |v| async move {
+                        match v {
+                            Value::SimpleString(s) => Some(Item::Monitor(s)),
+                            Value::BulkString(b) => {
+                                Some(Item::Monitor(String::from_utf8_lossy(&b).into_owned()))
+                            }
+                            _ => None,
+                        }
+                    },
+                ));
+                let early = self.probe(&mut lines).await?;
+                Ok((lines, early))
+            }
+        }
+    }
+
+    /// Sends `ECHO <token>` on the command connection and waits for MONITOR
+    /// to show it; lines before it are kept (up to what the pages could
+    /// buffer anyway, so a busy Redis cannot grow them without bound), the
+    /// probe itself is not.
+    async fn probe(&self, lines: &mut Lines) -> Result<Vec<Item>, OpenError> {
+        let tuning = &self.tuning;
+        let keep = tuning.batch_lines.saturating_mul(tuning.buffered_batches);
+        let token = format!("signalscope-monitor-probe-{:016x}", rand::random::<u64>());
+        self.link
+            .query::<Value>(redis::cmd("ECHO").arg(&token))
+            .await
+            .map_err(|e| OpenError::Down(e.to_string()))?;
+        let mut early = Vec::new();
+        let seen = tokio::time::timeout(tuning.probe_timeout, async {
+            while let Some(item) = lines.next().await {
+                if item.raw().contains(&token) {
+                    return true;
+                }
+                if early.len() < keep {
+                    early.push(item);
+                }
+            }
+            false
+        })
+        .await;
+        match seen {
+            Ok(true) => Ok(early),
+            Ok(false) => Err(OpenError::Down(
+                "the MONITOR connection closed at once".into(),
+            )),
+            Err(_) => Err(OpenError::Refused(refusal(&self.link).await)),
+        }
+    }
+
+    /// Relays `lines` in batches until the stream ends.
+    async fn pump(&self, mut lines: Lines, early: Vec<Item>, next_index: &mut u64) {
+        let mut batch = early;
+        let mut tick = tokio::time::interval(self.tuning.batch_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let flush = |batch: &mut Vec<Item>, next_index: &mut u64| {
+            if batch.is_empty() {
+                return;
+            }
+            let items = std::mem::take(batch);
+            let first = *next_index;
+            let count = items.len() as u64;
+            *next_index += count;
+            self.counters.relayed.fetch_add(count, Ordering::Relaxed);
+            let _ = self.tx.send(Arc::new(Signal::Lines { first, items }));
+        };
+        loop {
+            tokio::select! {
+                item = lines.next() => match item {
+                    Some(item) => {
+                        batch.push(item);
+                        if batch.len() >= self.tuning.batch_lines {
+                            flush(&mut batch, next_index);
+                        }
+                    }
+                    None => {
+                        flush(&mut batch, next_index);
+                        return;
+                    }
+                },
+                _ = tick.tick() => flush(&mut batch, next_index),
+            }
+        }
+    }
+}
+
+/// Why MONITOR showed nothing: Redis's own reason when `ACL DRYRUN` may
+/// be asked, a best guess otherwise.
+async fn refusal(link: &RedisLink) -> String {
+    let dry_run = async {
+        let user: String = link.query(redis::cmd("ACL").arg("WHOAMI")).await.ok()?;
+        let verdict: String = link
+            .query(redis::cmd("ACL").arg("DRYRUN").arg(&user).arg("MONITOR"))
+            .await
+            .ok()?;
+        (verdict != "OK").then_some(verdict)
+    };
+    match dry_run.await {
+        Some(reason) => format!("Redis refused MONITOR: {reason}; use source=pubsub instead"),
+        None => "MONITOR shows nothing: Redis refused it (an ACL without +monitor?) or is too busy; try source=pubsub"
+            .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_target::RedisTarget;
+
+    /// Every line the relay sends out counts as relayed once, in whatever
+    /// batches it goes, with or without a page listening.
+    #[tokio::test]
+    async fn relayed_lines_are_counted() {
+        let tuning = FeedTuning {
+            batch_lines: 2,
+            ..FeedTuning::default()
+        };
+        let (tx, _) = broadcast::channel(tuning.buffered_batches);
+        let counters = Arc::new(Counters::default());
+        let relay = Connection {
+            source: FeedSource::Monitor,
+            link: RedisLink::new(&RedisTarget::local(1), "test").unwrap(),
+            prefix: String::new(),
+            tuning,
+            tx,
+            state: Arc::default(),
+            counters: Arc::clone(&counters),
+        };
+        let lines = (0..5).map(|i| Item::Monitor(format!("line {i}")));
+        let early = vec![Item::Monitor("early".into())];
+        let mut next = 0;
+        relay
+            .pump(
+                Box::pin(futures_util::stream::iter(lines)),
+                early,
+                &mut next,
+            )
+            .await;
+        assert_eq!((next, counters.snapshot().relayed), (6, 6));
+    }
+}
