@@ -123,7 +123,8 @@ async fn configured_mode_sends_secret_headers_without_showing_them() {
     companion.stop().await;
 }
 
-/// The pub/sub source shows the same broadcast, decoded, as a MESSAGE.
+/// The pub/sub source shows the same broadcast, decoded, as a MESSAGE;
+/// the answer tells the feed's subscription apart from instances.
 #[tokio::test]
 async fn pubsub_source_shows_the_broadcast() {
     let redis = RedisServer::start();
@@ -135,6 +136,11 @@ async fn pubsub_source_shows_the_broadcast() {
         answer.receivers,
         Some(1),
         "PUBLISH counts the feed's own PSUBSCRIBE"
+    );
+    assert_eq!(
+        answer.channel_subscribers,
+        Some(0),
+        "the channel's own subscribers are the instances: none here"
     );
     let line = feed
         .until(WAIT, "the MESSAGE", |e| {
