@@ -3,6 +3,9 @@
 //! handles a real connection failure the way the page promises.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use leptos::mount::{mount_to, UnmountHandle};
 use leptos::prelude::*;
 use protocol::api::{
@@ -10,6 +13,7 @@ use protocol::api::{
     TriggerMode, TriggerResponse,
 };
 use protocol::broadcast::TestBroadcast;
+use protocol::connection::Liveness;
 use serde_json::json;
 use signalscope_frontend::app::Dashboard;
 use signalscope_frontend::clock::{now_ms, sleep};
@@ -18,8 +22,9 @@ use signalscope_frontend::feed::Feed;
 use signalscope_frontend::instances::Saved;
 use signalscope_frontend::panels::message::{Message, MessageRow};
 use signalscope_frontend::panels::Panel;
+use signalscope_frontend::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use signalscope_frontend::verdicts::Verdicts;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
 
@@ -273,4 +278,76 @@ async fn demo_mode_offers_instance_controls() {
     assert!(buttons("owned").contains("Stop instance"));
     assert!(buttons("owned").contains("Start instance"));
     assert!(!buttons("foreign").contains("Stop instance"));
+}
+
+/// The negotiate POST goes out as FetchHttpClient.send and
+/// HttpConnection._getNegotiationResponse send it — `credentials:
+/// "include"`, `mode: "cors"`, `cache: "no-cache"`, `X-Requested-With` and
+/// `X-SignalR-User-Agent` — and a redirect is followed with its
+/// `accessToken` as a bearer token (HttpConnection._startInternal). The
+/// page's `fetch` is replaced for the test, so no server is needed.
+#[wasm_bindgen_test]
+async fn negotiate_is_credentialed_and_follows_redirects() {
+    let install = js_sys::Function::new_no_args(
+        r#"
+        globalThis.__realFetch = globalThis.fetch;
+        globalThis.__negotiates = [];
+        globalThis.fetch = async (req) => {
+            globalThis.__negotiates.push({
+                url: req.url, method: req.method, credentials: req.credentials,
+                mode: req.mode, cache: req.cache,
+                requestedWith: req.headers.get("x-requested-with"),
+                userAgent: req.headers.get("x-signalr-user-agent"),
+                authorization: req.headers.get("authorization"),
+            });
+            const body = globalThis.__negotiates.length === 1
+                ? { url: "http://redirected.invalid/hub", accessToken: "t0k" }
+                : { error: "stop here" };
+            return new Response(JSON.stringify(body), { status: 200 });
+        };"#,
+    );
+    install.call0(&JsValue::NULL).unwrap();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let client = HubClient::start(
+        ClientOptions {
+            hub_url: "http://origin.invalid/hub".into(),
+            liveness: Liveness::CLIENT_DEFAULT,
+            request_state: "RequestCurrentState".into(),
+            retry_forever: Rc::new(Cell::new(false)),
+        },
+        {
+            let events = events.clone();
+            move |e| events.borrow_mut().push(e)
+        },
+    );
+    eventually(5_000.0, "the redirected negotiate's error", || {
+        events.borrow().iter().any(|e| {
+            matches!(e, ClientEvent::Status(ConnectionStatus::Reconnecting { reason, .. }) if reason == "stop here")
+        })
+    })
+    .await;
+    drop(client);
+    let seen = js_sys::Function::new_no_args(
+        "globalThis.fetch = globalThis.__realFetch; return JSON.stringify(globalThis.__negotiates);",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen.as_string().unwrap()).unwrap();
+    let first = json!({
+        "url": "http://origin.invalid/hub/negotiate?negotiateVersion=1",
+        "method": "POST", "credentials": "include", "mode": "cors", "cache": "no-cache",
+        "requestedWith": "XMLHttpRequest",
+        "userAgent": concat!(
+            "signalscope/", env!("CARGO_PKG_VERSION_MAJOR"), ".", env!("CARGO_PKG_VERSION_MINOR"),
+            " (", env!("CARGO_PKG_VERSION"), "; Unknown OS; Browser; Unknown Runtime Version)"
+        ),
+        "authorization": null,
+    });
+    assert_eq!(seen[0], first);
+    assert_eq!(
+        seen[1]["url"],
+        "http://redirected.invalid/hub/negotiate?negotiateVersion=1"
+    );
+    assert_eq!(seen[1]["authorization"], "Bearer t0k");
+    assert_eq!(seen[1]["credentials"], "include");
 }
