@@ -90,6 +90,14 @@ impl Negotiation {
         }
     }
 
+    /// The error when the browser could not send the POST at all (CORS or
+    /// an unreachable host), or `None` to fall back to skipNegotiation:
+    /// only the hub URL the user gave is tried without negotiate, never a
+    /// redirect's.
+    pub fn unsent(&self) -> Option<String> {
+        (self.redirects > 0).then(|| failed("TypeError: Failed to fetch"))
+    }
+
     /// Reads a `200` answer's body.
     pub fn answer(&mut self, body: &[u8]) -> Step {
         let response = match NegotiateResponse::parse(body) {
@@ -263,6 +271,20 @@ mod tests {
         assert_eq!(
             n.answer(redirect),
             Step::Fail("Negotiate redirection limit exceeded.".into())
+        );
+    }
+
+    /// A POST the browser could not send falls back to skipNegotiation
+    /// only before any redirect; after one it fails with the text the
+    /// official client gives a failed fetch (_getNegotiationResponse).
+    #[test]
+    fn unsent_falls_back_only_before_a_redirect() {
+        let mut n = Negotiation::new("http://h/hub");
+        assert_eq!(n.unsent(), None);
+        n.answer(br#"{"url":"http://other/hub"}"#);
+        assert_eq!(
+            n.unsent().as_deref(),
+            Some("Failed to complete negotiation with the server: TypeError: Failed to fetch")
         );
     }
 

@@ -69,15 +69,15 @@ pub struct Session {
 
 /// Negotiates as the official client does (credentials included, its
 /// headers, redirects followed). `Ok(None)` means the browser could not
-/// even ask (CORS refused the preflight, or the host is unreachable): the
-/// caller may try skipNegotiation.
+/// even ask the instance (CORS refused the preflight, or the host is
+/// unreachable): the caller may try skipNegotiation.
 async fn negotiate(hub_url: &str) -> Result<Option<Destination>, String> {
     let mut negotiation = Negotiation::new(hub_url);
     loop {
         let request = fetch_request(&negotiation.request())
             .map_err(|e| format!("cannot build the negotiate request: {e:?}"))?;
         let Ok(response) = request.send().await else {
-            return Ok(None);
+            return negotiation.unsent().map_or(Ok(None), Err);
         };
         if response.status() != 200 {
             let body = response.text().await.unwrap_or_default();
