@@ -9,7 +9,7 @@
 //!
 //! It behaves like `@microsoft/signalr` 10.0 (credentialed negotiate with
 //! its headers, redirects, the server timeout as the handshake's only
-//! clock, "no result" answers to client-result invocations, unknown message
+//! clock, a Ping right after it, "no result" answers to client-result invocations, unknown message
 //! types ignored, the official error texts); the README lists where it
 //! differs on purpose. `negotiation`, `session::read` and
 //! `socket::close_error` hold that behaviour as plain Rust.

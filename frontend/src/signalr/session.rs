@@ -197,7 +197,7 @@ impl Session {
             backlog.extend(records.map(|r| (r, at)));
             break;
         }
-        Ok(Self {
+        let mut session = Self {
             socket,
             splitter,
             heartbeat: Heartbeat::new(liveness, now_ms() as u64),
@@ -205,7 +205,11 @@ impl Session {
             next_invocation_id: 0,
             connection_id,
             negotiated,
-        })
+        };
+        // The official client pings at once; ASP.NET arms its client
+        // timeout on the first Ping.
+        session.send(&HubMessage::Ping)?;
+        Ok(session)
     }
 
     /// Invokes a hub method that takes no arguments, expecting a Completion.
