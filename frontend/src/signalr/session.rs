@@ -290,7 +290,7 @@ fn handshake_wait_ms(liveness: Liveness) -> u64 {
 }
 
 /// What one record asks of a session, decided without the socket.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Read {
     /// What to tell the page.
     pub event: Option<ClientEvent>,
@@ -304,8 +304,14 @@ impl Read {
     fn event(event: ClientEvent) -> Self {
         Self {
             event: Some(event),
-            reply: None,
-            end: None,
+            ..Self::default()
+        }
+    }
+
+    fn end(end: Ended) -> Self {
+        Self {
+            end: Some(end),
+            ..Self::default()
         }
     }
 }
@@ -343,30 +349,18 @@ pub fn read(record: &[u8], at_ms: f64) -> Read {
         Ok(HubMessage::Close {
             error,
             allow_reconnect,
-        }) => Read {
-            event: None,
-            reply: None,
-            end: Some(Ended::ServerClosed {
-                error: error.map(|e| format!("Server returned an error on close: {e}")),
-                allow_reconnect,
-            }),
-        },
+        }) => Read::end(Ended::ServerClosed {
+            error: error.map(|e| format!("Server returned an error on close: {e}")),
+            allow_reconnect,
+        }),
         // Completions without error, streams, acks: nothing to show.
-        Ok(_) => Read {
-            event: None,
-            reply: None,
-            end: None,
-        },
+        Ok(_) => Read::default(),
         // Future protocol versions may add types; old clients ignore them.
         Err(MessageError::UnknownType(kind)) => Read::event(ClientEvent::Notice(format!(
             "Unknown message type '{kind}' ignored."
         ))),
         // The official client closes the connection on a bad message.
-        Err(e) => Read {
-            event: None,
-            reply: None,
-            end: Some(Ended::Lost(format!("bad message from the server: {e}"))),
-        },
+        Err(e) => Read::end(Ended::Lost(format!("bad message from the server: {e}"))),
     }
 }
 
