@@ -11,6 +11,7 @@ import { startDemo, launchBrowser, shot, root, portIsFree } from './stack.mjs';
 const NAMES = ['api-1', 'api-2', 'api-3'];
 let demo, browser, page;
 const dialogs = [];
+const negotiates = [];
 const latencies = Object.fromEntries(NAMES.map((n) => [n, []]));
 
 before(async () => {
@@ -18,6 +19,7 @@ before(async () => {
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on('request', (r) => { if (r.url().includes('/negotiate?')) negotiates.push(r); });
   await page.goto(demo.url);
 });
 
@@ -74,6 +76,15 @@ test('Scenario 1: every panel connects and receives a broadcast; verdict PASS', 
     assert.ok(rows >= 1, `${n} shows the broadcast`);
   }
   assert.ok(id);
+  // Negotiate crossed origins as @microsoft/signalr sends it (its headers, credentials) and the
+  // stand-in's preflight let it through: every panel has a server id, not the skipNegotiation fallback.
+  for (const n of NAMES) assert.match(await connectionId(n), /^[A-Za-z0-9_-]{22}$/, `${n} negotiated`);
+  assert.ok(negotiates.length >= NAMES.length);
+  for (const r of negotiates) {
+    const h = await r.allHeaders();
+    assert.equal(h['x-requested-with'], 'XMLHttpRequest');
+    assert.match(h['x-signalr-user-agent'], /^signalscope\/\d+\.\d+ \(.*; Unknown OS; Browser; Unknown Runtime Version\)$/);
+  }
   await page.screenshot({ path: shot('scenario-1-broadcast-pass'), fullPage: true });
 });
 

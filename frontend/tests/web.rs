@@ -3,6 +3,9 @@
 //! handles a real connection failure the way the page promises.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use leptos::mount::{mount_to, UnmountHandle};
 use leptos::prelude::*;
 use protocol::api::{
@@ -10,6 +13,7 @@ use protocol::api::{
     TriggerMode, TriggerResponse,
 };
 use protocol::broadcast::TestBroadcast;
+use protocol::connection::Liveness;
 use serde_json::json;
 use signalscope_frontend::app::Dashboard;
 use signalscope_frontend::clock::{now_ms, sleep};
@@ -18,8 +22,9 @@ use signalscope_frontend::feed::Feed;
 use signalscope_frontend::instances::Saved;
 use signalscope_frontend::panels::message::{Message, MessageRow};
 use signalscope_frontend::panels::Panel;
+use signalscope_frontend::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use signalscope_frontend::verdicts::Verdicts;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
 
@@ -320,4 +325,193 @@ async fn canary_history_draws_rounds_and_misses() {
     assert!(q("li[data-instance='api-1'] .cell.slow[data-seq='2']"));
     assert!(q("li[data-instance='api-2'] .cell.bad[data-seq='1']"));
     assert!(q("li[data-instance='api-2'] .cell.pending[data-seq='2']"));
+}
+
+/// Runs JavaScript in the page and returns its value.
+fn run_js(code: &str) -> JsValue {
+    js_sys::Function::new_no_args(code)
+        .call0(&JsValue::NULL)
+        .unwrap()
+}
+
+/// Replaces the page's `fetch` with one that records each negotiate POST in
+/// `__negotiates` and answers the n-th with `answers[n]` (the last one
+/// again after that), so a client runs without a server.
+fn fake_fetch(answers: &[serde_json::Value]) {
+    run_js(&format!(
+        r#"
+        globalThis.__realFetch ??= globalThis.fetch;
+        globalThis.__negotiates = [];
+        const answers = {answers};
+        globalThis.fetch = async (req) => {{
+            globalThis.__negotiates.push({{
+                url: req.url, method: req.method, credentials: req.credentials,
+                mode: req.mode, cache: req.cache,
+                requestedWith: req.headers.get("x-requested-with"),
+                userAgent: req.headers.get("x-signalr-user-agent"),
+                authorization: req.headers.get("authorization"),
+            }});
+            const body = answers[Math.min(globalThis.__negotiates.length, answers.length) - 1];
+            return new Response(JSON.stringify(body), {{ status: 200 }});
+        }};"#,
+        answers = serde_json::Value::from(answers.to_vec())
+    ));
+}
+
+/// Puts the page's own `fetch` and `WebSocket` back.
+fn restore_page() {
+    run_js(
+        "if (globalThis.__realFetch) globalThis.fetch = globalThis.__realFetch;
+         if (globalThis.__realWebSocket) globalThis.WebSocket = globalThis.__realWebSocket;",
+    );
+}
+
+/// Starts a client for `hub_url` and returns it with the events it reports.
+fn start_client(hub_url: &str) -> (HubClient, Rc<RefCell<Vec<ClientEvent>>>) {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let client = HubClient::start(
+        ClientOptions {
+            hub_url: hub_url.into(),
+            liveness: Liveness::CLIENT_DEFAULT,
+            request_state: "RequestCurrentState".into(),
+            retry_forever: Rc::new(Cell::new(false)),
+        },
+        {
+            let events = events.clone();
+            move |e| events.borrow_mut().push(e)
+        },
+    );
+    (client, events)
+}
+
+/// Whether any reported event matches.
+fn reported(events: &RefCell<Vec<ClientEvent>>, check: impl Fn(&ClientEvent) -> bool) -> bool {
+    events.borrow().iter().any(check)
+}
+
+/// The negotiate POST goes out as FetchHttpClient.send and
+/// HttpConnection._getNegotiationResponse send it — `credentials:
+/// "include"`, `mode: "cors"`, `cache: "no-cache"`, `X-Requested-With` and
+/// `X-SignalR-User-Agent` — and a redirect is followed with its
+/// `accessToken` as a bearer token (HttpConnection._startInternal). The
+/// page's `fetch` is replaced for the test, so no server is needed.
+#[wasm_bindgen_test]
+async fn negotiate_is_credentialed_and_follows_redirects() {
+    fake_fetch(&[
+        json!({"url": "http://redirected.invalid/hub", "accessToken": "t0k"}),
+        json!({"error": "stop here"}),
+    ]);
+    let (client, events) = start_client("http://origin.invalid/hub");
+    eventually(5_000.0, "the redirected negotiate's error", || {
+        reported(&events, |e| {
+            matches!(e, ClientEvent::Status(ConnectionStatus::Reconnecting { reason, .. }) if reason == "stop here")
+        })
+    })
+    .await;
+    drop(client);
+    let seen = run_js("return JSON.stringify(globalThis.__negotiates);");
+    restore_page();
+    let seen: serde_json::Value = serde_json::from_str(&seen.as_string().unwrap()).unwrap();
+    let first = json!({
+        "url": "http://origin.invalid/hub/negotiate?negotiateVersion=1",
+        "method": "POST", "credentials": "include", "mode": "cors", "cache": "no-cache",
+        "requestedWith": "XMLHttpRequest",
+        "userAgent": concat!(
+            "signalscope/", env!("CARGO_PKG_VERSION_MAJOR"), ".", env!("CARGO_PKG_VERSION_MINOR"),
+            " (", env!("CARGO_PKG_VERSION"), "; Unknown OS; Browser; Unknown Runtime Version)"
+        ),
+        "authorization": null,
+    });
+    assert_eq!(seen[0], first);
+    assert_eq!(
+        seen[1]["url"],
+        "http://redirected.invalid/hub/negotiate?negotiateVersion=1"
+    );
+    assert_eq!(seen[1]["authorization"], "Bearer t0k");
+    assert_eq!(seen[1]["credentials"], "include");
+}
+
+/// Against a server faked in the page, a connection does what
+/// HubConnection does: handshake, then a Ping (`_startInternal` sends
+/// `_cachedPingMessage`), then our `RequestCurrentState`; a server
+/// invocation with an `invocationId` is answered "Client didn't provide a
+/// result." (`_invokeClientMethod`); an unknown type is ignored and the
+/// connection stays up (JsonHubProtocol.parseMessages); a Close with an
+/// error ends it with "Server returned an error on close: …".
+#[wasm_bindgen_test]
+async fn connection_talks_like_the_official_client() {
+    fake_fetch(&[json!({
+        "negotiateVersion": 1, "connectionId": "pub", "connectionToken": "tok",
+        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
+    })]);
+    run_js(
+        r#"
+        globalThis.__realWebSocket ??= globalThis.WebSocket;
+        globalThis.__sent = [];
+        globalThis.WebSocket = class {
+            constructor(url) {
+                this.url = url;
+                globalThis.__socket = this;
+                setTimeout(() => this.onopen(new Event("open")), 0);
+            }
+            send(text) { globalThis.__sent.push(text); }
+            close() {}
+            receive(data) { this.onmessage(new MessageEvent("message", { data })); }
+        };"#,
+    );
+    let (client, events) = start_client("http://fake.invalid/hub");
+    let sent = || -> Vec<String> {
+        let all = run_js("return JSON.stringify(globalThis.__sent);");
+        serde_json::from_str(&all.as_string().unwrap()).unwrap()
+    };
+    eventually(5_000.0, "the handshake request", || !sent().is_empty()).await;
+    assert_eq!(
+        run_js("return globalThis.__socket.url;"),
+        "ws://fake.invalid/hub?id=tok"
+    );
+    run_js(r#"globalThis.__socket.receive("{}\x1e");"#);
+    eventually(5_000.0, "the RequestCurrentState invocation", || {
+        sent().len() >= 3
+    })
+    .await;
+    assert_eq!(
+        sent()[..2],
+        [
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+            "{\"type\":6}\u{1e}"
+        ]
+    );
+    assert!(sent()[2].contains("\"target\":\"RequestCurrentState\""));
+
+    run_js(
+        r#"globalThis.__socket.receive('{"type":1,"invocationId":"9","target":"Ask","arguments":[]}\x1e{"type":99}\x1e');"#,
+    );
+    let answer =
+        "{\"type\":3,\"invocationId\":\"9\",\"error\":\"Client didn't provide a result.\"}\u{1e}";
+    eventually(5_000.0, "the Completion", || {
+        sent().iter().any(|s| s == answer)
+    })
+    .await;
+    eventually(5_000.0, "the unknown-type notice", || {
+        reported(&events, |e| {
+            *e == ClientEvent::Notice("Unknown message type '99' ignored.".into())
+        })
+    })
+    .await;
+    assert!(!reported(&events, |e| matches!(
+        e,
+        ClientEvent::Status(ConnectionStatus::Reconnecting { .. })
+    )));
+
+    run_js(r#"globalThis.__socket.receive('{"type":7,"error":"Bye"}\x1e');"#);
+    eventually(5_000.0, "the close", || {
+        reported(&events, |e| {
+            *e == ClientEvent::Status(ConnectionStatus::Disconnected {
+                reason: Some("Server returned an error on close: Bye".into()),
+            })
+        })
+    })
+    .await;
+    drop(client);
+    restore_page();
 }

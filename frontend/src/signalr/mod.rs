@@ -6,8 +6,16 @@
 //! server timeout, and automatic reconnect by the official policy (or
 //! forever). Everything it sees is reported as a [`ClientEvent`]; it knows
 //! nothing of the page.
+//!
+//! It behaves like `@microsoft/signalr` 10.0 (credentialed negotiate with
+//! its headers, redirects, the server timeout as the handshake's only
+//! clock, a Ping right after it, "no result" answers to client-result invocations, unknown message
+//! types ignored, the official error texts); the README lists where it
+//! differs on purpose. `negotiation`, `session::read` and
+//! `socket::close_error` hold that behaviour as plain Rust.
 
 pub mod lifecycle;
+mod negotiation;
 mod session;
 mod socket;
 
@@ -203,16 +211,14 @@ async fn connect(
                     Ended::ServerClosed {
                         error,
                         allow_reconnect: true,
-                    } => format!(
-                        "server closed, reconnect allowed: {}",
-                        error.as_deref().unwrap_or("no error")
-                    ),
+                    } => error.unwrap_or_else(|| {
+                        "the server closed the connection and allowed a reconnect".into()
+                    }),
                     Ended::ServerClosed { error, .. } => {
                         life.closed_by_server();
-                        return Terminal::ServerClosed(Some(format!(
-                            "server closed: {}",
-                            error.as_deref().unwrap_or("no error")
-                        )));
+                        return Terminal::ServerClosed(Some(
+                            error.unwrap_or_else(|| "the server closed the connection".into()),
+                        ));
                     }
                 }
             }

@@ -12,18 +12,27 @@ use gloo_net::http::Request;
 use protocol::connection::{Heartbeat, Liveness};
 use protocol::framing::{frame, RecordSplitter};
 use protocol::handshake::{HandshakeRequest, HandshakeResponse};
-use protocol::message::Outcome;
-use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse, Negotiated};
+use protocol::message::{MessageError, Outcome};
+use protocol::negotiate::websocket_url;
 use protocol::HubMessage;
+use wasm_bindgen::JsValue;
+use web_sys::{Headers, RequestCache, RequestCredentials, RequestInit, RequestMode};
 
-use super::socket::{Socket, SocketEvent};
+use super::negotiation::{status_failure, Destination, NegotiateRequest, Negotiation, Step};
+use super::socket::{close_error, Socket, SocketEvent};
 use super::ClientEvent;
 use crate::clock::{now_ms, sleep};
 
-/// The official client gives the handshake 15 s.
-const HANDSHAKE_TIMEOUT_MS: u64 = 15_000;
-/// The official client follows at most 100 negotiate redirects.
-const MAX_REDIRECTS: usize = 100;
+/// `HubConnection._invokeClientMethod`'s answer when no handler gave a result.
+const NO_RESULT: &str = "Client didn't provide a result.";
+
+/// `WebSocketTransport.connect`'s text for a socket that closed before it
+/// opened (with negotiate, so the host answered HTTP).
+const WEBSOCKET_FAILED: &str = "WebSocket failed to connect. The connection could not be found on the server, either the endpoint may not be a SignalR endpoint, the connection ID is not present on the server, or there is a proxy blocking WebSockets. If you have multiple servers check that sticky sessions are enabled.";
+
+/// What the official client says when the server times out, before or
+/// after the handshake (`HubConnection.serverTimeout`).
+const SERVER_TIMEOUT: &str = "Server timeout elapsed without receiving a message from the server.";
 
 /// How a running session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +41,7 @@ pub enum Ended {
     Lost(String),
     /// The server sent Close.
     ServerClosed {
-        /// Its error text, if any.
+        /// The official client's text for its error, if it gave one.
         error: Option<String>,
         /// Whether it invites a reconnect.
         allow_reconnect: bool,
@@ -58,35 +67,53 @@ pub struct Session {
     pub negotiated: bool,
 }
 
-/// Negotiates. `Ok(None)` means the browser could not even ask (CORS or an
-/// unreachable host): the caller may try skipNegotiation.
-async fn negotiate(hub_url: &str) -> Result<Option<(String, Negotiated)>, String> {
-    let mut url = hub_url.to_owned();
-    for _ in 0..MAX_REDIRECTS {
-        let Ok(response) = Request::post(&negotiate_url(&url)).send().await else {
-            return Ok(None);
+/// Negotiates as the official client does (credentials included, its
+/// headers, redirects followed). `Ok(None)` means the browser could not
+/// even ask the instance (CORS refused the preflight, or the host is
+/// unreachable): the caller may try skipNegotiation.
+async fn negotiate(hub_url: &str) -> Result<Option<Destination>, String> {
+    let mut negotiation = Negotiation::new(hub_url);
+    loop {
+        let request = fetch_request(&negotiation.request())
+            .map_err(|e| format!("cannot build the negotiate request: {e:?}"))?;
+        let Ok(response) = request.send().await else {
+            return negotiation.unsent().map_or(Ok(None), Err);
         };
-        if !response.ok() {
-            return Err(format!(
-                "negotiate answered HTTP {} {}",
+        if response.status() != 200 {
+            let body = response.text().await.unwrap_or_default();
+            return Err(status_failure(
                 response.status(),
-                response.status_text()
+                &response.status_text(),
+                &body,
             ));
         }
         let body = response
             .binary()
             .await
             .map_err(|e| format!("negotiate body: {e}"))?;
-        match NegotiateResponse::parse(&body).map_err(|e| e.to_string())? {
-            NegotiateResponse::Connected(n) if n.offers_websockets() => return Ok(Some((url, n))),
-            NegotiateResponse::Connected(_) => {
-                return Err("negotiate does not offer WebSockets".into())
-            }
-            NegotiateResponse::Redirect { url: next, .. } => url = next,
-            NegotiateResponse::Error(e) => return Err(format!("negotiate refused: {e}")),
+        match negotiation.answer(&body) {
+            Step::Again => {}
+            Step::Connect(destination) => return Ok(Some(destination)),
+            Step::Fail(error) => return Err(error),
         }
     }
-    Err("too many negotiate redirects".into())
+}
+
+/// The POST as `FetchHttpClient.send` makes it. Built from `web_sys` rather
+/// than gloo's builder, which appends a stray `&` to a URL that already has
+/// a query.
+fn fetch_request(request: &NegotiateRequest) -> Result<Request, JsValue> {
+    let headers = Headers::new()?;
+    for (name, value) in &request.headers {
+        headers.set(name, value)?;
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_credentials(RequestCredentials::Include);
+    init.set_mode(RequestMode::Cors);
+    init.set_cache(RequestCache::NoCache);
+    init.set_headers_headers(&headers);
+    web_sys::Request::new_with_str_and_init(&request.url, &init).map(Request::from)
 }
 
 /// The next socket event, or `None` after `ms` without one.
@@ -98,57 +125,61 @@ async fn next_within(socket: &mut Socket, ms: u64) -> Option<Option<SocketEvent>
 }
 
 impl Session {
-    /// Negotiates, opens the WebSocket and completes the handshake.
+    /// Negotiates, opens the WebSocket and completes the handshake. Like the
+    /// official client, the handshake answer may take as long as the server
+    /// timeout (`HubConnection._startInternal` arms only that clock).
     pub async fn establish(
         hub_url: &str,
         liveness: Liveness,
         emit: &dyn Fn(ClientEvent),
     ) -> Result<Self, String> {
         let (ws_url, connection_id) = match negotiate(hub_url).await? {
-            Some((url, n)) => (
-                websocket_url(&url, Some(&n.connection_token)),
-                Some(n.connection_id),
-            ),
+            Some(d) => (d.ws_url, Some(d.connection_id)),
             None => {
                 emit(ClientEvent::Notice(
                     "negotiate was refused (CORS or unreachable): trying skipNegotiation + WebSockets"
                         .into(),
                 ));
-                (websocket_url(hub_url, None), None)
+                let url = websocket_url(hub_url, None).map_err(|e| e.to_string())?;
+                (url, None)
             }
         };
         let negotiated = connection_id.is_some();
-        let ws_url = ws_url.map_err(|e| e.to_string())?;
+        let wait_ms = handshake_wait_ms(liveness);
         let mut socket = Socket::open(&ws_url)?;
-        match next_within(&mut socket, HANDSHAKE_TIMEOUT_MS).await {
+        match next_within(&mut socket, wait_ms).await {
             Some(Some(SocketEvent::Open)) => {}
             Some(Some(SocketEvent::Closed { code, .. })) if !negotiated => {
                 return Err(format!(
                     "unreachable: negotiate failed and the WebSocket was refused (code {code})"
                 ))
             }
-            Some(Some(SocketEvent::Closed { code, reason })) => {
-                return Err(format!("WebSocket refused (code {code}) {reason}")
-                    .trim_end()
-                    .into())
+            Some(Some(SocketEvent::Closed { .. })) => return Err(WEBSOCKET_FAILED.into()),
+            _ => {
+                return Err(format!(
+                    "WebSocket did not open within the server timeout ({} s)",
+                    wait_ms / 1000
+                ))
             }
-            _ => return Err("WebSocket did not open in time".into()),
         }
         socket.send(&frame(&HandshakeRequest::json().to_json()))?;
         let mut splitter = RecordSplitter::default();
-        let deadline = now_ms() + HANDSHAKE_TIMEOUT_MS as f64;
+        let deadline = now_ms() + wait_ms as f64;
         let mut backlog = VecDeque::new();
         loop {
             let left = (deadline - now_ms()).max(0.0) as u64;
             let bytes = match next_within(&mut socket, left).await {
                 Some(Some(SocketEvent::Data(bytes))) => bytes,
-                Some(Some(SocketEvent::Closed { code, reason })) => {
-                    return Err(format!("closed during handshake (code {code}) {reason}")
-                        .trim_end()
-                        .into())
-                }
+                Some(Some(SocketEvent::Closed {
+                    code,
+                    reason,
+                    clean,
+                })) => return Err(close_error(code, &reason, clean).unwrap_or_else(|| {
+                    "The underlying connection was closed before the hub handshake could complete."
+                        .into()
+                })),
                 Some(Some(SocketEvent::Open)) => continue,
-                _ => return Err("no handshake response within 15 s".into()),
+                _ => return Err(SERVER_TIMEOUT.into()),
             };
             let at = now_ms();
             let mut records = splitter
@@ -158,14 +189,15 @@ impl Session {
             let Some(first) = records.next() else {
                 continue;
             };
-            let response = HandshakeResponse::parse(&first).map_err(|e| e.to_string())?;
+            let response = HandshakeResponse::parse(&first)
+                .map_err(|e| format!("Error parsing handshake response: {e}"))?;
             if let Some(error) = response.error {
-                return Err(format!("handshake refused: {error}"));
+                return Err(format!("Server returned handshake error: {error}"));
             }
             backlog.extend(records.map(|r| (r, at)));
             break;
         }
-        Ok(Self {
+        let mut session = Self {
             socket,
             splitter,
             heartbeat: Heartbeat::new(liveness, now_ms() as u64),
@@ -173,7 +205,11 @@ impl Session {
             next_invocation_id: 0,
             connection_id,
             negotiated,
-        })
+        };
+        // The official client pings at once; ASP.NET arms its client
+        // timeout on the first Ping.
+        session.send(&HubMessage::Ping)?;
+        Ok(session)
     }
 
     /// Invokes a hub method that takes no arguments, expecting a Completion.
@@ -199,16 +235,21 @@ impl Session {
     pub async fn run(&mut self, emit: &dyn Fn(ClientEvent)) -> Ended {
         loop {
             while let Some((record, at_ms)) = self.backlog.pop_front() {
-                if let Some(end) = self.handle(&record, at_ms, emit) {
+                let read = read(&record, at_ms);
+                if let Some(event) = read.event {
+                    emit(event);
+                }
+                if let Some(reply) = read.reply {
+                    // A lost reply is the server's to time out, as with the official client.
+                    let _ = self.send(&reply);
+                }
+                if let Some(end) = read.end {
                     return end;
                 }
             }
             let now = now_ms() as u64;
             if self.heartbeat.timed_out(now) {
-                return Ended::Lost(format!(
-                    "server timeout: nothing received for {} s",
-                    self.heartbeat.liveness.timeout_ms / 1000
-                ));
+                return Ended::Lost(SERVER_TIMEOUT.into());
             }
             if self.heartbeat.ping_due(now) {
                 // A failed send changes nothing: the timeout clock decides.
@@ -224,50 +265,192 @@ impl Session {
                         Err(e) => return Ended::Lost(e.to_string()),
                     }
                 }
-                Some(Some(SocketEvent::Closed { code, reason })) => {
-                    return Ended::Lost(
-                        format!("connection closed (code {code}) {reason}")
-                            .trim_end()
-                            .into(),
-                    )
+                Some(Some(SocketEvent::Closed {
+                    code,
+                    reason,
+                    clean,
+                })) => {
+                    return Ended::Lost(close_error(code, &reason, clean).unwrap_or_else(|| {
+                        "the server closed the WebSocket normally (code 1000)".into()
+                    }))
                 }
                 Some(None) => return Ended::Lost("connection gone".into()),
                 Some(Some(SocketEvent::Open)) | None => {}
             }
         }
     }
+}
 
-    /// One record: reported, or the end of the session.
-    fn handle(&mut self, record: &[u8], at_ms: f64, emit: &dyn Fn(ClientEvent)) -> Option<Ended> {
-        match HubMessage::parse(record) {
-            Ok(HubMessage::Ping) => emit(ClientEvent::Ping { at_ms }),
-            Ok(HubMessage::Invocation {
-                target, arguments, ..
-            }) => emit(ClientEvent::Invocation {
+/// How long the WebSocket may take to open, and then the handshake answer:
+/// the server timeout, the only clock `HubConnection._startInternal` arms
+/// (a 15 s clock of our own would give up on a Conduit that the official
+/// client, told to wait 60 s, still reaches).
+fn handshake_wait_ms(liveness: Liveness) -> u64 {
+    liveness.timeout_ms
+}
+
+/// What one record asks of a session, decided without the socket.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Read {
+    /// What to tell the page.
+    pub event: Option<ClientEvent>,
+    /// What to send back.
+    pub reply: Option<HubMessage>,
+    /// Set when the record ends the session.
+    pub end: Option<Ended>,
+}
+
+impl Read {
+    fn event(event: ClientEvent) -> Self {
+        Self {
+            event: Some(event),
+            ..Self::default()
+        }
+    }
+
+    fn end(end: Ended) -> Self {
+        Self {
+            end: Some(end),
+            ..Self::default()
+        }
+    }
+}
+
+/// Reads one record the way `HubConnection._processIncomingData` does.
+pub fn read(record: &[u8], at_ms: f64) -> Read {
+    match HubMessage::parse(record) {
+        Ok(HubMessage::Ping) => Read::event(ClientEvent::Ping { at_ms }),
+        Ok(HubMessage::Invocation {
+            invocation_id,
+            target,
+            arguments,
+            ..
+        }) => Read {
+            event: Some(ClientEvent::Invocation {
                 target,
                 arguments,
                 at_ms,
             }),
-            Ok(HubMessage::Completion {
-                outcome: Outcome::Error(error),
-                ..
-            }) => emit(ClientEvent::Notice(format!(
-                "an invocation failed: {error}"
-            ))),
-            Ok(HubMessage::Close {
-                error,
-                allow_reconnect,
-            }) => {
-                return Some(Ended::ServerClosed {
-                    error,
-                    allow_reconnect,
-                })
-            }
-            // Completions without error, streams, acks: nothing to show.
-            Ok(_) => {}
-            // The official client closes the connection on a bad message.
-            Err(e) => return Some(Ended::Lost(format!("bad message from the server: {e}"))),
-        }
-        None
+            // The page's handlers return nothing, so a server waiting for a
+            // client result gets the official client's "no result" answer.
+            reply: invocation_id.map(|invocation_id| HubMessage::Completion {
+                headers: Vec::new(),
+                invocation_id,
+                outcome: Outcome::Error(NO_RESULT.into()),
+            }),
+            end: None,
+        },
+        Ok(HubMessage::Completion {
+            outcome: Outcome::Error(error),
+            ..
+        }) => Read::event(ClientEvent::Notice(format!(
+            "an invocation failed: {error}"
+        ))),
+        Ok(HubMessage::Close {
+            error,
+            allow_reconnect,
+        }) => Read::end(Ended::ServerClosed {
+            error: error.map(|e| format!("Server returned an error on close: {e}")),
+            allow_reconnect,
+        }),
+        // Completions without error, streams, acks: nothing to show.
+        Ok(_) => Read::default(),
+        // Future protocol versions may add types; old clients ignore them.
+        Err(MessageError::UnknownType(kind)) => Read::event(ClientEvent::Notice(format!(
+            "Unknown message type '{kind}' ignored."
+        ))),
+        // The official client closes the connection on a bad message.
+        Err(e) => Read::end(Ended::Lost(format!("bad message from the server: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The handshake waits as long as the server timeout, not a clock of
+    /// its own (HubConnection._startInternal: `_resetTimeoutPeriod()` before
+    /// awaiting the handshake, nothing else).
+    #[test]
+    fn handshake_waits_for_the_server_timeout() {
+        assert_eq!(handshake_wait_ms(Liveness::CLIENT_DEFAULT), 30_000);
+        assert_eq!(handshake_wait_ms(Liveness::CLIENT_FOR_CONDUIT), 60_000);
+    }
+
+    /// A server invocation with an `invocationId` is shown and answered with
+    /// the official "no result" Completion (HubConnection._invokeClientMethod:
+    /// no handler, or handlers returning undefined, give this error).
+    #[test]
+    fn client_result_invocation_is_answered() {
+        let read = read(
+            br#"{"type":1,"invocationId":"7","target":"GetState","arguments":[1]}"#,
+            5.0,
+        );
+        assert_eq!(
+            read.event,
+            Some(ClientEvent::Invocation {
+                target: "GetState".into(),
+                arguments: vec![json!(1)],
+                at_ms: 5.0,
+            })
+        );
+        assert_eq!(
+            read.reply.map(|m| m.to_json()).as_deref(),
+            Some(r#"{"type":3,"invocationId":"7","error":"Client didn't provide a result."}"#)
+        );
+        assert_eq!(read.end, None);
+    }
+
+    /// A fire-and-forget invocation (no `invocationId`) gets no answer.
+    #[test]
+    fn plain_invocation_is_not_answered() {
+        let read = read(br#"{"type":1,"target":"Update","arguments":[]}"#, 0.0);
+        assert!(read.event.is_some());
+        assert_eq!(read.reply, None);
+    }
+
+    /// An unknown message type is ignored with the official log text and
+    /// the session goes on (JsonHubProtocol.parseMessages: "old clients can
+    /// ignore them").
+    #[test]
+    fn unknown_type_is_ignored() {
+        let read = read(br#"{"type":42,"future":true}"#, 0.0);
+        assert_eq!(
+            read.event,
+            Some(ClientEvent::Notice(
+                "Unknown message type '42' ignored.".into()
+            ))
+        );
+        assert_eq!((read.reply, read.end), (None, None));
+    }
+
+    /// A malformed known message still ends the session, as a parse
+    /// error closes the official client's transport.
+    #[test]
+    fn malformed_message_ends_the_session() {
+        let read = read(br#"{"type":1,"arguments":[]}"#, 0.0);
+        assert!(matches!(read.end, Some(Ended::Lost(_))));
+    }
+
+    /// Close with an error carries the official text
+    /// (HubConnection._processIncomingData, MessageType.Close); without one,
+    /// no error.
+    #[test]
+    fn close_error_uses_the_official_text() {
+        assert_eq!(
+            read(br#"{"type":7,"error":"Boom","allowReconnect":true}"#, 0.0).end,
+            Some(Ended::ServerClosed {
+                error: Some("Server returned an error on close: Boom".into()),
+                allow_reconnect: true,
+            })
+        );
+        assert_eq!(
+            read(br#"{"type":7}"#, 0.0).end,
+            Some(Ended::ServerClosed {
+                error: None,
+                allow_reconnect: false,
+            })
+        );
     }
 }

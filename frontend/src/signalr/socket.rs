@@ -22,7 +22,25 @@ pub enum SocketEvent {
         code: u16,
         /// The peer's reason text, often empty.
         reason: String,
+        /// Whether the closing handshake completed.
+        clean: bool,
     },
+}
+
+/// The official client's error for a close (`WebSocketTransport._close`):
+/// none for a clean close with code 1000, else the code and reason.
+pub fn close_error(code: u16, reason: &str, clean: bool) -> Option<String> {
+    if clean && code == 1000 {
+        return None;
+    }
+    let reason = if reason.is_empty() {
+        "no reason given"
+    } else {
+        reason
+    };
+    Some(format!(
+        "WebSocket closed with status code: {code} ({reason})."
+    ))
 }
 
 /// An open (or opening) WebSocket and its callbacks.
@@ -56,11 +74,15 @@ impl Socket {
             })
         };
         let on_close = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
-            let (code, reason) = e
+            let (code, reason, clean) = e
                 .dyn_ref::<CloseEvent>()
-                .map(|c| (c.code(), c.reason()))
-                .unwrap_or((1006, String::new()));
-            let _ = tx.unbounded_send(SocketEvent::Closed { code, reason });
+                .map(|c| (c.code(), c.reason(), c.was_clean()))
+                .unwrap_or((1006, String::new(), false));
+            let _ = tx.unbounded_send(SocketEvent::Closed {
+                code,
+                reason,
+                clean,
+            });
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -104,4 +126,28 @@ fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
     }
     data.dyn_ref::<ArrayBuffer>()
         .map(|buf| Uint8Array::new(buf).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dropped socket reads as WebSocketTransport._close words it, with
+    /// "no reason given" for an empty reason; a clean 1000 close is no error.
+    #[test]
+    fn close_errors_use_the_official_text() {
+        assert_eq!(
+            close_error(1006, "", false).as_deref(),
+            Some("WebSocket closed with status code: 1006 (no reason given).")
+        );
+        assert_eq!(
+            close_error(1011, "going away", true).as_deref(),
+            Some("WebSocket closed with status code: 1011 (going away).")
+        );
+        assert_eq!(
+            close_error(1000, "", false).as_deref(),
+            Some("WebSocket closed with status code: 1000 (no reason given).")
+        );
+        assert_eq!(close_error(1000, "bye", true), None);
+    }
 }

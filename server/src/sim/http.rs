@@ -509,21 +509,49 @@ mod tests {
         assert!(body.get("connectionToken").is_none());
     }
 
-    /// A listed origin gets credentialed CORS on negotiate; others get none.
+    /// The dashboard's negotiate, sent as `@microsoft/signalr` sends it
+    /// (credentials included, `X-Requested-With`, `X-SignalR-User-Agent` and,
+    /// after a redirect, `Authorization`), passes the preflight the way
+    /// ASP.NET's CORS with AllowCredentials answers it: the origin echoed,
+    /// credentials allowed, those headers allowed; the POST itself carries
+    /// the same origin and credentials headers, so the browser reads it.
+    /// An origin not listed gets no CORS headers: the browser refuses it.
     #[tokio::test]
     async fn cors_on_negotiate() {
-        let request = |origin: &str| {
-            Request::options("/hubs/navigation-state/negotiate")
+        let origin = "http://localhost:5001";
+        let asked = "x-requested-with,x-signalr-user-agent,authorization";
+        let preflight = |origin: &str| {
+            Request::options("/hubs/navigation-state/negotiate?negotiateVersion=1")
                 .header("origin", origin)
                 .header("access-control-request-method", "POST")
-                .header("access-control-request-headers", "x-requested-with")
+                .header("access-control-request-headers", asked)
                 .body(Body::empty())
                 .unwrap()
         };
-        let (_, _, h) = call(router().await, request("http://localhost:5001")).await;
-        assert_eq!(h["access-control-allow-origin"], "http://localhost:5001");
+        let (status, _, h) = call(router().await, preflight(origin)).await;
+        assert!(status.is_success(), "preflight answered {status}");
+        assert_eq!(h["access-control-allow-origin"], origin);
         assert_eq!(h["access-control-allow-credentials"], "true");
-        let (_, _, h) = call(router().await, request("http://evil.example")).await;
+        assert_eq!(h["access-control-allow-headers"], asked);
+        assert_eq!(h["access-control-allow-methods"], "POST");
+
+        let negotiate = Request::post("/hubs/navigation-state/negotiate?negotiateVersion=1")
+            .header("origin", origin)
+            .header("x-requested-with", "XMLHttpRequest")
+            .header(
+                "x-signalr-user-agent",
+                "signalscope/0.1 (0.1.0; Unknown OS; Browser; Unknown Runtime Version)",
+            )
+            .header("cookie", "affinity=1")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body, h) = call(router().await, negotiate).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body["connectionToken"].is_string());
+        assert_eq!(h["access-control-allow-origin"], origin);
+        assert_eq!(h["access-control-allow-credentials"], "true");
+
+        let (_, _, h) = call(router().await, preflight("http://evil.example")).await;
         assert!(h.get("access-control-allow-origin").is_none());
     }
 
