@@ -160,8 +160,8 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
 
 /// Measures all eight criteria.
 pub async fn measure(args: Args) -> Result<Vec<Criterion>, BoxError> {
-    let (deployment, file) = args.deployment.clone().settle(true)?;
-    let demo = args.demo.clone().or(file.demo);
+    let deployment = args.deployment.clone().settle()?;
+    let demo = args.demo.clone();
     let link = RedisLink::new(&deployment.redis, CLIENT_NAME)?;
     link.query::<String>(&redis::cmd("PING"))
         .await
@@ -215,7 +215,7 @@ async fn load_run(
             .or(d.instances.first())
             .map(|i| i.name.clone())
     };
-    let (deployment, _) = args.deployment.clone().settle(true)?;
+    let deployment = args.deployment.clone().settle()?;
     let victim = second(&deployment).ok_or("no instances to check")?;
     let hold = if chaos {
         args.chaos_duration

@@ -1,17 +1,15 @@
 //! Where the system under test is — its Redis, its instances, the hub's
-//! path and channel names — read the same way by `serve`, `load` and
-//! `check`: flags, then `SIGNALSCOPE_*` variables, then a TOML file, then
-//! Conduit's defaults. One place defines each of these settings.
+//! path and channel names — read the same way by `serve`, `load`, `check`
+//! and `canary`: flags, then `SIGNALSCOPE_*` variables, then a TOML file
+//! (see [`crate::settings`]), then Conduit's defaults.
 //!
 //! A running `signalscope demo` writes its own settings to
 //! [`demo_file`], so `load` and `check` work against it with no flags.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use protocol::api::Instance;
 use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX, NAVIGATION_GROUP};
-use serde::{Deserialize, Serialize};
 
 use crate::redis_target::RedisTarget;
 
@@ -60,48 +58,6 @@ pub struct DeploymentArgs {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// The TOML file's shape: every setting of every command that reads it.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileConfig {
-    /// `--listen` (serve).
-    pub listen: Option<SocketAddr>,
-    /// `--redis`.
-    pub redis: Option<String>,
-    /// `--instance`, each `[name=]url`.
-    #[serde(default)]
-    pub instances: Vec<String>,
-    /// `--dist` (serve).
-    pub dist: Option<PathBuf>,
-    /// `--token` (serve).
-    pub token: Option<String>,
-    /// `--insecure` (serve).
-    #[serde(default)]
-    pub insecure: bool,
-    /// `--hub-path`.
-    pub hub_path: Option<String>,
-    /// `--prefix`.
-    pub prefix: Option<String>,
-    /// `--hub`.
-    pub hub: Option<String>,
-    /// `--group`.
-    pub group: Option<String>,
-    /// `--trigger-url` (serve).
-    pub trigger_url: Option<String>,
-    /// `--trigger-header` (serve), as a table.
-    #[serde(default)]
-    pub trigger_headers: std::collections::BTreeMap<String, String>,
-    /// `--pass-within-ms` (serve, load, check).
-    pub pass_within_ms: Option<u64>,
-    /// `--ca-cert`.
-    pub ca_cert: Option<PathBuf>,
-    /// `--canary` (serve), a duration (`10s`).
-    pub canary: Option<String>,
-    /// `--demo` (load, check): the demo companion whose controls may stop
-    /// and start the processes it owns.
-    pub demo: Option<String>,
-}
-
 /// The deployment, resolved.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -126,89 +82,63 @@ pub fn demo_file() -> PathBuf {
     std::env::temp_dir().join("signalscope-demo.toml")
 }
 
-/// Writes the demo's settings for `load` and `check` to find.
+/// Writes the demo's settings for `load` and `check` to find: the same
+/// keys a `--config` file has.
 pub fn write_demo_file(
     redis: &RedisTarget,
     instances: &[Instance],
     companion: &str,
 ) -> std::io::Result<PathBuf> {
-    let file = FileConfig {
-        redis: Some(redis.url().to_owned()),
-        instances: instances
-            .iter()
-            .map(|i| format!("{}={}", i.name, i.url))
-            .collect(),
-        demo: Some(companion.to_owned()),
-        ..FileConfig::default()
-    };
     let path = demo_file();
-    let text = toml::to_string(&file).map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
+    std::fs::write(
+        &path,
+        demo_settings(redis, instances, companion).to_string(),
+    )?;
     Ok(path)
 }
 
-/// Reads a settings file.
-pub(crate) fn read_file(path: &Path) -> Result<FileConfig, BoxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(toml::from_str::<FileConfig>(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+/// The demo's settings as `--config` keys.
+fn demo_settings(redis: &RedisTarget, instances: &[Instance], companion: &str) -> toml::Table {
+    let mut file = toml::Table::new();
+    file.insert("redis".into(), redis.url().into());
+    let specs = instances
+        .iter()
+        .map(|i| format!("{}={}", i.name, i.url).into());
+    file.insert("instances".into(), toml::Value::Array(specs.collect()));
+    file.insert("demo".into(), companion.into());
+    file
 }
 
 impl DeploymentArgs {
-    /// Merges flags/environment over the file over the defaults; returns
-    /// the file too, for the command's own keys. With `use_demo`, a
-    /// command given no Redis, instances or file reads a running demo's.
-    pub(crate) fn settle(self, use_demo: bool) -> Result<(Deployment, FileConfig), BoxError> {
-        let nothing_given =
-            self.config.is_none() && self.redis.is_none() && self.instances.is_empty();
-        let demo = demo_file();
-        let (file, source) = match &self.config {
-            Some(path) => (read_file(path)?, path.display().to_string()),
-            None if use_demo && nothing_given && demo.is_file() => (
-                read_file(&demo)?,
-                format!("the running demo ({})", demo.display()),
-            ),
-            None => (FileConfig::default(), "flags".to_owned()),
-        };
-        let redis = self
-            .redis
-            .clone()
-            .or_else(|| file.redis.clone())
-            .unwrap_or_else(|| DEFAULT_REDIS.into());
-        let redis = RedisTarget::parse(&redis)?;
-        let specs = if self.instances.is_empty() {
-            &file.instances
-        } else {
-            &self.instances
-        };
-        let instances = specs
+    /// The settings over Conduit's defaults (flags, the environment and
+    /// the file are already one by now: [`crate::settings`]).
+    pub(crate) fn settle(self) -> Result<Deployment, BoxError> {
+        let redis = RedisTarget::parse(self.redis.as_deref().unwrap_or(DEFAULT_REDIS))?;
+        let instances = self
+            .instances
             .iter()
             .enumerate()
             .map(|(i, s)| parse_instance(i, s))
             .collect::<Result<Vec<_>, _>>()?;
-        let deployment = Deployment {
+        let source = match &self.config {
+            Some(path) if *path == demo_file() => {
+                format!("the running demo ({})", path.display())
+            }
+            Some(path) => path.display().to_string(),
+            None => "flags".to_owned(),
+        };
+        Ok(Deployment {
             redis,
             instances,
             channels: Channels::new(
-                self.prefix
-                    .or_else(|| file.prefix.clone())
-                    .unwrap_or_else(|| CONDUIT_PREFIX.into()),
-                self.hub
-                    .or_else(|| file.hub.clone())
-                    .unwrap_or_else(|| CONDUIT_HUB.into()),
+                self.prefix.unwrap_or_else(|| CONDUIT_PREFIX.into()),
+                self.hub.unwrap_or_else(|| CONDUIT_HUB.into()),
             ),
-            group: self
-                .group
-                .or_else(|| file.group.clone())
-                .unwrap_or_else(|| NAVIGATION_GROUP.into()),
-            hub_path: self
-                .hub_path
-                .or_else(|| file.hub_path.clone())
-                .unwrap_or_else(|| DEFAULT_HUB_PATH.into()),
-            ca_cert: self.ca_cert.or_else(|| file.ca_cert.clone()),
+            group: self.group.unwrap_or_else(|| NAVIGATION_GROUP.into()),
+            hub_path: self.hub_path.unwrap_or_else(|| DEFAULT_HUB_PATH.into()),
+            ca_cert: self.ca_cert,
             source,
-        };
-        Ok((deployment, file))
+        })
     }
 }
 
@@ -248,26 +178,32 @@ mod tests {
         assert!(parse_instance(0, "ftp://nope").is_err());
     }
 
-    /// The demo's file reads back as the same deployment.
+    /// The demo's file, read as `load` reads a `--config` file, gives back
+    /// the same deployment and demo.
     #[test]
     fn demo_file_round_trips() {
-        let dir = std::env::temp_dir().join(format!("signalscope-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = FileConfig {
-            redis: Some("redis://127.0.0.1:7000".into()),
-            instances: vec!["api-1=http://127.0.0.1:5000".into()],
-            demo: Some("http://127.0.0.1:8080".into()),
-            ..FileConfig::default()
+        use clap::{Args, Command, FromArgMatches};
+        let redis = RedisTarget::parse("redis://127.0.0.1:7000").unwrap();
+        let instance = Instance {
+            name: "api-1".into(),
+            url: "http://127.0.0.1:5000".into(),
         };
-        let path = dir.join("d.toml");
-        std::fs::write(&path, toml::to_string(&file).unwrap()).unwrap();
-        let args = DeploymentArgs {
-            config: Some(path),
-            ..DeploymentArgs::default()
-        };
-        let (d, f) = args.settle(false).unwrap();
+        let table = demo_settings(&redis, &[instance], "http://127.0.0.1:8080");
+        let path =
+            std::env::temp_dir().join(format!("signalscope-demo-{}.toml", std::process::id()));
+        std::fs::write(&path, table.to_string()).unwrap();
+        let cli = Command::new("signalscope")
+            .subcommand(crate::load::Args::augment_args(Command::new("load")));
+        let argv = ["signalscope", "load", "--config", path.to_str().unwrap()]
+            .map(std::ffi::OsString::from)
+            .to_vec();
+        let argv = crate::settings::with_file_settings(&cli, argv).unwrap();
+        let matches = cli.get_matches_from(argv);
+        let args = crate::load::Args::from_arg_matches(matches.subcommand().unwrap().1).unwrap();
+        assert_eq!(args.demo.as_deref(), Some("http://127.0.0.1:8080"));
+        let d = args.deployment.settle().unwrap();
         assert_eq!(d.redis.url(), "redis://127.0.0.1:7000");
         assert_eq!(d.instances[0].name, "api-1");
-        assert_eq!(f.demo.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(d.instances[0].url, "http://127.0.0.1:5000");
     }
 }

@@ -38,5 +38,6 @@ pub mod metrics;
 pub mod reconnect;
 pub mod redis_link;
 pub mod redis_target;
+pub mod settings;
 pub mod shutdown;
 pub mod sim;

@@ -3,7 +3,7 @@
 //! `main` only parses the command line, sets up logging and hands over to
 //! the chosen program.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Watch SignalR broadcasts cross a Redis backplane.
 #[derive(Debug, Parser)]
@@ -41,7 +41,15 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match Cli::parse().command {
+    let argv = std::env::args_os().collect();
+    let argv = match signalscope::settings::with_file_settings(&Cli::command(), argv) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("signalscope: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match Cli::parse_from(argv).command {
         Command::Sim(a) => signalscope::sim::run(a).await,
         Command::Serve(a) => signalscope::companion::run(a).await,
         Command::Demo(a) => signalscope::demo::run(a).await,

@@ -43,16 +43,15 @@ const DEFAULT_DIST: &str = "dist";
 /// The issue's bar for "everyone got it": 50 ms from click to arrival.
 const DEFAULT_PASS_WITHIN_MS: u64 = 50;
 
-/// `signalscope serve` settings. Every flag also reads an environment
-/// variable, and `--config` names a TOML file with the same keys
-/// (`listen`, `redis`, `instances = ["api-1=http://…"]`, `dist`, `token`,
-/// `insecure`, `hub_path`, `prefix`, `hub`, `group`, `trigger_url`, `pass_within_ms`,
-/// `ca_cert`, `trigger_headers = { "X-API-Key" = "…" }`).
+/// `signalscope serve` settings. Each field is one setting: its flag, its
+/// environment variable, its help and its `--config` key
+/// ([`crate::settings`]).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Settings come from flags, then SIGNALSCOPE_* environment variables, then the --config \
-TOML file (same keys: listen, redis, instances = [\"api-1=http://…\"], dist, token, insecure, hub_path, prefix, \
-hub, group, trigger_url, pass_within_ms, ca_cert, canary, [trigger_headers]), then Conduit's defaults.\n\
+TOML file, then Conduit's defaults. The file's keys are the settings' names in snake_case (hub_path = …, \
+pass_within_ms = 50); repeatable ones take an array (instances = [\"api-1=http://…\"]), trigger headers a table \
+([trigger_headers] X-API-Key = \"…\"). One file may hold settings of serve, load and check.\n\
 TLS: rediss:// and https:// are checked against the system's roots, or only those in the PEM file named by \
 SSL_CERT_FILE (or the directories in SSL_CERT_DIR) when set; --ca-cert adds authorities for https:// instances and \
 trigger URLs; rediss://…/#insecure skips Redis certificate checks (a connection string has no such key: use the URL form).\n\
@@ -174,31 +173,26 @@ struct Settings {
 impl Args {
     /// Merges flags/environment over the TOML file over the defaults.
     fn settle(self) -> Result<Settings, BoxError> {
-        let (deployment, file) = self.deployment.settle(false)?;
+        let deployment = self.deployment.settle()?;
         let listen = self
             .listen
-            .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default"));
         let mut config = CompanionConfig::new(deployment.redis, deployment.instances);
         config.channels = deployment.channels;
         config.group = deployment.group;
         config.hub_path = deployment.hub_path;
         config.ca_cert = deployment.ca_cert;
-        if let Some(d) = self.dist.or(file.dist) {
+        if let Some(d) = self.dist {
             config.dist = d;
         }
-        config.token = self.token.or(file.token).filter(|t| !t.is_empty());
-        if let Some(ms) = self.pass_within_ms.or(file.pass_within_ms) {
+        config.token = self.token.filter(|t| !t.is_empty());
+        if let Some(ms) = self.pass_within_ms {
             config.pass_within_ms = ms;
         }
-        config.canary = match (self.canary, file.canary) {
-            (Some(d), _) => Some(d),
-            (None, Some(s)) => Some(parse_duration(&s).map_err(|e| format!("canary: {e}"))?),
-            (None, None) => None,
-        };
-        config.trigger = match self.trigger_url.or(file.trigger_url) {
+        config.canary = self.canary;
+        config.trigger = match self.trigger_url {
             Some(url) => {
-                let mut headers = file.trigger_headers.into_iter().collect::<Vec<_>>();
+                let mut headers = Vec::new();
                 for h in &self.trigger_headers {
                     // Not echoed: a malformed header may be all secret.
                     let (name, value) = h.split_once(':').ok_or(
@@ -212,7 +206,7 @@ impl Args {
         };
         Ok(Settings {
             listen,
-            insecure: self.insecure || file.insecure,
+            insecure: self.insecure,
             config,
         })
     }
@@ -308,25 +302,33 @@ mod tests {
         }
     }
 
-    /// Flags win over the file, the file over the defaults.
+    /// Flags win over the file, the file over the defaults: `serve` read
+    /// as `main` reads it.
     #[test]
     fn flags_over_file_over_defaults() {
+        use clap::{Args as _, Command, FromArgMatches};
         let dir = std::env::temp_dir().join(format!("signalscope-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
         std::fs::write(
             &path,
-            "group = \"g\"\nprefix = \"p:\"\ninstances = [\"a=http://h:1\"]\ntrigger_url = \"http://t\"\nca_cert = \"ca.pem\"\n[trigger_headers]\nX-API-Key = \"k\"\n",
+            "group = \"g\"\nprefix = \"p:\"\ninstances = [\"a=http://h:1\"]\ntrigger_url = \"http://t\"\nca_cert = \"ca.pem\"\ncanary = \"10s\"\n[trigger_headers]\nX-API-Key = \"k\"\n",
         )
         .unwrap();
-        let args = Args {
-            deployment: DeploymentArgs {
-                config: Some(path),
-                prefix: Some("flag:".into()),
-                ..DeploymentArgs::default()
-            },
-            ..Args::default()
-        };
+        let cli = Command::new("signalscope").subcommand(Args::augment_args(Command::new("serve")));
+        let argv = [
+            "signalscope",
+            "serve",
+            "--prefix",
+            "flag:",
+            "--config",
+            path.to_str().unwrap(),
+        ]
+        .map(std::ffi::OsString::from)
+        .to_vec();
+        let argv = crate::settings::with_file_settings(&cli, argv).unwrap();
+        let matches = cli.get_matches_from(argv);
+        let args = Args::from_arg_matches(matches.subcommand().unwrap().1).unwrap();
         let s = args.settle().unwrap();
         assert_eq!(s.config.channels.prefix, "flag:");
         assert_eq!(s.config.group, "g");
@@ -335,5 +337,6 @@ mod tests {
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert!(s.config.trigger.is_some());
         assert_eq!(s.config.ca_cert, Some(PathBuf::from("ca.pem")));
+        assert_eq!(s.config.canary, Some(Duration::from_secs(10)));
     }
 }

@@ -183,7 +183,7 @@ impl Args {
     /// Turns flags into a checked [`Setup`]; every mistake is reported
     /// here, before any connection or process starts.
     pub async fn settle(self) -> Result<Setup, BoxError> {
-        let (deployment, file) = self.deployment.settle(true)?;
+        let deployment = self.deployment.settle()?;
         if deployment.instances.is_empty() {
             return Err("no instances: pass --instance [name=]http://host:port (or start `signalscope demo`)".into());
         }
@@ -218,7 +218,7 @@ impl Args {
             &self.restart_redis,
             &deployment.instances,
         )?;
-        let demo = self.demo.or(file.demo).map(|url| DemoControls::new(&url));
+        let demo = self.demo.map(|url| DemoControls::new(&url));
         if !chaos.is_empty() {
             let Some(d) = &demo else {
                 return Err("chaos flags need a `signalscope demo` (its processes are the only ones load may stop); pass --demo URL".into());
@@ -274,7 +274,7 @@ impl Args {
             remote_agents: self.remote_agents,
             control,
             send_via: self.send_via,
-            pass_within_ms: self.pass_within_ms.or(file.pass_within_ms).unwrap_or(50),
+            pass_within_ms: self.pass_within_ms.unwrap_or(50),
             max_lag_ms: self.max_lag_ms,
             progress: !self.quiet,
             deployment,
