@@ -114,6 +114,55 @@ async fn no_canary_unless_asked() {
     companion.stop().await;
 }
 
+/// `signalscope canary`, headless: its settings from a `--config` file,
+/// `/metrics` on its own port with the canary's propagations, and no
+/// dashboard.
+#[tokio::test]
+async fn headless_canary_serves_metrics_only() {
+    let redis = RedisServer::start();
+    let sim = Sim::start("api-1", &redis.url()).await;
+    let config = load_support::temp_path("canary.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "redis = \"{}\"\ninstances = [\"api-1={}\"]\n",
+            redis.url(),
+            sim.instance.url
+        ),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _canary = tokio::process::Command::new(load_support::exe())
+        .args(["canary", "--interval", "200ms", "--listen", &listen])
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("signalscope canary starts");
+    let metrics = eventually(WAIT, "a propagation on /metrics", || async {
+        let text = reqwest::get(format!("http://{listen}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let line = "signalscope_propagation_seconds_count{signalr_instance=\"api-1\"} ";
+        let count: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(line))?
+            .parse()
+            .ok()?;
+        (count > 0).then_some(text)
+    })
+    .await;
+    assert!(metrics.contains("signalscope_instance_up{signalr_instance=\"api-1\"} 1"));
+    let page = reqwest::get(format!("http://{listen}/")).await.unwrap();
+    assert_eq!(page.status(), 404, "no dashboard here");
+    let _ = std::fs::remove_file(config);
+}
+
 /// Debian's Prometheus scraping a demo with a canary: the propagation
 /// histogram fills; after an instance is stopped its `instance_up` goes to
 /// 0 and its misses climb, while the others miss nothing.
