@@ -13,6 +13,7 @@ let demo, browser, page;
 const dialogs = [];
 const negotiates = [];
 const latencies = Object.fromEntries(NAMES.map((n) => [n, []]));
+let sentByPage = 0; // Test Broadcast clicks so far
 
 before(async () => {
   demo = await startDemo();
@@ -49,6 +50,7 @@ async function connectionId(name) {
 async function broadcastAndJudge(expected) {
   const before = await page.$$eval('[data-verdict]', (rows) => rows.map((r) => r.dataset.broadcastId));
   await page.getByRole('button', { name: 'Test Broadcast' }).click();
+  sentByPage += 1;
   const handle = await page.waitForFunction((seen) => {
     const row = [...document.querySelectorAll('[data-verdict]')].find((r) => !seen.includes(r.dataset.broadcastId));
     return row && row.dataset.verdict !== 'pending' ? row.dataset.broadcastId : null;
@@ -143,6 +145,21 @@ test('Scenario 3: Redis down shows in the feed, panels stay connected; back up, 
   await panelsAre('connected', NAMES, 1_000);
   record((await broadcastAndJudge('pass')).received);
   await page.screenshot({ path: shot('scenario-3-redis-back'), fullPage: true });
+});
+
+test('The canary runs beside the page: its rounds show per instance, none counted as the page\'s', async () => {
+  await panelsAre('connected', NAMES);
+  await page.waitForFunction(() => Number(document.querySelector('[data-canary-sent]')?.dataset.canarySent) >= 3,
+    null, { timeout: 20_000, polling: 100 });
+  for (const n of NAMES) {
+    const row = page.locator(`[data-canary-instance="${n}"]`);
+    assert.equal(await row.getAttribute('data-connected'), 'true', `the canary is connected to ${n}`);
+    assert.ok(await row.locator('.cell.good').count() >= 1, `${n} received canaries in time`);
+  }
+  // Verdict rows are this page's broadcasts only: as many as it sent.
+  const verdicts = await page.locator('[data-verdict]').count();
+  assert.equal(verdicts, sentByPage, 'no canary became a verdict');
+  await page.locator('section.canary').screenshot({ path: shot('canary-history') });
 });
 
 test('A hostile payload is shown as text, never run as HTML', async () => {

@@ -34,8 +34,10 @@ export async function startDemo() {
   const bin = join(root, 'target', 'debug', 'signalscope');
   // The verdict threshold is raised from 50 ms: these tests prove delivery,
   // not the speed of a loaded CI machine (speeds are recorded, not judged).
+  // The canary runs throughout, so every scenario also proves the page
+  // keeps its broadcasts out of its own verdicts and counts.
   const args = ['demo', '--listen', `127.0.0.1:${base + 3}`, '--base-port', String(base), '--instances', '3',
-    '--dist', join(root, 'dist'), '--pass-within-ms', '1000'];
+    '--dist', join(root, 'dist'), '--pass-within-ms', '1000', '--canary', '1s'];
   const child = spawn(bin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise((resolve, reject) => {

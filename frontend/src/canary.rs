@@ -95,7 +95,7 @@ pub fn CanaryHistory(
                 })
                 .collect_view();
             view! {
-                <li data-instance=name.clone() data-missed=missed data-connected=connected.to_string()>
+                <li data-canary-instance=name.clone() data-missed=missed data-connected=connected.to_string()>
                     <span class=if connected { "dot good" } else { "dot bad" }></span>
                     <span class="name">{name.clone()}</span>
                     <span class="cells">{cells}</span>

@@ -319,12 +319,12 @@ async fn canary_history_draws_rounds_and_misses() {
     let q = |s: &str| root.query_selector(s).unwrap().is_some();
     assert!(q("[data-canary-sent='2']"));
     assert!(q(
-        "li[data-instance='api-2'][data-missed='1'][data-connected='false']"
+        "li[data-canary-instance='api-2'][data-missed='1'][data-connected='false']"
     ));
-    assert!(q("li[data-instance='api-1'] .cell.good[data-seq='1']"));
-    assert!(q("li[data-instance='api-1'] .cell.slow[data-seq='2']"));
-    assert!(q("li[data-instance='api-2'] .cell.bad[data-seq='1']"));
-    assert!(q("li[data-instance='api-2'] .cell.pending[data-seq='2']"));
+    assert!(q("li[data-canary-instance='api-1'] .cell.good[data-seq='1']"));
+    assert!(q("li[data-canary-instance='api-1'] .cell.slow[data-seq='2']"));
+    assert!(q("li[data-canary-instance='api-2'] .cell.bad[data-seq='1']"));
+    assert!(q("li[data-canary-instance='api-2'] .cell.pending[data-seq='2']"));
 }
 
 /// Runs JavaScript in the page and returns its value.
