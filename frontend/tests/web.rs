@@ -321,10 +321,18 @@ async fn canary_history_draws_rounds_and_misses() {
     assert!(q(
         "li[data-canary-instance='api-2'][data-missed='1'][data-connected='false']"
     ));
-    assert!(q("li[data-canary-instance='api-1'] .cell.good[data-seq='1']"));
-    assert!(q("li[data-canary-instance='api-1'] .cell.slow[data-seq='2']"));
-    assert!(q("li[data-canary-instance='api-2'] .cell.bad[data-seq='1']"));
-    assert!(q("li[data-canary-instance='api-2'] .cell.pending[data-seq='2']"));
+    assert!(q(
+        "li[data-canary-instance='api-1'] .cell.good[data-seq='1']"
+    ));
+    assert!(q(
+        "li[data-canary-instance='api-1'] .cell.slow[data-seq='2']"
+    ));
+    assert!(q(
+        "li[data-canary-instance='api-2'] .cell.bad[data-seq='1']"
+    ));
+    assert!(q(
+        "li[data-canary-instance='api-2'] .cell.pending[data-seq='2']"
+    ));
 }
 
 /// Runs JavaScript in the page and returns its value.
