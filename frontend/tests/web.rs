@@ -176,8 +176,8 @@ async fn verdict_rows_name_who_missed() {
     let (root, dash, _handle) = mount_with_dashboard(|| view! { <Verdicts/> }).await;
     let both = vec!["api-1".to_owned(), "api-2".to_owned()];
     dash.ledger.update(|l| {
-        l.sent(&response("good", 1), 0.0, both.clone());
-        l.sent(&response("bad", 2), 0.0, both);
+        l.sent(&response("good", 1), 0.0, both.clone(), &[]);
+        l.sent(&response("bad", 2), 0.0, both, &[]);
         for (panel, id, seq) in [
             ("api-1", "good", 1),
             ("api-2", "good", 1),
