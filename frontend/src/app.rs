@@ -182,14 +182,9 @@ fn Board(
     let dash = Dashboard::new(config.clone(), companion, shown, saved);
     provide_context(dash);
 
-    if let Ok(tick) = set_interval_with_handle(
-        move || {
-            let _ = dash.now.try_set(now_ms());
-        },
-        Duration::from_secs(1),
-    ) {
-        on_cleanup(move || tick.clear());
-    }
+    crate::clock::every(Duration::from_secs(1), move || {
+        let _ = dash.now.try_set(now_ms());
+    });
 
     let retry_forever = RwSignal::new(false);
     let set_retry_forever = move |on: bool| {

@@ -35,9 +35,7 @@ pub fn Canary() -> impl IntoView {
     };
     poll();
     let every = MIN_POLL.max(Duration::from_millis(interval_ms));
-    if let Ok(handle) = set_interval_with_handle(poll, every) {
-        on_cleanup(move || handle.clear());
-    }
+    crate::clock::every(every, poll);
     let pass_within_ms = config.thresholds.pass_within_ms;
     view! {
         <section class="canary" aria-label="Canary">

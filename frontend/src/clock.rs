@@ -68,6 +68,14 @@ pub fn one_decimal(x: f64) -> String {
     format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
 }
 
+/// Runs `tick` every `period` for as long as the calling component (or
+/// reactive owner) lives: the interval is cleared on its cleanup.
+pub fn every(period: std::time::Duration, tick: impl Fn() + 'static) {
+    if let Ok(handle) = leptos::prelude::set_interval_with_handle(tick, period) {
+        leptos::prelude::on_cleanup(move || handle.clear());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{millis, one_decimal, span};

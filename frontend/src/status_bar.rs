@@ -35,9 +35,7 @@ pub fn StatusBar(
         dash.redis_changed.track();
         poll();
     });
-    if let Ok(handle) = set_interval_with_handle(poll, POLL) {
-        on_cleanup(move || handle.clear());
-    }
+    crate::clock::every(POLL, poll);
     let redis = move || match status.get() {
         None => view! { <span class="chip">"Redis: asking…"</span> }.into_any(),
         Some(Err(e)) => view! { <span class="chip bad">"Companion: " {e}</span> }.into_any(),

@@ -143,17 +143,12 @@ pub fn Feed() -> impl IntoView {
         let _ = stream.try_update_value(|s| *s = None);
     });
 
-    if let Ok(handle) = set_interval_with_handle(
-        move || {
-            let lines = inbox.try_update_value(std::mem::take).unwrap_or_default();
-            if !lines.is_empty() {
-                log.try_update(|l| lines.into_iter().for_each(|line| l.push(line)));
-            }
-        },
-        FLUSH,
-    ) {
-        on_cleanup(move || handle.clear());
-    }
+    crate::clock::every(FLUSH, move || {
+        let lines = inbox.try_update_value(std::mem::take).unwrap_or_default();
+        if !lines.is_empty() {
+            log.try_update(|l| lines.into_iter().for_each(|line| l.push(line)));
+        }
+    });
 
     let rows = move || log.with(|l| l.visible(&filter.get()));
     let paused = move || log.with(|l| l.paused());

@@ -79,7 +79,7 @@ async fn hold(shared: &Shared, i: usize, ws: &mut Ws) -> String {
                 }
             }
             _ = ping.tick() => {
-                if ws.send(Message::text("{\"type\":6}\u{1e}")).await.is_err() {
+                if ws.send(Message::text(client::PING)).await.is_err() {
                     return "ping failed".into();
                 }
             }

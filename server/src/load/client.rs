@@ -30,7 +30,7 @@ const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The handshake request for the JSON protocol.
 const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
 /// A ping record.
-const PING: &str = "{\"type\":6}\u{1e}";
+pub(crate) const PING: &str = "{\"type\":6}\u{1e}";
 /// Time a new connection is given to join its group before broadcasts
 /// count as due to it.
 const JOIN_MARGIN_US: u64 = 100_000;
