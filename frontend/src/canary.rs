@@ -10,8 +10,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::api::CanaryReport;
 
-use crate::app::Dashboard;
 use crate::clock::one_decimal;
+use crate::dashboard::Dashboard;
 
 /// The page reads `/api/canary` at least this far apart, whatever the
 /// canary's interval.

@@ -6,8 +6,8 @@ use protocol::broadcast::iso8601_utc;
 use serde_json::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::app::Dashboard;
 use crate::clock::{now_ms, wall_ms};
+use crate::dashboard::Dashboard;
 
 /// The session as JSON.
 pub fn session(dash: &Dashboard) -> Value {

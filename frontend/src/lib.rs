@@ -18,7 +18,8 @@
 //! * [`status_bar`] polls the companion's view of Redis and the instances;
 //!   [`canary`] shows the companion's always-on canary when it runs one;
 //!   [`export`] downloads the session as JSON.
-//! * [`companion`] is the companion's HTTP API, [`instances`] the list of
+//! * [`dashboard`] is the state they all share (the page provides it as a
+//!   context), [`companion`] the companion's HTTP API, [`instances`] the list of
 //!   instances (config, query, saved), [`clock`] the page's clocks, and
 //!   [`app`] puts it all on one page.
 //!
@@ -30,6 +31,7 @@ pub mod app;
 pub mod canary;
 pub mod clock;
 pub mod companion;
+pub mod dashboard;
 pub mod export;
 pub mod feed;
 pub mod instances;

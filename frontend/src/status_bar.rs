@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::api::{routes, DemoAction, InstanceHealth, Status};
 
-use crate::app::Dashboard;
 use crate::clock::{millis, one_decimal};
+use crate::dashboard::Dashboard;
 
 /// How often `/api/status` is read.
 const POLL: Duration = Duration::from_secs(5);

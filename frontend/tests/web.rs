@@ -15,9 +15,9 @@ use protocol::api::{
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 use serde_json::json;
-use signalscope_frontend::app::Dashboard;
 use signalscope_frontend::clock::{now_ms, sleep};
 use signalscope_frontend::companion::Companion;
+use signalscope_frontend::dashboard::Dashboard;
 use signalscope_frontend::feed::Feed;
 use signalscope_frontend::instances::Saved;
 use signalscope_frontend::panels::message::{Message, MessageRow};

@@ -15,8 +15,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventSource, MessageEvent};
 
-use crate::app::Dashboard;
 use crate::clock::local_time;
+use crate::dashboard::Dashboard;
 use log::{describe, Row};
 
 /// How often arrived lines are put on screen.

@@ -13,8 +13,8 @@ use protocol::api::{routes, DemoAction, Instance};
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 
-use crate::app::Dashboard;
 use crate::clock::{local_time, now_ms, span, wall_ms};
+use crate::dashboard::Dashboard;
 use crate::instances::hub_url;
 use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use message::{Message, MessageRow};

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
 
-use crate::app::Dashboard;
 use crate::clock::{local_time, millis, now_ms, wall_ms};
+use crate::dashboard::Dashboard;
 use ledger::{Sent, Verdict};
 
 /// Where the last click got to.

@@ -1,0 +1,162 @@
+//! The state every part of the page shares: the companion's config and
+//! API, the mounted panels, the ledger of test broadcasts, the clock. Lives
+//! apart from [`crate::app`] so components read it without importing the
+//! page that mounts them.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::api::{DashboardConfig, Instance};
+
+use crate::clock::now_ms;
+use crate::companion::Companion;
+use crate::feed::log::FeedLog;
+use crate::instances::Saved;
+use crate::panels::PanelEntry;
+use crate::signalr::ConnectionStatus;
+use crate::verdicts::ledger::Ledger;
+
+/// What every part of the page shares. All handles, so it is `Copy`.
+#[derive(Debug, Clone, Copy)]
+pub struct Dashboard {
+    /// The companion's config, fixed for the page's life.
+    pub config: StoredValue<DashboardConfig>,
+    /// The companion's API.
+    pub companion: StoredValue<Companion>,
+    /// Test broadcasts, arrivals and per-panel counts.
+    pub ledger: RwSignal<Ledger>,
+    /// The mounted panels, for Reconnect All, verdicts and the export.
+    pub panels: StoredValue<Vec<PanelEntry>>,
+    /// The monotonic clock, ticking once a second (and when a verdict is
+    /// due), for countdowns, "ago" texts and verdict deadlines.
+    pub now: RwSignal<f64>,
+    /// The "retry forever" switch, shared with every connection.
+    pub retry_forever: StoredValue<Rc<Cell<bool>>, LocalStorage>,
+    /// The instances shown, in order.
+    pub instances: RwSignal<Vec<Instance>>,
+    /// What this browser remembers about added and removed instances.
+    pub saved: StoredValue<Saved>,
+    /// The feed's lines (here so the export can reach them).
+    pub feed_log: RwSignal<FeedLog>,
+    /// The last failed page action (demo controls), shown in the toolbar.
+    pub action_error: RwSignal<Option<String>>,
+    /// Notified when the feed sees Redis go down or come back, so the
+    /// status bar asks again at once instead of at its next poll.
+    pub redis_changed: Trigger,
+}
+
+impl Dashboard {
+    /// A fresh session for `config`, showing `instances`.
+    pub fn new(
+        config: DashboardConfig,
+        companion: StoredValue<Companion>,
+        instances: Vec<Instance>,
+        saved: Saved,
+    ) -> Self {
+        Self {
+            config: StoredValue::new(config),
+            companion,
+            ledger: RwSignal::new(Ledger::default()),
+            panels: StoredValue::new(Vec::new()),
+            now: RwSignal::new(now_ms()),
+            retry_forever: StoredValue::new_local(Rc::new(Cell::new(false))),
+            instances: RwSignal::new(instances),
+            saved: StoredValue::new(saved),
+            feed_log: RwSignal::new(FeedLog::default()),
+            action_error: RwSignal::new(None),
+            redis_changed: Trigger::new(),
+        }
+    }
+
+    /// Names of the panels connected right now.
+    pub fn connected_panels(&self) -> Vec<String> {
+        self.panels_by_connection().0
+    }
+
+    /// The panels' names, split into connected and not.
+    pub fn panels_by_connection(&self) -> (Vec<String>, Vec<String>) {
+        self.panels.with_value(|panels| {
+            let (up, down): (Vec<_>, Vec<_>) = panels.iter().partition(|p| {
+                p.state
+                    .status
+                    .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
+            });
+            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.instance.name.clone()).collect();
+            (names(up), names(down))
+        })
+    }
+
+    /// Adds (or replaces) an instance and remembers it.
+    pub fn add_instance(&self, instance: Instance) {
+        self.saved.update_value(|s| {
+            s.add(instance.clone());
+            s.store();
+        });
+        self.instances.update(
+            |list| match list.iter_mut().find(|i| i.name == instance.name) {
+                Some(slot) => *slot = instance,
+                None => list.push(instance),
+            },
+        );
+    }
+
+    /// Removes an instance's panel and remembers that.
+    pub fn remove_instance(&self, name: &str) {
+        self.saved.update_value(|s| {
+            s.remove(name);
+            s.store();
+        });
+        self.instances
+            .update(|list| list.retain(|i| i.name != name));
+    }
+
+    /// Calls a demo control: a path from [`routes`] (`demo_instance`,
+    /// `demo_redis`).
+    pub fn demo(&self, path: String) {
+        let companion = self.companion.get_value();
+        let error = self.action_error;
+        spawn_local(async move {
+            let result = companion.demo(&path).await;
+            error.try_set(result.err().map(|e| format!("{path}: {e}")));
+        });
+    }
+
+    /// Starts every panel's connection again, now.
+    pub fn reconnect_all(&self) {
+        self.panels
+            .with_value(|p| p.iter().for_each(PanelEntry::reconnect))
+    }
+
+    /// Switches "retry forever"; switched on, panels whose policy already
+    /// gave up start trying again.
+    pub fn set_retry_forever(&self, on: bool) {
+        self.retry_forever.with_value(|c| c.set(on));
+        if on {
+            self.panels.with_value(|panels| {
+                panels
+                    .iter()
+                    .filter(|p| {
+                        p.state
+                            .status
+                            .with_untracked(|s| matches!(s, ConnectionStatus::Failed { .. }))
+                    })
+                    .for_each(PanelEntry::reconnect)
+            });
+        }
+    }
+
+    /// Re-reads the clock after `ms`, so a verdict due then is decided.
+    pub fn tick_after(&self, ms: f64) {
+        let now = self.now;
+        let wait = Duration::from_millis(ms.max(0.0) as u64 + 20);
+        let _ = set_timeout_with_handle(
+            move || {
+                let _ = now.try_set(now_ms());
+            },
+            wait,
+        );
+    }
+}
