@@ -29,6 +29,7 @@
 //! must be given here as a `rediss://…/#insecure` URL.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
@@ -59,8 +60,9 @@ pub struct ResolveError(String);
 /// A Redis deployment: one server, a cluster's seeds, or a Sentinel set.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisTarget {
-    /// Which kind, and how to reach it (credentials included).
-    kind: Kind,
+    /// Which kind, and how to reach it (credentials included); shared, so
+    /// a target stays small to hold and cheap to clone.
+    kind: Arc<Kind>,
     /// What [`RedisTarget::url`] hands out: reads back as the same target.
     spec: String,
     /// The same with the password masked: for logs and responses.
@@ -188,7 +190,7 @@ impl RedisTarget {
             return Err(refused("an endpoint is not a valid host:port".into()));
         }
         Ok(Self {
-            kind,
+            kind: Arc::new(kind),
             spec: input.to_owned(),
             shown: mask_connection_string(input),
             password: parts.password.filter(|p| !p.is_empty()),
@@ -210,7 +212,7 @@ impl RedisTarget {
             .filter(|p| !p.is_empty())
             .map(str::to_owned);
         Ok(Self {
-            kind: Kind::Single(url.clone()),
+            kind: Arc::new(Kind::Single(url.clone())),
             spec: url,
             shown,
             password,
@@ -221,7 +223,7 @@ impl RedisTarget {
     pub fn local(port: u16) -> Self {
         let url = format!("redis://127.0.0.1:{port}");
         Self {
-            kind: Kind::Single(url.clone()),
+            kind: Arc::new(Kind::Single(url.clone())),
             shown: url.clone(),
             spec: url,
             password: None,
@@ -241,13 +243,13 @@ impl RedisTarget {
 
     /// Whether this is one server, not a cluster or Sentinel set.
     pub fn is_single(&self) -> bool {
-        matches!(self.kind, Kind::Single(_))
+        matches!(*self.kind, Kind::Single(_))
     }
 
     /// A redis-rs client for a single server; a cluster or Sentinel set
     /// must be resolved to its nodes first ([`RedisTarget::primary`]).
     pub fn client(&self) -> redis::RedisResult<redis::Client> {
-        match &self.kind {
+        match &*self.kind {
             Kind::Single(url) => redis::Client::open(url.as_str()),
             _ => Err(redis::RedisError::from((
                 redis::ErrorKind::InvalidClientConfig,
@@ -268,7 +270,7 @@ impl RedisTarget {
     /// the server itself, the master the sentinels name, or every master
     /// of a cluster (sorted by address). Never empty.
     pub async fn nodes(&self) -> Result<Vec<Node>, ResolveError> {
-        match &self.kind {
+        match &*self.kind {
             Kind::Single(url) => Ok(vec![self.node(url.clone())]),
             Kind::Sentinel {
                 service,
@@ -294,7 +296,7 @@ impl RedisTarget {
             address,
             target: Self {
                 shown: mask_url(&url),
-                kind: Kind::Single(url.clone()),
+                kind: Arc::new(Kind::Single(url.clone())),
                 spec: url,
                 password: self.password.clone(),
             },
@@ -575,7 +577,7 @@ mod tests {
         assert_eq!(t.to_string(), "10.0.0.1:7000,10.0.0.2,password=***");
         assert_eq!(RedisTarget::parse(t.url()).unwrap(), t);
         assert_eq!(t.password(), Some("pw"));
-        let Kind::Seeds { endpoints, node } = &t.kind else {
+        let Kind::Seeds { endpoints, node } = &*t.kind else {
             panic!("not seeds: {t:?}");
         };
         assert_eq!(endpoints, &["10.0.0.1:7000", "10.0.0.2:6379"]);
@@ -590,7 +592,7 @@ mod tests {
             service,
             sentinels,
             node,
-        } = &t.kind
+        } = &*t.kind
         else {
             panic!("not a sentinel set: {t:?}");
         };
