@@ -167,9 +167,13 @@ impl SentinelSet {
     /// sentinels (waits until each knows the replica and the other two,
     /// so a failover can be agreed).
     pub async fn start() -> Self {
-        let master = RedisServer::start();
+        let dir = TempDir::new("sentinel");
+        // The replica keeps the RDB of its full sync in its `--dir`.
+        let data = dir.0.to_str().expect("a UTF-8 temp path");
+        let master = RedisServer::start_with(&["--dir", data]);
         let master_port = master.port.to_string();
-        let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &master_port]);
+        let replica =
+            RedisServer::start_with(&["--dir", data, "--replicaof", "127.0.0.1", &master_port]);
         eventually(FORM, "the replica in sync", || async {
             let info: String = query(&replica.url(), redis::cmd("INFO").arg("replication"))
                 .await
@@ -177,7 +181,6 @@ impl SentinelSet {
             info.contains("master_link_status:up").then_some(())
         })
         .await;
-        let dir = TempDir::new("sentinel");
         let sentinels: Vec<Sentinel> = (0..3)
             .map(|i| {
                 let port = free_port();
