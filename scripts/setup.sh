@@ -13,6 +13,9 @@ say() { printf '[setup] %s\n' "$*"; }
 
 apt_needed=()
 command -v redis-server >/dev/null || apt_needed+=(redis-server)
+# redis-cli --cluster joins the cluster tests' nodes; Sentinel needs no package of
+# its own: the tests run it as `redis-server --sentinel`.
+command -v redis-cli >/dev/null || apt_needed+=(redis-tools)
 command -v chromium >/dev/null || apt_needed+=(chromium)
 command -v chromedriver >/dev/null || apt_needed+=(chromium-driver)
 # prometheus and promtool: the /metrics and alert-rule tests.

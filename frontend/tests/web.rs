@@ -214,6 +214,7 @@ async fn feed_shows_lines_as_text_and_raw_on_demand() {
         l.push(FeedLine {
             time_micros: 0,
             source: FeedSource::Monitor,
+            node: None,
             publisher_addr: Some("127.0.0.1:1".into()),
             publisher_name: Some("api-1".into()),
             command: "PUBLISH".into(),

@@ -301,6 +301,10 @@ pub struct FeedLine {
     pub time_micros: u64,
     /// Where it came from.
     pub source: FeedSource,
+    /// The Redis node whose MONITOR showed it, `host:port`: set only on a
+    /// cluster, where the feed merges every master's MONITOR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Sender's address (MONITOR only).
     #[serde(default)]
     pub publisher_addr: Option<String>,
@@ -357,6 +361,30 @@ pub struct RedisStatus {
     /// Number of `:connection:` channels: connected clients, all instances.
     pub connection_channels: Option<u64>,
     /// Why it is unreachable.
+    pub error: Option<String>,
+    /// Each node of a cluster (its masters) or Sentinel set (the current
+    /// master); empty for a single server, which the fields above describe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<RedisNodeStatus>,
+}
+
+/// One node of a cluster or Sentinel set, as the companion sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisNodeStatus {
+    /// `host:port`.
+    pub address: String,
+    /// `role` from INFO: `master` (a replica would say `slave`).
+    pub role: Option<String>,
+    /// Answered PING.
+    pub reachable: bool,
+    /// PING round trip.
+    pub ping_ms: Option<f64>,
+    /// `used_memory` in bytes.
+    pub used_memory_bytes: Option<u64>,
+    /// `connected_clients` from INFO.
+    pub connected_clients: Option<u64>,
+    /// Why it is unreachable or could not be read.
     pub error: Option<String>,
 }
 

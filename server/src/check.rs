@@ -336,8 +336,14 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
             .await
             .unwrap_or(-1)
     };
-    let (seen, receivers, source) = match link.client().get_async_monitor().await {
-        Ok(monitor) => {
+    // On a cluster MONITOR watches the node this link publishes to.
+    let client = link.primary_client().await.ok();
+    let monitor = match &client {
+        Some(c) => c.get_async_monitor().await.ok(),
+        None => None,
+    };
+    let (seen, receivers, source) = match monitor {
+        Some(monitor) => {
             let mut lines = monitor.into_on_message::<redis::Value>();
             // MONITOR is live once the connection answered; publish after.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -359,8 +365,8 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
             .unwrap_or(false);
             (seen, receivers, "MONITOR")
         }
-        Err(_) => match link.client().get_async_pubsub().await {
-            Ok(mut pubsub) => {
+        None => match pubsub_of(client.as_ref()).await {
+            Some(mut pubsub) => {
                 let subscribed = pubsub.psubscribe(format!("{prefix}*")).await.is_ok();
                 let receivers = publish().await;
                 let mut messages = pubsub.into_on_message();
@@ -377,7 +383,7 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
                     .unwrap_or(false);
                 (seen, receivers, "PSUBSCRIBE (MONITOR refused)")
             }
-            Err(_) => (false, -1, "nothing (MONITOR and PSUBSCRIBE refused)"),
+            None => (false, -1, "nothing (MONITOR and PSUBSCRIBE refused)"),
         },
     };
     let instances = d.instances.len() as i64;
@@ -391,6 +397,11 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
         ),
         how: format!("one backplane invocation PUBLISHed on the hub's all-channel, watched for with {source} for {MONITOR_WITHIN:?}"),
     }
+}
+
+/// A pub/sub connection from `client`, if there is one and it connects.
+async fn pubsub_of(client: Option<&redis::Client>) -> Option<redis::aio::PubSub> {
+    client?.get_async_pubsub().await.ok()
 }
 
 /// How a load run was measured, in words.

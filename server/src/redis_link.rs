@@ -4,7 +4,14 @@
 //! failure, named with CLIENT SETNAME so the feed can say who sent what,
 //! with every error text scrubbed of the password before it reaches a
 //! response or a log line.
+//!
+//! On a cluster or Sentinel set the connection goes to the target's
+//! primary node ([`RedisTarget::primary`]), found again after every lost
+//! connection, so a failover is followed; [`RedisLink::nodes`] gives one
+//! link per node for what each node must be asked itself (MONITOR, CLIENT
+//! LIST, INFO, PUBSUB CHANNELS).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +19,9 @@ use redis::aio::MultiplexedConnection;
 use redis::FromRedisValue;
 use tokio::sync::Mutex;
 
+use crate::locks::lock;
 use crate::reconnect::{is_connection_lost, open_named};
-use crate::redis_target::RedisTarget;
+use crate::redis_target::{Node, RedisTarget};
 
 /// How long connecting or one reply may take before the call fails; the
 /// status page must answer even when Redis hangs.
@@ -32,42 +40,88 @@ pub struct RedisLink {
 }
 
 struct Inner {
-    /// Opens connections (command, MONITOR, pub/sub).
-    client: redis::Client,
+    /// Where Redis is; resolved to a node for every new connection.
+    target: RedisTarget,
     /// The password, only to scrub it out of error texts.
     password: Option<String>,
     /// CLIENT SETNAME of the command connection: who sent a broadcast.
     name: &'static str,
     /// The live connection, `None` until first use or after a failure.
     conn: Mutex<Option<MultiplexedConnection>>,
+    /// One link per node of a cluster or Sentinel set, by address, so the
+    /// status and the feed reuse their connections across requests.
+    node_links: std::sync::Mutex<HashMap<String, RedisLink>>,
 }
 
 impl RedisLink {
     /// A link to `target` whose command connection is called `name`;
     /// connects lazily.
     pub fn new(target: &RedisTarget, name: &'static str) -> Result<Self, LinkError> {
-        let client = target
-            .client()
-            .map_err(|e| LinkError(format!("{target}: {:?}", e.kind())))?;
-        let password = client
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
+        if target.is_single() {
+            // Refused here rather than on first use, as before.
+            target
+                .client()
+                .map_err(|e| LinkError(format!("{target}: {:?}", e.kind())))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
-                password,
+                target: target.clone(),
+                password: target.password().map(str::to_owned),
                 name,
                 conn: Mutex::new(None),
+                node_links: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// The client, for the feed's dedicated MONITOR / pub/sub connections.
-    pub fn client(&self) -> &redis::Client {
-        &self.inner.client
+    /// A client for the node the command connection goes to now, for the
+    /// feed's dedicated pub/sub connection and `check`'s MONITOR.
+    pub async fn primary_client(&self) -> Result<redis::Client, LinkError> {
+        let node = self.primary().await?;
+        node.target.client().map_err(|e| LinkError(self.scrub(&e)))
+    }
+
+    /// The node the command connection goes to now.
+    async fn primary(&self) -> Result<Node, LinkError> {
+        self.inner
+            .target
+            .primary()
+            .await
+            .map_err(|e| LinkError(self.scrub(&e)))
+    }
+
+    /// Every node ([`RedisTarget::nodes`]) with a link of its own; a single
+    /// server is this link itself.
+    pub async fn nodes(&self) -> Result<Vec<(String, RedisLink)>, LinkError> {
+        let nodes = self
+            .inner
+            .target
+            .nodes()
+            .await
+            .map_err(|e| LinkError(self.scrub(&e)))?;
+        if self.inner.target.is_single() {
+            return Ok(nodes
+                .into_iter()
+                .map(|n| (n.address, self.clone()))
+                .collect());
+        }
+        let mut links = lock(&self.inner.node_links);
+        // Nodes that left (a failed-over master) are forgotten.
+        links.retain(|address, _| nodes.iter().any(|n| &n.address == address));
+        nodes
+            .into_iter()
+            .map(|node| {
+                let link = match links.get(&node.address) {
+                    Some(link) => link.clone(),
+                    None => {
+                        let link = Self::new(&node.target, self.inner.name)?;
+                        links.insert(node.address.clone(), link.clone());
+                        link
+                    }
+                };
+                Ok((node.address, link))
+            })
+            .collect()
     }
 
     /// The connection, opened if need be.
@@ -76,7 +130,8 @@ impl RedisLink {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let named = open_named(&self.inner.client, self.inner.name, TIMEOUT)
+        let client = self.primary_client().await?;
+        let named = open_named(&client, self.inner.name, TIMEOUT)
             .await
             .map_err(|e| LinkError(self.scrub(&e)))?;
         // Named like the stand-ins name theirs, so the feed can say where a

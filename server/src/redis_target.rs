@@ -3,6 +3,21 @@
 //! `localhost:6379,password=x,ssl=true,abortConnect=false` (what
 //! `ConnectionStrings__RedisSignalR` holds in Conduit's setup).
 //!
+//! A connection string may name a deployment rather than one server, as
+//! StackExchange.Redis reads it:
+//! * several endpoints (`host1:7000,host2:7001,password=x`) are seeds: the
+//!   first that answers is asked `CLUSTER NODES`, and on a Redis Cluster
+//!   every master is a node (MONITOR and the status cover each); a seed
+//!   without cluster support is used alone, as one endpoint would be;
+//! * `serviceName=mymaster` makes the endpoints sentinels (port 26379 by
+//!   default): they are asked `SENTINEL get-master-addr-by-name`, and
+//!   asked again whenever a connection is lost, so a failover is followed.
+//!   Sentinels are asked without the password, which is the master's.
+//!
+//! [`RedisTarget::primary`] and [`RedisTarget::nodes`] turn a target into
+//! the servers to connect to *now*; a single server resolves without a
+//! round trip, so a plain deployment behaves exactly as before.
+//!
 //! TLS: `rediss://` (or `ssl=true` in a connection string) checks the
 //! server's certificate against the system's roots (or `SSL_CERT_FILE`).
 //! `rediss://host:port/#insecure` (redis-rs's own fragment) skips that
@@ -14,6 +29,18 @@
 //! must be given here as a `rediss://…/#insecure` URL.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncConnectionConfig;
+
+/// How long one seed or sentinel may take to connect and answer before
+/// the next is tried.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+/// A sentinel's port when the endpoint names none (StackExchange.Redis's).
+const SENTINEL_PORT: u16 = 26379;
+/// A server's port when the endpoint names none.
+const REDIS_PORT: u16 = 6379;
 
 /// Why a Redis address could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,13 +52,81 @@ pub struct RedisTargetError {
     reason: String,
 }
 
-/// A Redis endpoint, normalised to a URL that redis-rs accepts.
+/// Why no server of a cluster or Sentinel set could be found just now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolveError(String);
+
+/// A Redis deployment: one server, a cluster's seeds, or a Sentinel set.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisTarget {
-    /// Full URL, credentials included: only ever handed to redis-rs.
-    url: String,
-    /// The same URL with the password masked: for logs and responses.
+    /// Which kind, and how to reach it (credentials included); shared, so
+    /// a target stays small to hold and cheap to clone.
+    kind: Arc<Kind>,
+    /// What [`RedisTarget::url`] hands out: reads back as the same target.
+    spec: String,
+    /// The same with the password masked: for logs and responses.
     shown: String,
+    /// The password, only to scrub it out of error texts.
+    password: Option<String>,
+}
+
+/// The three shapes a deployment takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// One server, as a redis-rs URL.
+    Single(String),
+    /// Several endpoints: a cluster's seeds (or servers without cluster
+    /// support, of which the first that answers is used).
+    Seeds {
+        /// `host:port` of each, in the order given.
+        endpoints: Vec<String>,
+        /// How to reach any node: scheme, credentials, database.
+        node: NodeUrl,
+    },
+    /// `serviceName=`: the master is whoever the sentinels name.
+    Sentinel {
+        /// The monitored master's name.
+        service: String,
+        /// `host:port` of each sentinel.
+        sentinels: Vec<String>,
+        /// How to reach the master (and the sentinels, without credentials).
+        node: NodeUrl,
+    },
+}
+
+/// The parts of a node's URL that are not its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NodeUrl {
+    /// `ssl=true`.
+    tls: bool,
+    /// `user:password@` (percent-encoded), or empty.
+    auth: String,
+    /// `/n` for `defaultDatabase=n`, or empty.
+    db: String,
+}
+
+impl NodeUrl {
+    /// The URL of the server at `address`, with credentials.
+    fn at(&self, address: &str) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://{}{address}{}", self.auth, self.db)
+    }
+
+    /// The URL of a sentinel at `address`: no credentials, no database.
+    fn sentinel(&self, address: &str) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://{address}")
+    }
+}
+
+/// One server to connect to now, from [`RedisTarget::nodes`].
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `host:port`: how the feed and the status name it.
+    pub address: String,
+    /// The server alone, as a single-server target.
+    pub target: RedisTarget,
 }
 
 impl fmt::Debug for RedisTarget {
@@ -58,82 +153,345 @@ impl RedisTarget {
     /// Reads a URL or a StackExchange.Redis connection string.
     pub fn parse(input: &str) -> Result<Self, RedisTargetError> {
         let input = input.trim();
-        let url = if input.starts_with("redis://") || input.starts_with("rediss://") {
-            input.to_owned()
-        } else {
-            from_connection_string(input).map_err(|reason| RedisTargetError {
-                shown: mask_connection_string(input),
-                reason,
-            })?
+        if input.starts_with("redis://") || input.starts_with("rediss://") {
+            return Self::single(input.to_owned());
+        }
+        let refused = |reason: String| RedisTargetError {
+            shown: mask_connection_string(input),
+            reason,
         };
+        let parts = ConnectionString::read(input).map_err(refused)?;
+        let node = NodeUrl {
+            tls: parts.tls,
+            auth: parts.auth(),
+            db: parts.db.map(|d| format!("/{d}")).unwrap_or_default(),
+        };
+        let kind = match parts.service {
+            Some(service) => Kind::Sentinel {
+                service,
+                sentinels: with_port(&parts.endpoints, SENTINEL_PORT),
+                node,
+            },
+            None if parts.endpoints.len() > 1 => Kind::Seeds {
+                endpoints: with_port(&parts.endpoints, REDIS_PORT),
+                node,
+            },
+            None => return Self::single(node.at(&with_port(&parts.endpoints, REDIS_PORT)[0])),
+        };
+        // Every node's URL must be one redis-rs reads; the first stands for all.
+        let probe = match &kind {
+            Kind::Seeds { endpoints, node } => node.at(&endpoints[0]),
+            Kind::Sentinel {
+                sentinels, node, ..
+            } => node.at(&sentinels[0]),
+            Kind::Single(url) => url.clone(),
+        };
+        if redis::IntoConnectionInfo::into_connection_info(probe.as_str()).is_err() {
+            return Err(refused("an endpoint is not a valid host:port".into()));
+        }
+        Ok(Self {
+            kind: Arc::new(kind),
+            spec: input.to_owned(),
+            shown: mask_connection_string(input),
+            password: parts.password.filter(|p| !p.is_empty()),
+        })
+    }
+
+    /// One server at `url`, checked.
+    fn single(url: String) -> Result<Self, RedisTargetError> {
         let shown = mask_url(&url);
-        if redis::IntoConnectionInfo::into_connection_info(url.as_str()).is_err() {
+        let Ok(info) = redis::IntoConnectionInfo::into_connection_info(url.as_str()) else {
             return Err(RedisTargetError {
                 shown,
                 reason: "not a valid redis:// or rediss:// URL".into(),
             });
-        }
-        Ok(Self { url, shown })
+        };
+        let password = info
+            .redis_settings()
+            .password()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            kind: Arc::new(Kind::Single(url.clone())),
+            spec: url,
+            shown,
+            password,
+        })
     }
 
     /// A plain loopback target on `port`.
     pub fn local(port: u16) -> Self {
         let url = format!("redis://127.0.0.1:{port}");
         Self {
+            kind: Arc::new(Kind::Single(url.clone())),
             shown: url.clone(),
-            url,
+            spec: url,
+            password: None,
         }
     }
 
-    /// The URL with credentials, for redis-rs only.
+    /// The address with credentials, as [`RedisTarget::parse`] reads it
+    /// back: for redis-rs, and for handing to another process.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.spec
     }
 
-    /// A redis-rs client for this target.
+    /// The password, if any, to scrub out of error texts.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// Whether this is one server, not a cluster or Sentinel set.
+    pub fn is_single(&self) -> bool {
+        matches!(*self.kind, Kind::Single(_))
+    }
+
+    /// A redis-rs client for a single server; a cluster or Sentinel set
+    /// must be resolved to its nodes first ([`RedisTarget::primary`]).
     pub fn client(&self) -> redis::RedisResult<redis::Client> {
-        redis::Client::open(self.url.as_str())
+        match &*self.kind {
+            Kind::Single(url) => redis::Client::open(url.as_str()),
+            _ => Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "a cluster or Sentinel target has no single client",
+            ))),
+        }
+    }
+
+    /// The server to send commands to and subscribe on now: the server
+    /// itself, the master the sentinels name, or a cluster's first master
+    /// (any node will do: a cluster broadcasts every PUBLISH to all).
+    pub async fn primary(&self) -> Result<Node, ResolveError> {
+        let mut nodes = self.nodes().await?;
+        Ok(nodes.swap_remove(0))
+    }
+
+    /// Every server whose traffic MONITOR must watch and the status lists:
+    /// the server itself, the master the sentinels name, or every master
+    /// of a cluster (sorted by address). Never empty.
+    pub async fn nodes(&self) -> Result<Vec<Node>, ResolveError> {
+        match &*self.kind {
+            Kind::Single(url) => Ok(vec![self.node(url.clone())]),
+            Kind::Sentinel {
+                service,
+                sentinels,
+                node,
+            } => {
+                let address = ask_sentinels(service, sentinels, node).await?;
+                Ok(vec![self.node(node.at(&address))])
+            }
+            Kind::Seeds { endpoints, node } => {
+                let addresses = ask_seeds(endpoints, node).await?;
+                Ok(addresses.iter().map(|a| self.node(node.at(a))).collect())
+            }
+        }
+    }
+
+    /// The single server at `url` (one this target's own settings built).
+    fn node(&self, url: String) -> Node {
+        let address = redis::IntoConnectionInfo::into_connection_info(url.as_str())
+            .map(|i| i.addr().to_string())
+            .unwrap_or_default();
+        Node {
+            address,
+            target: Self {
+                shown: mask_url(&url),
+                kind: Arc::new(Kind::Single(url.clone())),
+                spec: url,
+                password: self.password.clone(),
+            },
+        }
+    }
+
+    /// For a cluster or Sentinel set, proves a node can be found now and
+    /// says which `setting` is wrong if not; a single server is not
+    /// contacted (it may come up later, as before).
+    pub async fn check_reachable(&self, setting: &str) -> Result<(), ResolveError> {
+        if self.is_single() {
+            return Ok(());
+        }
+        self.nodes()
+            .await
+            .map(drop)
+            .map_err(|e| ResolveError(format!("{setting} {self}: {e}")))
     }
 }
 
-/// `host:port,key=value,…` → `redis[s]://[user:pass@]host:port[/db]`.
-fn from_connection_string(s: &str) -> Result<String, String> {
-    let mut endpoint = None;
-    let (mut user, mut password, mut tls, mut db) = (None, None, false, None);
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.split_once('=') {
-            Some((k, v)) => match k.trim().to_ascii_lowercase().as_str() {
-                "password" => password = Some(v.to_owned()),
-                "user" => user = Some(v.to_owned()),
-                "ssl" => tls = v.trim().eq_ignore_ascii_case("true"),
-                // sslHost, sslProtocols, checkCertificateRevocation: rustls
-                // checks the host name and has no revocation lists, and no
-                // key means "skip the check" (see the module comment).
-                "defaultdatabase" => db = Some(v.trim().to_owned()),
-                // Timeouts, abortConnect and the like tune StackExchange.Redis
-                // itself and mean nothing here.
-                _ => {}
-            },
-            None if endpoint.is_none() => endpoint = Some(part.to_owned()),
-            // Further endpoints name replicas; the first one is enough.
-            None => {}
+/// What a StackExchange.Redis connection string says.
+#[derive(Debug, Default)]
+struct ConnectionString {
+    /// Endpoints as written (`host`, `host:port`), at least one.
+    endpoints: Vec<String>,
+    /// `user=`.
+    user: Option<String>,
+    /// `password=`.
+    password: Option<String>,
+    /// `ssl=true`.
+    tls: bool,
+    /// `defaultDatabase=`.
+    db: Option<String>,
+    /// `serviceName=`: the endpoints are sentinels.
+    service: Option<String>,
+}
+
+impl ConnectionString {
+    /// `host:port,…,key=value,…`.
+    fn read(s: &str) -> Result<Self, String> {
+        let mut parts = Self::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                Some((k, v)) => match k.trim().to_ascii_lowercase().as_str() {
+                    "password" => parts.password = Some(v.to_owned()),
+                    "user" => parts.user = Some(v.to_owned()),
+                    "ssl" => parts.tls = v.trim().eq_ignore_ascii_case("true"),
+                    // sslHost, sslProtocols, checkCertificateRevocation: rustls
+                    // checks the host name and has no revocation lists, and no
+                    // key means "skip the check" (see the module comment).
+                    "defaultdatabase" => parts.db = Some(v.trim().to_owned()),
+                    "servicename" => parts.service = Some(v.trim().to_owned()),
+                    // Timeouts, abortConnect and the like tune StackExchange.Redis
+                    // itself and mean nothing here.
+                    _ => {}
+                },
+                None => parts.endpoints.push(part.to_owned()),
+            }
+        }
+        if parts.endpoints.is_empty() {
+            return Err("no host:port in the connection string".into());
+        }
+        if parts.service.as_deref() == Some("") {
+            return Err("serviceName is empty".into());
+        }
+        Ok(parts)
+    }
+
+    /// `user:password@`, percent-encoded, or empty.
+    fn auth(&self) -> String {
+        match (&self.user, &self.password) {
+            (Some(u), Some(p)) => format!("{}:{}@", encode(u), encode(p)),
+            (None, Some(p)) => format!(":{}@", encode(p)),
+            (Some(u), None) => format!("{}@", encode(u)),
+            (None, None) => String::new(),
         }
     }
-    let endpoint = endpoint.ok_or("no host:port in the connection string")?;
-    let endpoint = if endpoint.contains(':') {
-        endpoint
-    } else {
-        format!("{endpoint}:6379")
-    };
-    let auth = match (user, password) {
-        (Some(u), Some(p)) => format!("{}:{}@", encode(&u), encode(&p)),
-        (None, Some(p)) => format!(":{}@", encode(&p)),
-        (Some(u), None) => format!("{}@", encode(&u)),
-        (None, None) => String::new(),
-    };
-    let scheme = if tls { "rediss" } else { "redis" };
-    let db = db.map(|d| format!("/{d}")).unwrap_or_default();
-    Ok(format!("{scheme}://{auth}{endpoint}{db}"))
+}
+
+/// `host` → `host:<port>`; `host:port` stays.
+fn with_port(endpoints: &[String], port: u16) -> Vec<String> {
+    endpoints
+        .iter()
+        .map(|e| {
+            if e.contains(':') {
+                e.clone()
+            } else {
+                format!("{e}:{port}")
+            }
+        })
+        .collect()
+}
+
+/// A connection to `url` whose connecting and replies are bounded.
+async fn ask_connection(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(ASK_TIMEOUT))
+        .set_response_timeout(Some(ASK_TIMEOUT));
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// The master's `host:port` from the first sentinel that knows it.
+async fn ask_sentinels(
+    service: &str,
+    sentinels: &[String],
+    node: &NodeUrl,
+) -> Result<String, ResolveError> {
+    let mut failures = Vec::new();
+    for sentinel in sentinels {
+        let asked = async {
+            let mut conn = ask_connection(&node.sentinel(sentinel)).await?;
+            redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(service)
+                .query_async::<Option<(String, u16)>>(&mut conn)
+                .await
+        };
+        match asked.await {
+            Ok(Some((host, port))) => return Ok(format!("{host}:{port}")),
+            Ok(None) => failures.push(format!("{sentinel}: knows no master '{service}'")),
+            Err(e) => failures.push(format!("{sentinel}: {e}")),
+        }
+    }
+    Err(ResolveError(format!(
+        "no sentinel named the master '{service}' ({})",
+        failures.join("; ")
+    )))
+}
+
+/// Every live master of the cluster the first answering seed belongs to;
+/// that seed alone if it has no cluster support.
+async fn ask_seeds(endpoints: &[String], node: &NodeUrl) -> Result<Vec<String>, ResolveError> {
+    let mut failures = Vec::new();
+    for seed in endpoints {
+        let asked = async {
+            let mut conn = ask_connection(&node.at(seed)).await?;
+            redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query_async::<String>(&mut conn)
+                .await
+        };
+        match asked.await {
+            Ok(text) => {
+                let host = seed.rsplit_once(':').map_or(seed.as_str(), |(h, _)| h);
+                let masters = cluster_masters(&text, host);
+                if !masters.is_empty() {
+                    return Ok(masters);
+                }
+                failures.push(format!("{seed}: CLUSTER NODES lists no live master"));
+            }
+            // A server without cluster support answers, but refuses.
+            Err(e)
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
+            {
+                return Ok(vec![seed.clone()]);
+            }
+            Err(e) => failures.push(format!("{seed}: {e}")),
+        }
+    }
+    Err(ResolveError(format!(
+        "no seed answered ({})",
+        failures.join("; ")
+    )))
+}
+
+/// The `host:port` of every master in a `CLUSTER NODES` reply that is
+/// not failing, sorted; a node that does not know its own IP yet (an empty
+/// host) is at `seed_host`. Lines it cannot read are skipped.
+fn cluster_masters(text: &str, seed_host: &str) -> Vec<String> {
+    let mut masters: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags: Vec<&str> = fields.next()?.split(',').collect();
+            let live = flags.contains(&"master")
+                && !flags
+                    .iter()
+                    .any(|f| matches!(*f, "fail" | "fail?" | "handshake" | "noaddr"));
+            if !live {
+                return None;
+            }
+            // `ip:port@cport[,hostname]`
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            port.parse::<u16>().ok()?;
+            let host = if host.is_empty() { seed_host } else { host };
+            Some(format!("{host}:{port}"))
+        })
+        .collect();
+    masters.sort();
+    masters.dedup();
+    masters
 }
 
 /// Percent-encodes what may not stand in a URL's userinfo.
@@ -208,6 +566,58 @@ mod tests {
         assert_eq!(t.url(), "rediss://:pw@127.0.0.1:6380/#insecure");
         assert_eq!(t.to_string(), "rediss://:***@127.0.0.1:6380/#insecure");
         assert!(t.client().is_ok());
+    }
+
+    /// Several endpoints are a cluster's seeds; the password is masked and
+    /// `url()` reads back as the same target.
+    #[test]
+    fn several_endpoints_are_seeds() {
+        let t = RedisTarget::parse("10.0.0.1:7000,10.0.0.2,password=pw").unwrap();
+        assert!(!t.is_single());
+        assert_eq!(t.to_string(), "10.0.0.1:7000,10.0.0.2,password=***");
+        assert_eq!(RedisTarget::parse(t.url()).unwrap(), t);
+        assert_eq!(t.password(), Some("pw"));
+        let Kind::Seeds { endpoints, node } = &*t.kind else {
+            panic!("not seeds: {t:?}");
+        };
+        assert_eq!(endpoints, &["10.0.0.1:7000", "10.0.0.2:6379"]);
+        assert_eq!(node.at("10.0.0.3:7002"), "redis://:pw@10.0.0.3:7002");
+    }
+
+    /// `serviceName=` makes the endpoints sentinels, on 26379 unless given.
+    #[test]
+    fn service_name_means_sentinels() {
+        let t = RedisTarget::parse("s1,s2:5000,serviceName=mymaster,ssl=true").unwrap();
+        let Kind::Sentinel {
+            service,
+            sentinels,
+            node,
+        } = &*t.kind
+        else {
+            panic!("not a sentinel set: {t:?}");
+        };
+        assert_eq!(service, "mymaster");
+        assert_eq!(sentinels, &["s1:26379", "s2:5000"]);
+        assert_eq!(node.sentinel("s1:26379"), "rediss://s1:26379");
+        assert!(t.client().is_err());
+    }
+
+    /// CLUSTER NODES gives the live masters, sorted, without bus ports or
+    /// host names; replicas, failing nodes and garbage are left out.
+    #[test]
+    fn cluster_nodes_masters() {
+        let text = "\
+a1 127.0.0.1:7002@17002 master - 0 0 3 connected 10923-16383
+b2 127.0.0.1:7003@17003,host-b slave a1 0 0 3 connected
+c3 :7000@17000 myself,master - 0 0 1 connected 0-5460
+d4 127.0.0.1:7001@17001 master,fail - 0 0 2 connected
+garbage
+e5 127.0.0.1:notaport@1 master - 0 0 2 connected
+";
+        assert_eq!(
+            cluster_masters(text, "10.1.1.1"),
+            ["10.1.1.1:7000", "127.0.0.1:7002"]
+        );
     }
 
     /// Nonsense is refused with the password masked in the error.

@@ -197,6 +197,7 @@ mod tests {
         FeedLine {
             time_micros: 0,
             source: FeedSource::Monitor,
+            node: None,
             publisher_addr: None,
             publisher_name: None,
             command: command.into(),

@@ -261,6 +261,7 @@ pub struct Args {
 /// Runs `signalscope canary` until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> Result<(), BoxError> {
     let deployment = args.deployment.settle()?;
+    deployment.redis.check_reachable("--redis").await?;
     let token = args.token.filter(|t| !t.is_empty());
     companion::check_exposure(args.listen, token.as_deref(), args.insecure)?;
     let mut config = CompanionConfig::new(deployment.redis, deployment.instances);

@@ -236,6 +236,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         config,
     } = args.settle()?;
     check_exposure(listen, config.token.as_deref(), insecure)?;
+    config.redis.check_reachable("--redis").await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -1,15 +1,18 @@
 //! `GET /api/status`: Redis as the backplane sees it (reachability, ping,
 //! version, memory, clients, live servers and connections, read from
 //! `PUBSUB`) and each instance's `/health`, fetched by the server so the
-//! page needs no CORS.
+//! page needs no CORS. On a cluster or Sentinel set every node is listed
+//! too, and the backplane's channels are counted over every node (a
+//! cluster node knows only its own subscribers).
 
 use std::time::Instant;
 
-use protocol::api::{Instance, InstanceHealth, RedisStatus, Status};
+use protocol::api::{Instance, InstanceHealth, RedisNodeStatus, RedisStatus, Status};
 use protocol::backplane::ChannelKind;
 use serde_json::Value;
 
 use super::{AppError, AppState};
+use crate::redis_link::RedisLink;
 
 /// Both halves, fetched concurrently.
 pub(crate) async fn status(state: &AppState) -> Status {
@@ -47,35 +50,89 @@ async fn redis_status(state: &AppState) -> RedisStatus {
 async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError> {
     let link = state.link();
     let channels = &state.config().channels;
-    let info: String = link
-        .query(
-            redis::cmd("INFO")
-                .arg("server")
-                .arg("memory")
-                .arg("clients"),
-        )
-        .await?;
-    let field = |key: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(':')))
-            .map(|v| v.trim().to_owned())
-    };
+    let info = info(link).await?;
+    let field = |key: &str| info_field(&info, key);
     status.version = field("redis_version");
     status.used_memory = field("used_memory_human");
     status.used_memory_bytes = field("used_memory").and_then(|v| v.parse().ok());
     status.connected_clients = field("connected_clients").and_then(|v| v.parse().ok());
-    let numsub: Vec<(String, u64)> = link
-        .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
-        .await?;
-    status.all_subscribers = numsub.first().map(|(_, n)| *n);
-    status.live_servers = link
-        .channels_after(&channels.name(&ChannelKind::Ack(String::new())))
-        .await?;
-    let connections = link
-        .channels_after(&channels.name(&ChannelKind::Connection(String::new())))
-        .await?;
+    let nodes = link.nodes().await?;
+    if !state.config().redis.is_single() {
+        status.nodes = futures_util::future::join_all(
+            nodes
+                .iter()
+                .map(|(address, node)| node_status(address, node)),
+        )
+        .await;
+    }
+    let (mut all, mut servers, mut connections) = (0, Vec::new(), Vec::new());
+    for (_, node) in &nodes {
+        let numsub: Vec<(String, u64)> = node
+            .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
+            .await?;
+        all += numsub.first().map_or(0, |(_, n)| *n);
+        servers.extend(
+            node.channels_after(&channels.name(&ChannelKind::Ack(String::new())))
+                .await?,
+        );
+        connections.extend(
+            node.channels_after(&channels.name(&ChannelKind::Connection(String::new())))
+                .await?,
+        );
+    }
+    servers.sort();
+    servers.dedup();
+    connections.sort();
+    connections.dedup();
+    status.all_subscribers = Some(all);
+    status.live_servers = servers;
     status.connection_channels = Some(connections.len() as u64);
     Ok(())
+}
+
+/// The INFO sections the status shows.
+async fn info(link: &RedisLink) -> Result<String, AppError> {
+    Ok(link
+        .query(
+            redis::cmd("INFO")
+                .arg("server")
+                .arg("memory")
+                .arg("clients")
+                .arg("replication"),
+        )
+        .await?)
+}
+
+/// `key:value` of an INFO reply.
+fn info_field(info: &str, key: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(':')))
+        .map(|v| v.trim().to_owned())
+}
+
+/// One node: PING, then its role, memory and clients.
+async fn node_status(address: &str, link: &RedisLink) -> RedisNodeStatus {
+    let mut node = RedisNodeStatus {
+        address: address.to_owned(),
+        ..RedisNodeStatus::default()
+    };
+    let started = Instant::now();
+    if let Err(e) = link.query::<String>(&redis::cmd("PING")).await {
+        node.error = Some(e.to_string());
+        return node;
+    }
+    node.reachable = true;
+    node.ping_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    match info(link).await {
+        Ok(info) => {
+            let field = |key: &str| info_field(&info, key);
+            node.role = field("role");
+            node.used_memory_bytes = field("used_memory").and_then(|v| v.parse().ok());
+            node.connected_clients = field("connected_clients").and_then(|v| v.parse().ok());
+        }
+        Err(e) => node.error = Some(e.to_string()),
+    }
+    node
 }
 
 async fn instance_health(http: &reqwest::Client, instance: &Instance) -> InstanceHealth {

@@ -81,6 +81,12 @@ impl Control {
         link.query::<String>(&redis::cmd("PING"))
             .await
             .map_err(unreachable)?;
+        // A cluster would scatter a run's streams over its nodes' slots.
+        if link.nodes().await.map_err(unreachable)?.len() > 1 {
+            return Err(format!(
+                "the control Redis {target} is a cluster; its streams need one server or a Sentinel set (--control-redis)"
+            ));
+        }
         Ok(Self { link, reader })
     }
 

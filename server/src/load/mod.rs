@@ -286,6 +286,7 @@ impl Args {
 pub async fn run(args: Args) -> Result<(), BoxError> {
     let (json, report, hlog) = (args.json.clone(), args.report.clone(), args.hlog.clone());
     let setup = args.settle().await?;
+    setup.deployment.redis.check_reachable("--redis").await?;
     eprintln!(
         "load: {} connections over {} ({}), hold {:?}, {} broadcasts/s via {}",
         setup.plan.connections,

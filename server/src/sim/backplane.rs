@@ -5,6 +5,11 @@
 //! acks, and an outage loop that reconnects with back-off and subscribes
 //! every channel again.
 //!
+//! On a cluster or behind Sentinel both connections go to the target's
+//! primary node, looked up again at every reconnect: a cluster hands every
+//! PUBLISH to every node, and after a failover the sentinels name the new
+//! master.
+//!
 //! Without Redis (single-instance mode) a publish is handed straight back
 //! to the hub's inbound queue, so delivery takes the same path either way.
 
@@ -452,13 +457,17 @@ impl LinkTask {
         }
     }
 
-    /// Opens both connections, names them and subscribes every channel in
-    /// use.
+    /// Opens both connections to the primary node, names them and
+    /// subscribes every channel in use.
     async fn connect(&self) -> Result<Session, String> {
-        let publisher = open_publisher(&self.target, &self.client_name).await?;
+        let node = self.target.primary().await.map_err(|e| e.to_string())?;
+        if !self.target.is_single() {
+            tracing::info!("backplane node of {}: {}", self.target, node.address);
+        }
+        let publisher = open_publisher(&node.target, &self.client_name).await?;
         let pubsub = tokio::time::timeout(
             REDIS_TIMEOUT,
-            open_subscriber(&self.target, &self.client_name),
+            open_subscriber(&node.target, &self.client_name),
         )
         .await
         .map_err(|_| "timed out opening the subscriber connection".to_owned())??;
@@ -586,13 +595,14 @@ enum Ended {
     Stopped,
 }
 
-/// A multiplexed connection for PUBLISH, named `client_name` so MONITOR
-/// readers can tell which instance published.
+/// A multiplexed connection for PUBLISH to the target's primary node,
+/// named `client_name` so MONITOR readers can tell which instance published.
 async fn open_publisher(
     target: &RedisTarget,
     client_name: &str,
 ) -> Result<MultiplexedConnection, String> {
-    let client = target.client().map_err(|e| e.to_string())?;
+    let node = target.primary().await.map_err(|e| e.to_string())?;
+    let client = node.target.client().map_err(|e| e.to_string())?;
     let named = open_named(&client, client_name, REDIS_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
@@ -611,6 +621,7 @@ async fn open_publisher(
 /// redis-rs cannot send a command on a RESP2 pub/sub connection, so over
 /// plain TCP the stream is opened here, authenticated and named by hand,
 /// then handed to redis-rs. Over TLS or a unix socket it stays unnamed.
+/// `target` is a single server (a resolved node).
 async fn open_subscriber(target: &RedisTarget, client_name: &str) -> Result<PubSub, String> {
     let client = target.client().map_err(|e| e.to_string())?;
     let info = client.get_connection_info();

@@ -168,6 +168,7 @@ impl Feed {
             } => FeedLine {
                 time_micros: *micros,
                 source,
+                node: None,
                 publisher_addr: None,
                 publisher_name: None,
                 command: "MESSAGE".into(),
@@ -176,7 +177,7 @@ impl Feed {
                 raw,
                 truncated,
             },
-            Item::Monitor(text) => match MonitorLine::parse(text) {
+            Item::Monitor { node, line: text } => match MonitorLine::parse(text) {
                 Ok(line) => {
                     let addr = match &line.client {
                         MonitorClient::Tcp(a) => a.clone(),
@@ -190,6 +191,7 @@ impl Feed {
                     FeedLine {
                         time_micros: line.micros,
                         source,
+                        node: node.as_deref().map(str::to_owned),
                         publisher_addr: Some(addr),
                         publisher_name,
                         command: line.command(),
@@ -202,6 +204,7 @@ impl Feed {
                 Err(_) => FeedLine {
                     time_micros: unix_us(),
                     source,
+                    node: node.as_deref().map(str::to_owned),
                     publisher_addr: None,
                     publisher_name: None,
                     command: "?".into(),

@@ -1,6 +1,7 @@
 //! Who sent a MONITOR line: the CLIENT SETNAME behind its address, read
 //! from CLIENT LIST (the stand-ins, the companion and `load` all name
-//! their connections).
+//! their connections). On a cluster every node lists only its own
+//! clients, so every node is asked.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -33,12 +34,14 @@ impl Publishers {
         let mut cache = self.cache.lock().await;
         if !cache.0.contains_key(addr) && cache.1.is_none_or(|t| t.elapsed() >= CLIENT_LIST_EVERY) {
             cache.1 = Some(Instant::now());
-            if let Ok(list) = self
-                .link
-                .query::<String>(redis::cmd("CLIENT").arg("LIST"))
-                .await
-            {
-                cache.0 = parse_client_list(&list);
+            if let Ok(nodes) = self.link.nodes().await {
+                let mut names = HashMap::new();
+                for (_, node) in nodes {
+                    if let Ok(list) = node.query::<String>(redis::cmd("CLIENT").arg("LIST")).await {
+                        names.extend(parse_client_list(&list));
+                    }
+                }
+                cache.0 = names;
             }
         }
         cache.0.get(addr).filter(|n| !n.is_empty()).cloned()

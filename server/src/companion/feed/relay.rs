@@ -7,6 +7,12 @@
 //! reconnect with back-off, `redis-up`. A MONITOR refused by an ACL is
 //! silent too (redis-rs swallows the refusal), so the relay proves MONITOR
 //! works by sending a probe command and waiting to see it.
+//!
+//! On a Redis Cluster MONITOR shows only what one node executes, so the
+//! MONITOR relay watches every master (each proved by its own probe) and
+//! merges their lines, each named by its node; when any node's connection
+//! ends, all are reopened against the cluster as it then stands. PSUBSCRIBE
+//! needs one node: a cluster hands every PUBLISH to every node.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,8 +72,13 @@ impl Counters {
 /// One line as it arrived, before any page filtered or decoded it.
 #[derive(Debug)]
 pub(super) enum Item {
-    /// A MONITOR line, verbatim.
-    Monitor(String),
+    /// A MONITOR line.
+    Monitor {
+        /// The node that showed it, `host:port`; only on a cluster.
+        node: Option<Arc<str>>,
+        /// The line, verbatim.
+        line: String,
+    },
     /// A pub/sub message.
     Message {
         /// When the relay received it, Unix µs.
@@ -85,7 +96,7 @@ impl Item {
     /// The line as Redis spells it, for filters and the page's `raw`.
     pub(super) fn raw(&self) -> &str {
         match self {
-            Self::Monitor(line) => line,
+            Self::Monitor { line, .. } => line,
             Self::Message { raw, .. } => raw,
         }
     }
@@ -227,19 +238,14 @@ impl Connection {
     /// hands back the lines that arrived meanwhile.
     async fn open(&self) -> Result<(Lines, Vec<Item>), OpenError> {
         let link = &self.link;
-        let classify = |e: redis::RedisError| {
-            let text = link.scrub(&e);
-            let refused = matches!(e.code(), Some("NOPERM" | "WRONGPASS" | "NOAUTH"))
-                || e.kind() == redis::ErrorKind::AuthenticationFailed;
-            if refused {
-                OpenError::Refused(format!("Redis refused the feed: {text}"))
-            } else {
-                OpenError::Down(text)
-            }
-        };
+        let classify = |e| classify(link, e);
         match self.source {
             FeedSource::Pubsub => {
-                let mut pubsub = link.client().get_async_pubsub().await.map_err(classify)?;
+                let client = link
+                    .primary_client()
+                    .await
+                    .map_err(|e| OpenError::Down(e.to_string()))?;
+                let mut pubsub = client.get_async_pubsub().await.map_err(classify)?;
                 pubsub
                     .psubscribe(format!("{}*", self.prefix))
                     .await
@@ -258,34 +264,63 @@ impl Connection {
                 Ok((Box::pin(lines), Vec::new()))
             }
             FeedSource::Monitor => {
-                let monitor = link.client().get_async_monitor().await.map_err(classify)?;
-                let mut lines: Lines = Box::pin(monitor.into_on_message::<Value>().filter_map(
-                    |v| async move {
-                        match v {
-                            Value::SimpleString(s) => Some(Item::Monitor(s)),
-                            Value::BulkString(b) => {
-                                Some(Item::Monitor(String::from_utf8_lossy(&b).into_owned()))
-                            }
-                            _ => None,
-                        }
-                    },
-                ));
-                let early = self.probe(&mut lines).await?;
-                Ok((lines, early))
+                let nodes = link
+                    .nodes()
+                    .await
+                    .map_err(|e| OpenError::Down(e.to_string()))?;
+                // Lines are named by node only where there is more than one.
+                let named = nodes.len() > 1;
+                let mut streams = Vec::with_capacity(nodes.len());
+                let mut early = Vec::new();
+                for (address, node) in nodes {
+                    let name = named.then(|| Arc::from(address.as_str()));
+                    let (lines, seen) = self.monitor(&node, name).await?;
+                    streams.push(lines);
+                    early.extend(seen);
+                }
+                Ok((until_any_ends(streams), early))
             }
         }
+    }
+
+    /// One node's MONITOR, proved to work; its lines are tagged with `node`.
+    async fn monitor(
+        &self,
+        link: &RedisLink,
+        node: Option<Arc<str>>,
+    ) -> Result<(Lines, Vec<Item>), OpenError> {
+        let client = link
+            .primary_client()
+            .await
+            .map_err(|e| OpenError::Down(e.to_string()))?;
+        let monitor = client
+            .get_async_monitor()
+            .await
+            .map_err(|e| classify(link, e))?;
+        let mut lines: Lines = Box::pin(monitor.into_on_message::<Value>().filter_map(move |v| {
+            let node = node.clone();
+            async move {
+                let line = match v {
+                    Value::SimpleString(s) => s,
+                    Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+                    _ => return None,
+                };
+                Some(Item::Monitor { node, line })
+            }
+        }));
+        let early = self.probe(link, &mut lines).await?;
+        Ok((lines, early))
     }
 
     /// Sends `ECHO <token>` on the command connection and waits for MONITOR
     /// to show it; lines before it are kept (up to what the pages could
     /// buffer anyway, so a busy Redis cannot grow them without bound), the
     /// probe itself is not.
-    async fn probe(&self, lines: &mut Lines) -> Result<Vec<Item>, OpenError> {
+    async fn probe(&self, link: &RedisLink, lines: &mut Lines) -> Result<Vec<Item>, OpenError> {
         let tuning = &self.tuning;
         let keep = tuning.batch_lines.saturating_mul(tuning.buffered_batches);
         let token = format!("signalscope-monitor-probe-{:016x}", rand::random::<u64>());
-        self.link
-            .query::<Value>(redis::cmd("ECHO").arg(&token))
+        link.query::<Value>(redis::cmd("ECHO").arg(&token))
             .await
             .map_err(|e| OpenError::Down(e.to_string()))?;
         let mut early = Vec::new();
@@ -306,7 +341,7 @@ impl Connection {
             Ok(false) => Err(OpenError::Down(
                 "the MONITOR connection closed at once".into(),
             )),
-            Err(_) => Err(OpenError::Refused(refusal(&self.link).await)),
+            Err(_) => Err(OpenError::Refused(refusal(link).await)),
         }
     }
 
@@ -344,6 +379,34 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether a failure to open means Redis refused (an ACL, a password: say
+/// so and stop) or is down (retry).
+fn classify(link: &RedisLink, e: redis::RedisError) -> OpenError {
+    let text = link.scrub(&e);
+    let refused = matches!(e.code(), Some("NOPERM" | "WRONGPASS" | "NOAUTH"))
+        || e.kind() == redis::ErrorKind::AuthenticationFailed;
+    if refused {
+        OpenError::Refused(format!("Redis refused the feed: {text}"))
+    } else {
+        OpenError::Down(text)
+    }
+}
+
+/// The nodes' lines merged, ending as soon as any node's stream ends (its
+/// connection is gone, and the relay reopens them all).
+fn until_any_ends(streams: Vec<Lines>) -> Lines {
+    let ended = streams.into_iter().map(|lines| {
+        lines
+            .map(Some)
+            .chain(futures_util::stream::once(std::future::ready(None)))
+    });
+    Box::pin(
+        futures_util::stream::select_all(ended)
+            .take_while(|item| std::future::ready(item.is_some()))
+            .filter_map(std::future::ready),
+    )
 }
 
 /// Why MONITOR showed nothing: Redis's own reason when `ACL DRYRUN` may
@@ -388,8 +451,9 @@ mod tests {
             state: Arc::default(),
             counters: Arc::clone(&counters),
         };
-        let lines = (0..5).map(|i| Item::Monitor(format!("line {i}")));
-        let early = vec![Item::Monitor("early".into())];
+        let monitor = |line: String| Item::Monitor { node: None, line };
+        let lines = (0..5).map(move |i| monitor(format!("line {i}")));
+        let early = vec![monitor("early".into())];
         let mut next = 0;
         relay
             .pump(

@@ -1,0 +1,158 @@
+//! A real 3-master Redis Cluster on loopback, given as StackExchange.Redis
+//! seeds (`host1:port1,host2:port2,…`): the stand-in's backplane, the
+//! companion's trigger, feed and status, and `load` all work on it.
+
+mod companion_support;
+mod ha_support;
+mod load_support;
+mod sim_support;
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use companion_support::{config, publish, trigger, Companion, WAIT};
+use ha_support::RedisCluster;
+use load_support::{cli, load, SERIAL};
+use protocol::api::{Status, TriggerResponse};
+use protocol::backplane::{Channels, NAVIGATION_GROUP};
+use protocol::broadcast::TestBroadcast;
+use serde_json::json;
+use sim_support::{Client, TestSim};
+use support::eventually;
+
+/// A stand-in on the cluster delivers a companion trigger that was
+/// PUBLISHed on another node than the one it subscribes on.
+#[tokio::test]
+async fn a_trigger_published_on_another_node_reaches_the_stand_in() {
+    let cluster = RedisCluster::start().await;
+    let sim = TestSim::start("api-1", Some(&cluster.connection_string())).await;
+    let mut client = Client::connect(&sim.url()).await;
+    let group = Channels::conduit().group(NAVIGATION_GROUP);
+    eventually(WAIT, "the stand-in to subscribe the group", || async {
+        (cluster.numsub(&group).await == 1).then_some(())
+    })
+    .await;
+    let mut elsewhere = None;
+    for url in cluster.urls() {
+        let reply: Vec<(String, i64)> =
+            ha_support::query(&url, redis::cmd("PUBSUB").arg("NUMSUB").arg(&group))
+                .await
+                .unwrap();
+        if reply[0].1 == 0 {
+            elsewhere = Some(url);
+        }
+    }
+    let elsewhere = elsewhere.expect("a node the stand-in is not subscribed on");
+    let companion = Companion::start(config(&elsewhere, vec![])).await;
+
+    let answer: TriggerResponse = trigger(&companion, json!({})).await.json().await.unwrap();
+    let (target, arguments) = client.next_invocation().await;
+    assert_eq!(target, "NavigationStateUpdate");
+    let broadcast = TestBroadcast::from_arguments(&arguments).unwrap();
+    assert_eq!(broadcast.id, answer.id);
+    companion.stop().await;
+}
+
+/// The MONITOR feed on a cluster shows what every master executes, each
+/// line named by its node.
+#[tokio::test]
+async fn the_feed_monitors_every_master_and_names_the_node() {
+    let cluster = RedisCluster::start().await;
+    let companion = Companion::start(config(&cluster.connection_string(), vec![])).await;
+    let mut feed = companion.live_feed("").await;
+    let addresses = cluster.addresses();
+    for (i, url) in cluster.urls().iter().enumerate() {
+        publish(url, &format!("conduit_signalr:ha-test:{i}"), b"x").await;
+    }
+    let mut seen = BTreeSet::new();
+    while seen.len() < addresses.len() {
+        let line = feed
+            .until(WAIT, "a PUBLISH from each node", |e| {
+                e.name == "line" && e.data["command"] == "PUBLISH"
+            })
+            .await;
+        let channel = line.data["channel"].as_str().unwrap().to_owned();
+        let i: usize = channel.rsplit(':').next().unwrap().parse().unwrap();
+        assert_eq!(line.data["node"], addresses[i].as_str(), "{channel}");
+        seen.insert(i);
+    }
+    companion.stop().await;
+}
+
+/// `/api/status` lists each master, and counts the stand-ins' channels
+/// over every node.
+#[tokio::test]
+async fn the_status_lists_each_node() {
+    let cluster = RedisCluster::start().await;
+    let _sim = TestSim::start("api-1", Some(&cluster.connection_string())).await;
+    let companion = Companion::start(config(&cluster.connection_string(), vec![])).await;
+    let mut addresses = cluster.addresses();
+    addresses.sort();
+    let status: Status = eventually(WAIT, "the stand-in live in the status", || async {
+        let s: Status = companion.get_json("/api/status").await;
+        (s.redis.live_servers.len() == 1).then_some(s)
+    })
+    .await;
+    let listed: Vec<&str> = status
+        .redis
+        .nodes
+        .iter()
+        .map(|n| n.address.as_str())
+        .collect();
+    assert_eq!(listed, addresses);
+    for node in &status.redis.nodes {
+        assert!(node.reachable, "{node:?}");
+        assert_eq!(node.role.as_deref(), Some("master"));
+    }
+    assert_eq!(status.redis.all_subscribers, Some(1));
+    companion.stop().await;
+}
+
+/// A small `load` run against stand-ins on the cluster delivers every
+/// broadcast to every connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_runs_against_the_cluster() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start().await;
+    let redis = cluster.connection_string();
+    let a = TestSim::start("api-1", Some(&redis)).await;
+    let b = TestSim::start("api-2", Some(&redis)).await;
+    let (ia, ib) = (format!("api-1={}", a.url()), format!("api-2={}", b.url()));
+    let (_, s) = load(&[
+        "--redis",
+        &redis,
+        "--instance",
+        &ia,
+        "--instance",
+        &ib,
+        "--connections",
+        "4",
+        "--duration",
+        "2s",
+        "--rate",
+        "5",
+    ])
+    .await;
+    assert_eq!((s.connections.opened, s.connections.failed), (4, 0));
+    assert!(s.broadcasts.sent >= 5, "sent {}", s.broadcasts.sent);
+    assert_eq!(s.delivery.received, 4 * s.broadcasts.sent);
+}
+
+/// Seeds of which none answers are refused at start, naming `--redis`.
+#[tokio::test]
+async fn no_reachable_seed_is_an_error_naming_the_setting() {
+    let (a, b) = (support::free_port(), support::free_port());
+    let redis = format!("127.0.0.1:{a},127.0.0.1:{b}");
+    let out = cli(
+        &["serve", "--listen", "127.0.0.1:0", "--redis", &redis],
+        Duration::from_secs(30),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--redis") && stderr.contains("no seed answered"),
+        "{stderr}"
+    );
+}

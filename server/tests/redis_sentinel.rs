@@ -1,0 +1,85 @@
+//! A real Sentinel set on loopback (master, replica, three sentinels),
+//! given as StackExchange.Redis does (`sentinels…,serviceName=mymaster`):
+//! the stand-in and the companion find the master through the sentinels
+//! and follow a failover.
+
+mod companion_support;
+mod ha_support;
+mod load_support;
+mod sim_support;
+mod support;
+
+use std::time::Duration;
+
+use companion_support::{config, trigger, Companion};
+use ha_support::{SentinelSet, FORM};
+use load_support::cli;
+use protocol::api::{Status, TriggerResponse};
+use protocol::broadcast::TestBroadcast;
+use serde_json::json;
+use sim_support::{Client, TestSim};
+use support::eventually;
+
+/// After the master is killed and the replica promoted, the feed reports
+/// the outage and resumes, and a broadcast reaches the stand-in's client.
+#[tokio::test]
+async fn the_feed_and_the_stand_in_follow_a_failover() {
+    let mut set = SentinelSet::start().await;
+    let redis = set.connection_string();
+    let sim = TestSim::start("api-1", Some(&redis)).await;
+    let companion = Companion::start(config(&redis, vec![])).await;
+    let status: Status = companion.get_json("/api/status").await;
+    let master = format!("127.0.0.1:{}", set.master.port);
+    assert_eq!(status.redis.nodes[0].address, master);
+    let mut feed = companion.live_feed("").await;
+
+    set.master.kill();
+    feed.until(FORM, "the outage", |e| e.name == "redis-down")
+        .await;
+    let replica = set.replica.port;
+    eventually(FORM, "the sentinels to promote the replica", || async {
+        (set.master_port().await == Some(replica)).then_some(())
+    })
+    .await;
+    feed.until(FORM, "the feed back on the new master", |e| {
+        e.name == "redis-up"
+    })
+    .await;
+
+    // The stand-in's backplane finds the new master through the sentinels.
+    eventually(FORM, "the stand-in's backplane up again", || async {
+        sim.sim.hub().backplane().is_up().then_some(())
+    })
+    .await;
+    let mut client = Client::connect(&sim.url()).await;
+    let answer: TriggerResponse = eventually(FORM, "a trigger through the new master", || async {
+        let a: TriggerResponse = trigger(&companion, json!({})).await.json().await.ok()?;
+        (a.receivers == Some(1)).then_some(a)
+    })
+    .await;
+    let (target, arguments) = client.next_invocation().await;
+    assert_eq!(target, "NavigationStateUpdate");
+    assert_eq!(
+        TestBroadcast::from_arguments(&arguments).unwrap().id,
+        answer.id
+    );
+    companion.stop().await;
+}
+
+/// Sentinels of which none answers are refused at start, naming `--redis`.
+#[tokio::test]
+async fn an_unreachable_sentinel_is_an_error_naming_the_setting() {
+    let port = support::free_port();
+    let redis = format!("127.0.0.1:{port},serviceName=mymaster");
+    let out = cli(
+        &["serve", "--listen", "127.0.0.1:0", "--redis", &redis],
+        Duration::from_secs(30),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--redis") && stderr.contains("no sentinel named the master 'mymaster'"),
+        "{stderr}"
+    );
+}
