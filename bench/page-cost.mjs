@@ -208,6 +208,8 @@ async function metrics(cdp) {
   const m = Object.fromEntries(list.map((x) => [x.name, x.value]));
   return {
     mainMs: (m.TaskDuration + m.ScriptDuration + m.LayoutDuration + m.RecalcStyleDuration) * 1000,
+    parts: { task: m.TaskDuration * 1000, script: m.ScriptDuration * 1000, layout: m.LayoutDuration * 1000,
+      style: m.RecalcStyleDuration * 1000 },
     heap: m.JSHeapUsedSize,
   };
 }
@@ -248,7 +250,9 @@ async function stream(ctx, command, limitMs) {
   const after = await metrics(cdp);
   const visible = await visibleTimes(page, sent.first, sent.last);
   const latencies = sent.sent_us.map((us, k) => visible.get(sent.first + k) - offset - us / 1000);
-  return { sent, behind: false, mainMsPerMessage: (after.mainMs - before.mainMs) / sent.sent_us.length, latencies };
+  const n = sent.sent_us.length;
+  const parts = Object.fromEntries(Object.keys(after.parts).map((k) => [k, (after.parts[k] - before.parts[k]) / n]));
+  return { sent, behind: false, mainMsPerMessage: (after.mainMs - before.mainMs) / n, parts, latencies };
 }
 
 /** Waits (5 s at most) until the dashboard's feed shows the publish of
@@ -320,7 +324,7 @@ async function measurePage(browser, name, url, publisher, observer) {
 
   const paced = mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream');
   result.paced = {
-    messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage,
+    messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts,
     p50: quantile(paced.latencies, 0.5), p99: quantile(paced.latencies, 0.99),
   };
 
