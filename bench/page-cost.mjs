@@ -10,6 +10,7 @@
 // three stand-ins — the dashboard with its Redis feed open, as a user
 // leaves it:
 //
+//  0. idle: main-thread time per second over 5 s without messages;
 //  1. paced stream: main-thread time per message (CDP Performance.getMetrics
 //     TaskDuration + ScriptDuration + LayoutDuration + RecalcStyleDuration,
 //     as the issue sums them, in thread time; delta over the stream / messages) and publish → visible on all three
@@ -53,6 +54,9 @@ for (let i = 2; i < process.argv.length; i += 2) {
   opts[key] = typeof opts[key] === 'number' ? Number(value) : value;
 }
 if (!opts.bin || !opts.publisher) throw new Error('--bin and --publisher are required (see bench/page-cost.sh)');
+
+/** How long each page is watched doing nothing, for its idle cost. */
+const IDLE_WINDOW_MS = 5_000;
 
 /** Clock of this process: Unix ms with µs, like the page's timeOrigin + now. */
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -322,6 +326,12 @@ async function measurePage(browser, name, url, publisher, observer) {
   // Warm up: the first messages pay for compiling and first layouts.
   mustKeepUp(await stream(ctx, 'paced 20 50', 30_000), 'the warm-up');
 
+  // What the page costs with no messages at all (timers, clocks, polls),
+  // over a fixed window: part of every per-message figure below.
+  const idleBefore = await metrics(ctx.cdp);
+  await new Promise((resolve) => { setTimeout(resolve, IDLE_WINDOW_MS); });
+  result.idleMsPerSecond = ((await metrics(ctx.cdp)).mainMs - idleBefore.mainMs) / (IDLE_WINDOW_MS / 1000);
+
   const paced = mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream');
   result.paced = {
     messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts,
@@ -410,6 +420,7 @@ function table(seed, dash) {
   const g = (r, path) => path.split('.').reduce((o, k) => o?.[k], r);
   const lines = [`${'figure'.padEnd(58)} ${'seed'.padStart(10)} ${'dashboard'.padStart(10)} ${'ratio'.padStart(7)}`];
   const figures = [
+    ['main-thread ms per second, no messages', 'idleMsPerSecond', 1],
     [`main-thread ms per message, paced ${opts.rate}/s`, 'paced.mainMsPerMessage', 3],
     [`main-thread ms per message, burst of ${opts.burstSize}`, 'burst.mainMsPerMessage', 3],
     [`main-thread ms per message, ${opts.sustainRate}/s for ${opts.sustainS} s`, 'sustained.mainMsPerMessage', 3],
