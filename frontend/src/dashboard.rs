@@ -14,8 +14,9 @@ use protocol::api::{DashboardConfig, Instance};
 use crate::clock::now_ms;
 use crate::companion::Companion;
 use crate::feed::log::FeedLog;
+use crate::frame::FrameBatch;
 use crate::instances::Saved;
-use crate::panels::PanelEntry;
+use crate::panels::{PanelEntry, PanelUpdate};
 use crate::signalr::ConnectionStatus;
 use crate::verdicts::ledger::Ledger;
 
@@ -46,6 +47,9 @@ pub struct Dashboard {
     /// Notified when the feed sees Redis go down or come back, so the
     /// status bar asks again at once instead of at its next poll.
     pub redis_changed: Trigger,
+    /// What the panels' connections reported since the last animation
+    /// frame, applied there at once ([`crate::panels::apply`]).
+    pub panel_updates: StoredValue<FrameBatch<PanelUpdate>, LocalStorage>,
 }
 
 impl Dashboard {
@@ -56,10 +60,11 @@ impl Dashboard {
         instances: Vec<Instance>,
         saved: Saved,
     ) -> Self {
+        let ledger = RwSignal::new(Ledger::default());
         Self {
             config: StoredValue::new(config),
             companion,
-            ledger: RwSignal::new(Ledger::default()),
+            ledger,
             panels: StoredValue::new(Vec::new()),
             now: RwSignal::new(now_ms()),
             retry_forever: StoredValue::new_local(Rc::new(Cell::new(false))),
@@ -68,6 +73,9 @@ impl Dashboard {
             feed_log: RwSignal::new(FeedLog::default()),
             action_error: RwSignal::new(None),
             redis_changed: Trigger::new(),
+            panel_updates: StoredValue::new_local(FrameBatch::new(move |updates| {
+                crate::panels::apply(ledger, updates, now_ms(), crate::clock::wall_ms())
+            })),
         }
     }
 

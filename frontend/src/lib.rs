@@ -21,7 +21,8 @@
 //! * [`dashboard`] is the state they all share (the page provides it as a
 //!   context), [`companion`] the companion's HTTP API, [`instances`] the list of
 //!   instances (config, query, saved), [`clock`] the page's clocks, and
-//!   [`app`] puts it all on one page.
+//!   [`app`] puts it all on one page; [`frame`] holds messages back to
+//!   the next animation frame, so the page renders at the screen's pace.
 //!
 //! The logic that decides things (retries, verdicts, gaps, filtering,
 //! instance lists) is plain Rust with native unit tests; the browser parts
@@ -34,6 +35,7 @@ pub mod companion;
 pub mod dashboard;
 pub mod export;
 pub mod feed;
+pub mod frame;
 pub mod instances;
 pub mod panels;
 pub mod signalr;

@@ -19,6 +19,7 @@ use signalscope_frontend::clock::{now_ms, sleep};
 use signalscope_frontend::companion::Companion;
 use signalscope_frontend::dashboard::Dashboard;
 use signalscope_frontend::feed::Feed;
+use signalscope_frontend::frame::FrameBatch;
 use signalscope_frontend::instances::Saved;
 use signalscope_frontend::panels::message::{Message, MessageRow};
 use signalscope_frontend::panels::Panel;
@@ -203,6 +204,29 @@ async fn verdict_rows_name_who_missed() {
     );
     let text = row("bad").text_content().unwrap();
     assert!(text.contains("missed by api-2"), "got: {text}");
+}
+
+/// Items pushed before a frame reach its flush together, once, in order;
+/// nothing is flushed before the frame.
+#[wasm_bindgen_test]
+async fn a_frame_batch_flushes_once_per_frame() {
+    let flushed = Rc::new(RefCell::new(Vec::<Vec<u32>>::new()));
+    let batch = {
+        let flushed = flushed.clone();
+        FrameBatch::new(move |items| flushed.borrow_mut().push(items))
+    };
+    (1..=3).for_each(|i| batch.push(i));
+    assert!(flushed.borrow().is_empty(), "flushed before the frame");
+    eventually(2_000.0, "the frame's flush", || {
+        !flushed.borrow().is_empty()
+    })
+    .await;
+    batch.push(4);
+    eventually(2_000.0, "the next frame's flush", || {
+        flushed.borrow().len() == 2
+    })
+    .await;
+    assert_eq!(*flushed.borrow(), [vec![1, 2, 3], vec![4]]);
 }
 
 /// The feed shows lines as text, raw only on demand, and its Redis state.

@@ -1,100 +1,42 @@
 //! The live Redis feed: the companion's `/api/feed` (Server-Sent Events)
 //! with a source switch (MONITOR or PSUBSCRIBE), a filter, pause and
 //! resume, clear, Redis down/up and `dropped N`, and MONITOR's cost
-//! warning while it runs. Lines are batched into the page a few times a
-//! second and at most [`log::MAX_LINES`] are kept.
+//! warning while it runs. Lines are put on screen once per animation frame
+//! ([`FrameBatch`]), whatever their rate, and at most [`log::MAX_LINES`]
+//! are kept.
+//!
+//! [`Feed`] holds the state; [`FeedControls`], [`FeedStatus`] and
+//! [`FeedLines`] show it.
 
 pub mod log;
+mod stream;
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use leptos::prelude::*;
 use protocol::api::{FeedEvent, FeedLine, FeedSource};
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
-use web_sys::{Event, EventSource, MessageEvent};
 
 use crate::clock::local_time;
 use crate::dashboard::Dashboard;
+use crate::frame::FrameBatch;
 use log::{describe, Row};
+use stream::{Stream, StreamState};
 
-/// How often arrived lines are put on screen.
-const FLUSH: Duration = Duration::from_millis(200);
-
-/// SSE's default event name, listened to as well in case an event comes
-/// unnamed; the named ones are [`FeedEvent::NAMES`].
-const UNNAMED_EVENT: &str = "message";
-
-/// Where the SSE connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StreamState {
-    /// Opening, or reopening after a drop.
-    Retrying,
-    /// Events flow.
-    Open,
-    /// The browser gave up (the companion answered with an error).
-    Closed,
-}
-
-/// An open EventSource and its listeners; dropping it closes the stream.
-struct Stream {
-    /// The browser's stream.
-    source: EventSource,
-    /// Listeners, kept alive as long as the stream.
-    _listeners: Vec<Closure<dyn FnMut(Event)>>,
-}
-
-impl Stream {
-    /// Opens `url`; `on_event` gets each decoded event, `on_state` the
-    /// stream's state: open, retrying (the browser retries by itself after
-    /// a drop) or closed for good (an HTTP error, e.g. a refused token).
-    fn open(
-        url: &str,
-        on_event: Rc<dyn Fn(FeedEvent)>,
-        on_state: Rc<dyn Fn(StreamState)>,
-    ) -> Option<Self> {
-        let source = EventSource::new(url).ok()?;
-        let mut listeners = Vec::new();
-        for name in FeedEvent::NAMES.into_iter().chain([UNNAMED_EVENT]) {
-            let on_event = on_event.clone();
-            let on_state = on_state.clone();
-            let stream = source.clone();
-            let listener = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
-                let data = e
-                    .dyn_ref::<MessageEvent>()
-                    .and_then(|m| m.data().as_string());
-                match data.and_then(|d| serde_json::from_str::<FeedEvent>(&d).ok()) {
-                    Some(event) => on_event(event),
-                    // The stream's own `error` carries no data: it dropped.
-                    None if e.type_() == "error" => {
-                        on_state(if stream.ready_state() == EventSource::CLOSED {
-                            StreamState::Closed
-                        } else {
-                            StreamState::Retrying
-                        })
-                    }
-                    None => {}
-                }
-            });
-            let _ =
-                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-            listeners.push(listener);
-        }
-        let opened = Closure::<dyn FnMut(Event)>::new(move |_| on_state(StreamState::Open));
-        let _ = source.add_event_listener_with_callback("open", opened.as_ref().unchecked_ref());
-        listeners.push(opened);
-        Some(Self {
-            source,
-            _listeners: listeners,
-        })
-    }
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.source.close();
-    }
+/// The feed's state besides its lines, shared by its parts.
+#[derive(Debug, Clone, Copy)]
+struct FeedState {
+    /// MONITOR or PSUBSCRIBE.
+    source: RwSignal<FeedSource>,
+    /// What the shown lines must contain.
+    filter: RwSignal<String>,
+    /// Lines the companion dropped for this page (it fell behind).
+    dropped: RwSignal<u64>,
+    /// Why Redis is down, while it is.
+    redis_down: RwSignal<Option<String>>,
+    /// The companion's last error on this stream.
+    problem: RwSignal<Option<String>>,
+    /// Whether the SSE connection is open.
+    stream: RwSignal<StreamState>,
 }
 
 /// The feed section.
@@ -102,39 +44,45 @@ impl Drop for Stream {
 pub fn Feed() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let log = dash.feed_log;
-    let source = RwSignal::new(FeedSource::Monitor);
-    let filter = RwSignal::new(String::new());
-    let dropped = RwSignal::new(0u64);
-    let redis_down = RwSignal::new(None::<String>);
-    let problem = RwSignal::new(None::<String>);
-    let stream_state = RwSignal::new(StreamState::Retrying);
-    let inbox: StoredValue<Vec<FeedLine>> = StoredValue::new(Vec::new());
+    let state = FeedState {
+        source: RwSignal::new(FeedSource::Monitor),
+        filter: RwSignal::new(String::new()),
+        dropped: RwSignal::new(0),
+        redis_down: RwSignal::new(None),
+        problem: RwSignal::new(None),
+        stream: RwSignal::new(StreamState::Retrying),
+    };
+    let lines = StoredValue::new_local(FrameBatch::new(move |lines: Vec<FeedLine>| {
+        log.try_update(|l| lines.into_iter().for_each(|line| l.push(line)));
+    }));
     let stream = StoredValue::new_local(None::<Stream>);
 
     let on_event: Rc<dyn Fn(FeedEvent)> = Rc::new(move |event| match event {
-        FeedEvent::Line(line) => inbox.update_value(|i| i.push(line)),
+        FeedEvent::Line(line) => lines.with_value(|b| b.push(line)),
         FeedEvent::Dropped { count } => {
-            let _ = dropped.try_update(|d| *d += count);
+            let _ = state.dropped.try_update(|d| *d += count);
         }
         FeedEvent::RedisDown { error } => {
-            let _ = redis_down.try_set(Some(error));
+            let _ = state.redis_down.try_set(Some(error));
             dash.redis_changed.notify();
         }
         FeedEvent::RedisUp => {
-            let _ = redis_down.try_set(None);
+            let _ = state.redis_down.try_set(None);
             dash.redis_changed.notify();
         }
         FeedEvent::Error { message } => {
-            let _ = problem.try_set(Some(message));
+            let _ = state.problem.try_set(Some(message));
         }
     });
-    let on_state: Rc<dyn Fn(StreamState)> = Rc::new(move |state| {
-        let _ = stream_state.try_set(state);
+    let on_state: Rc<dyn Fn(StreamState)> = Rc::new(move |s| {
+        let _ = state.stream.try_set(s);
     });
     Effect::new(move |_| {
-        let url = dash.companion.with_value(|c| c.feed_url(source.get()));
-        problem.set(None);
-        stream_state.set(StreamState::Retrying);
+        let url = dash
+            .companion
+            .with_value(|c| c.feed_url(state.source.get()));
+        state.problem.set(None);
+        state.stream.set(StreamState::Retrying);
         // Close the old stream before opening the next.
         stream.set_value(None);
         stream.set_value(Stream::open(&url, on_event.clone(), on_state.clone()));
@@ -143,33 +91,92 @@ pub fn Feed() -> impl IntoView {
         let _ = stream.try_update_value(|s| *s = None);
     });
 
-    crate::clock::every(FLUSH, move || {
-        let lines = inbox.try_update_value(std::mem::take).unwrap_or_default();
-        if !lines.is_empty() {
-            log.try_update(|l| lines.into_iter().for_each(|line| l.push(line)));
-        }
-    });
+    let redis_down = move || state.redis_down.with(Option::is_some);
+    view! {
+        <section
+            class="feed"
+            data-feed=""
+            data-redis=move || if redis_down() { "down" } else { "up" }
+            aria-labelledby="feed-title"
+        >
+            <FeedControls state/>
+            <FeedStatus state/>
+            <FeedLines filter=state.filter/>
+        </section>
+    }
+}
 
-    let rows = move || log.with(|l| l.visible(&filter.get()));
+/// The feed's heading and controls: source, filter, pause, clear.
+#[component]
+fn FeedControls(
+    /// The feed's state, which the controls change.
+    state: FeedState,
+) -> impl IntoView {
+    let log = expect_context::<Dashboard>().feed_log;
     let paused = move || log.with(|l| l.paused());
     let toggle_pause = move |_| log.update(|l| if l.paused() { l.resume() } else { l.pause() });
     let clear = move |_| {
         log.update(|l| l.clear());
-        dropped.set(0);
+        state.dropped.set(0);
     };
-    let monitor_running =
-        move || source.get() == FeedSource::Monitor && stream_state.get() == StreamState::Open;
-    let state_words = move || {
-        let stream = match stream_state.get() {
+    let source_choice = move |value: FeedSource, label: &'static str| {
+        view! {
+            <label>
+                <input
+                    type="radio"
+                    name="feed-source"
+                    prop:checked=move || state.source.get() == value
+                    on:change=move |_| state.source.set(value)
+                />
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <header class="feed-head">
+            <h2 id="feed-title">"Redis feed"</h2>
+            <fieldset class="source">
+                <legend>"Source"</legend>
+                {source_choice(FeedSource::Monitor, "MONITOR")}
+                {source_choice(FeedSource::Pubsub, "PSUBSCRIBE")}
+            </fieldset>
+            <input
+                type="search"
+                placeholder="Filter lines"
+                aria-label="Filter feed lines"
+                bind:value=state.filter
+            />
+            <button type="button" on:click=toggle_pause aria-pressed=move || paused().to_string()>
+                {move || if paused() { "Resume" } else { "Pause" }}
+            </button>
+            <button type="button" on:click=clear>"Clear"</button>
+        </header>
+    }
+}
+
+/// Where the feed stands: Redis up or down, the stream, drops, held lines,
+/// the companion's error, and MONITOR's cost while it runs.
+#[component]
+fn FeedStatus(
+    /// The feed's state.
+    state: FeedState,
+) -> impl IntoView {
+    let log = expect_context::<Dashboard>().feed_log;
+    let redis_down = move || state.redis_down.with(Option::is_some);
+    let monitor_running = move || {
+        state.source.get() == FeedSource::Monitor && state.stream.get() == StreamState::Open
+    };
+    let words = move || {
+        let stream = match state.stream.get() {
             StreamState::Open => "stream open",
             StreamState::Retrying => "stream connecting…",
             StreamState::Closed => "stream refused by the companion: switch the source to retry",
         };
         let mut parts = vec![stream.to_owned()];
-        if let Some(e) = redis_down.get() {
+        if let Some(e) = state.redis_down.get() {
             parts.push(format!("Redis down: {e}"));
         }
-        let d = dropped.get();
+        let d = state.dropped.get();
         if d > 0 {
             parts.push(format!("dropped {d}"));
         }
@@ -182,63 +189,37 @@ pub fn Feed() -> impl IntoView {
         }
         parts.join(" · ")
     };
-    let source_choice = move |value: FeedSource, label: &'static str| {
-        view! {
-            <label>
-                <input
-                    type="radio"
-                    name="feed-source"
-                    prop:checked=move || source.get() == value
-                    on:change=move |_| source.set(value)
-                />
-                {label}
-            </label>
-        }
-    };
-
     view! {
-        <section
-            class="feed"
-            data-feed=""
-            data-redis=move || if redis_down.with(Option::is_some) { "down" } else { "up" }
-            aria-labelledby="feed-title"
-        >
-            <header class="feed-head">
-                <h2 id="feed-title">"Redis feed"</h2>
-                <fieldset class="source">
-                    <legend>"Source"</legend>
-                    {source_choice(FeedSource::Monitor, "MONITOR")}
-                    {source_choice(FeedSource::Pubsub, "PSUBSCRIBE")}
-                </fieldset>
-                <input
-                    type="search"
-                    placeholder="Filter lines"
-                    aria-label="Filter feed lines"
-                    bind:value=filter
-                />
-                <button type="button" on:click=toggle_pause aria-pressed=move || paused().to_string()>
-                    {move || if paused() { "Resume" } else { "Pause" }}
-                </button>
-                <button type="button" on:click=clear>"Clear"</button>
-            </header>
-            <p class="feed-state" role="status" aria-live="polite">
-                <span class=move || if redis_down.with(Option::is_some) { "chip bad" } else { "chip good" }>
-                    {move || if redis_down.with(Option::is_some) { "Redis down" } else { "Redis up" }}
-                </span>
-                " " {state_words}
+        <p class="feed-state" role="status" aria-live="polite">
+            <span class=move || if redis_down() { "chip bad" } else { "chip good" }>
+                {move || if redis_down() { "Redis down" } else { "Redis up" }}
+            </span>
+            " " {words}
+        </p>
+        <Show when=move || state.problem.with(Option::is_some)>
+            <p class="error" role="alert">{move || state.problem.get().unwrap_or_default()}</p>
+        </Show>
+        <Show when=monitor_running>
+            <p class="warning" role="note">
+                "MONITOR is running: Redis copies every command to this feed, which can cost a busy server much of its throughput. Prefer PSUBSCRIBE on a production Redis."
             </p>
-            <Show when=move || problem.with(Option::is_some)>
-                <p class="error" role="alert">{move || problem.get().unwrap_or_default()}</p>
-            </Show>
-            <Show when=monitor_running>
-                <p class="warning" role="note">
-                    "MONITOR is running: Redis copies every command to this feed, which can cost a busy server much of its throughput. Prefer PSUBSCRIBE on a production Redis."
-                </p>
-            </Show>
-            <ol class="feed-lines">
-                <For each=rows key=|row| row.id children=|row| view! { <FeedRow row/> }/>
-            </ol>
-        </section>
+        </Show>
+    }
+}
+
+/// The shown lines, newest first, keyed by line id: a frame creates rows
+/// only for the lines it brought.
+#[component]
+fn FeedLines(
+    /// What the shown lines must contain.
+    filter: RwSignal<String>,
+) -> impl IntoView {
+    let log = expect_context::<Dashboard>().feed_log;
+    let rows = move || log.with(|l| l.visible(&filter.get()));
+    view! {
+        <ol class="feed-lines">
+            <For each=rows key=|row| row.id children=|row| view! { <FeedRow row/> }/>
+        </ol>
     }
 }
 

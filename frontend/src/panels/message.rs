@@ -1,12 +1,18 @@
-//! One received message as a panel lists it: time, event name, sequence
-//! and latency for test broadcasts, and the arguments as pretty JSON —
-//! always as text, never as HTML.
+//! The messages a panel lists, newest first, and one message as a row:
+//! time, event name, sequence and latency for test broadcasts, and the
+//! arguments as pretty JSON — always as text, never as HTML.
+
+use std::collections::VecDeque;
 
 use leptos::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::{local_time, millis};
+use crate::dashboard::Dashboard;
+
+/// Messages on screen per panel.
+const SHOWN: usize = 10;
 
 /// A message a panel received.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,4 +78,41 @@ pub fn Message(
             </details>
         </li>
     }
+}
+
+/// A panel's newest [`SHOWN`] messages. Keyed by row id: a frame that
+/// brings new messages creates only their rows and drops the oldest.
+#[component]
+pub fn MessageList(
+    /// The panel's name, to find its latencies in the ledger.
+    panel: String,
+    /// The panel's messages, newest first.
+    messages: RwSignal<VecDeque<MessageRow>>,
+) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    // Ids only: rows never change once received, so each is read (and
+    // cloned) once, when its element is made.
+    let ids = move || messages.with(|m| m.iter().take(SHOWN).map(|r| r.id).collect::<Vec<_>>());
+    let row = move |id: u64| {
+        let row = messages.with_untracked(|m| m.iter().find(|r| r.id == id).cloned())?;
+        let latency_ms = latency_of(dash, panel.clone(), row.broadcast_id.clone());
+        Some(view! { <Message row latency_ms/> })
+    };
+    view! {
+        <ol class="messages" aria-label=format!("Last {SHOWN} messages, newest first")>
+            <For each=ids key=|id| *id children=row/>
+        </ol>
+    }
+}
+
+/// A message's click-to-arrival time as the ledger knows it (it learns it
+/// late when the broadcast beats the trigger's response). A memo: the row
+/// redraws its badge once, not on every change to the ledger.
+fn latency_of(dash: Dashboard, panel: String, broadcast_id: Option<String>) -> Signal<Option<f64>> {
+    Memo::new(move |_| {
+        let id = broadcast_id.as_deref()?;
+        dash.ledger
+            .with(|l| l.find(id).and_then(|s| s.latencies.get(&panel).copied()))
+    })
+    .into()
 }

@@ -1,28 +1,38 @@
 //! One panel per instance: name, hub URL, status in colour and words,
-//! connection id, connected since, last ping, lost and duplicate counts,
-//! and the last ten messages. A panel knows no wire format: it shows what
-//! its [`HubClient`] reports.
+//! connection id, connected since, last ping, received, lost and duplicate
+//! counts, and the last ten messages. A panel knows no wire format: it shows
+//! what its [`HubClient`] reports.
+//!
+//! Messages are not rendered as they come: each is stamped when its frame
+//! arrives (in the client), queued, and the page applies a frame's worth
+//! at once ([`apply`]): one ledger update for every panel, one message-list
+//! update per panel. The parts of a panel are their own components:
+//! [`facts::PanelFacts`], [`actions::PanelActions`], [`message::MessageList`].
 
+pub mod actions;
+pub mod facts;
 pub mod message;
 pub mod status;
 
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
-use protocol::api::{routes, DemoAction, Instance};
+use protocol::api::Instance;
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
+use serde_json::Value;
 
-use crate::clock::{local_time, now_ms, span, wall_ms};
+use crate::clock::{now_ms, wall_ms};
 use crate::dashboard::Dashboard;
 use crate::instances::hub_url;
 use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
-use message::{Message, MessageRow};
+use crate::verdicts::ledger::Ledger;
+use actions::PanelActions;
+use facts::PanelFacts;
+use message::{MessageList, MessageRow};
 
 /// Messages kept per panel for the export; the panel shows the newest few.
 const HISTORY: usize = 1_000;
-/// Messages on screen per panel.
-const SHOWN: usize = 10;
 /// Why a panel's misses while disconnected are no failure.
 pub const MISSED_EXPLAINED: &str = "SignalR does not replay what was published while a client was \
 disconnected: a panel whose instance was down misses those broadcasts, as expected. Only broadcasts \
@@ -58,8 +68,18 @@ impl PanelState {
     }
 
     /// Takes in one client event. Uses `try_` setters: the connection may
-    /// report once more after the panel is gone.
+    /// report once more after the panel is gone. Messages, and a drop the
+    /// ledger must see in order with them, wait for the next frame.
     fn apply(&self, name: &str, event: ClientEvent, dash: &Dashboard) {
+        let queue = |change| {
+            dash.panel_updates.with_value(|q| {
+                q.push(PanelUpdate {
+                    panel: name.to_owned(),
+                    messages: self.messages,
+                    change,
+                })
+            })
+        };
         match event {
             ClientEvent::Status(status) => {
                 if let ConnectionStatus::Connected { connection_id } = &status {
@@ -68,7 +88,7 @@ impl PanelState {
                     self.notice.try_set(None);
                 } else {
                     self.connected_since.try_set(None);
-                    dash.ledger.try_update(|l| l.disconnected(name));
+                    queue(Change::Away);
                 }
                 self.status.try_set(status);
             }
@@ -82,40 +102,114 @@ impl PanelState {
                 target,
                 arguments,
                 at_ms,
-            } => {
-                let wall = wall_ms() - (now_ms() - at_ms);
-                self.received(name, target, arguments, at_ms, wall, dash);
-            }
-        }
-    }
-
-    fn received(
-        &self,
-        name: &str,
-        target: String,
-        arguments: Vec<serde_json::Value>,
-        at_ms: f64,
-        wall: f64,
-        dash: &Dashboard,
-    ) {
-        let broadcast = TestBroadcast::from_arguments(&arguments);
-        // The companion's canary is shown in its own section; counting it
-        // here would mix it into the page's own broadcasts and tallies.
-        let arrival = broadcast
-            .as_ref()
-            .filter(|b| !b.is_canary())
-            .and_then(|b| dash.ledger.try_update(|l| l.arrived(name, b, at_ms)));
-        self.messages.try_update(|m| {
-            let id = m.front().map_or(0, |r| r.id + 1);
-            m.push_front(MessageRow {
-                id,
-                wall_ms: wall,
+            } => queue(Change::Received {
                 target,
                 arguments,
-                broadcast_id: broadcast.as_ref().map(|b| b.id.clone()),
-                seq: broadcast.as_ref().map(|b| b.seq),
-                duplicate: arrival.is_some_and(|a| a.duplicate),
-            });
+                at_ms,
+            }),
+        }
+    }
+}
+
+/// Something a panel's connection reported that waits for the next frame.
+pub struct PanelUpdate {
+    /// The panel's name, as the ledger counts it.
+    panel: String,
+    /// The panel's message list.
+    messages: RwSignal<VecDeque<MessageRow>>,
+    /// What happened.
+    change: Change,
+}
+
+/// What a [`PanelUpdate`] says.
+enum Change {
+    /// A message arrived.
+    Received {
+        /// The event (client method) name.
+        target: String,
+        /// Its arguments.
+        arguments: Vec<Value>,
+        /// When its frame arrived, on the monotonic clock: latencies are
+        /// measured from here, however late the frame is drawn.
+        at_ms: f64,
+    },
+    /// The connection is not up: what it misses next was missed while away.
+    Away,
+}
+
+/// Applies one frame's panel updates, in arrival order: the ledger once
+/// (when any test broadcast or drop is among them), each panel's message
+/// list once. `now` is the monotonic clock and `wall` Unix ms, read once
+/// for the frame, to date the messages.
+pub fn apply(ledger: RwSignal<Ledger>, updates: Vec<PanelUpdate>, now: f64, wall: f64) {
+    // The companion's canary is shown in its own section; counting it
+    // here would mix it into the page's own broadcasts and tallies.
+    let broadcasts: Vec<Option<TestBroadcast>> = updates
+        .iter()
+        .map(|u| match &u.change {
+            Change::Received { arguments, .. } => {
+                TestBroadcast::from_arguments(arguments).filter(|b| !b.is_canary())
+            }
+            Change::Away => None,
+        })
+        .collect();
+    let counted = updates
+        .iter()
+        .zip(&broadcasts)
+        .any(|(u, b)| b.is_some() || matches!(u.change, Change::Away));
+    let duplicates: Vec<bool> = if counted {
+        ledger
+            .try_update(|l| {
+                updates
+                    .iter()
+                    .zip(&broadcasts)
+                    .map(|(u, b)| match (&u.change, b) {
+                        (Change::Received { at_ms, .. }, Some(b)) => {
+                            l.arrived(&u.panel, b, *at_ms).duplicate
+                        }
+                        (Change::Away, _) => {
+                            l.disconnected(&u.panel);
+                            false
+                        }
+                        _ => false,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut per_panel: Vec<(RwSignal<VecDeque<MessageRow>>, Vec<MessageRow>)> = Vec::new();
+    for (k, (update, broadcast)) in updates.into_iter().zip(broadcasts).enumerate() {
+        let Change::Received {
+            target,
+            arguments,
+            at_ms,
+        } = update.change
+        else {
+            continue;
+        };
+        let broadcast = broadcast.or_else(|| TestBroadcast::from_arguments(&arguments));
+        let row = MessageRow {
+            id: 0,
+            wall_ms: wall - (now - at_ms),
+            target,
+            broadcast_id: broadcast.as_ref().map(|b| b.id.clone()),
+            seq: broadcast.as_ref().map(|b| b.seq),
+            arguments,
+            duplicate: duplicates.get(k).copied().unwrap_or(false),
+        };
+        match per_panel.iter_mut().find(|(m, _)| *m == update.messages) {
+            Some((_, rows)) => rows.push(row),
+            None => per_panel.push((update.messages, vec![row])),
+        }
+    }
+    for (messages, rows) in per_panel {
+        messages.try_update(|m| {
+            for mut row in rows {
+                row.id = m.front().map_or(0, |r| r.id + 1);
+                m.push_front(row);
+            }
             m.truncate(HISTORY);
         });
     }
@@ -147,20 +241,13 @@ impl PanelEntry {
     }
 }
 
-/// One instance's live panel. It connects when mounted and disconnects
-/// when removed.
-#[component]
-pub fn Panel(
-    /// The instance to connect to.
-    instance: Instance,
-) -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// Starts `instance`'s connection and registers its panel with the page;
+/// the connection ends and the entry goes when the calling component does.
+fn connect(dash: Dashboard, instance: &Instance, hub: String) -> PanelEntry {
     let config = dash.config.get_value();
     let state = PanelState::new();
-    let name = instance.name.clone();
-    let hub = hub_url(&instance.url, &config.hub_path);
     let options = ClientOptions {
-        hub_url: hub.clone(),
+        hub_url: hub,
         liveness: Liveness {
             keep_alive_ms: config.thresholds.keep_alive_ms,
             timeout_ms: config.thresholds.server_timeout_ms,
@@ -169,7 +256,7 @@ pub fn Panel(
         retry_forever: dash.retry_forever.get_value(),
     };
     let client = {
-        let name = name.clone();
+        let name = instance.name.clone();
         HubClient::start(options, move |event| state.apply(&name, event, &dash))
     };
     let entry = PanelEntry {
@@ -178,81 +265,42 @@ pub fn Panel(
         client: StoredValue::new_local(Some(client)),
     };
     dash.panels.update_value(|p| p.push(entry.clone()));
-    {
-        let name = name.clone();
-        let client = entry.client;
-        on_cleanup(move || {
-            dash.panels
-                .update_value(|p| p.retain(|e| e.instance.name != name));
-            // Dropping the client ends its task and closes the socket.
-            client.update_value(|c| drop(c.take()));
-        });
-    }
+    let name = instance.name.clone();
+    let client = entry.client;
+    on_cleanup(move || {
+        dash.panels
+            .update_value(|p| p.retain(|e| e.instance.name != name));
+        // Dropping the client ends its task and closes the socket.
+        client.update_value(|c| drop(c.take()));
+    });
+    entry
+}
 
+/// One instance's live panel. It connects when mounted and disconnects
+/// when removed.
+#[component]
+pub fn Panel(
+    /// The instance to connect to.
+    instance: Instance,
+) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let hub = hub_url(
+        &instance.url,
+        &dash.config.with_value(|c| c.hub_path.clone()),
+    );
+    let entry = connect(dash, &instance, hub.clone());
+    let state = entry.state;
+    let name = instance.name;
     let status_key = move || state.status.with(ConnectionStatus::key);
     // The ticking clock may be up to a second old when the status changes.
     let words = move || state.status.with(|s| s.words(dash.now.get().max(now_ms())));
-    let since = move || {
-        dash.now.track();
-        state
-            .connected_since
-            .get()
-            .map(|t| format!("{} ({})", local_time(t), span(wall_ms() - t)))
-    };
-    let last_ping = move || {
-        state
-            .last_ping
-            .get()
-            .map(|t| format!("{} ago", span(dash.now.get().max(now_ms()) - t)))
-    };
-    let tally = {
-        let name = name.clone();
-        move || dash.ledger.with(|l| l.tally(&name))
-    };
-    let lost = {
-        let tally = tally.clone();
-        move || tally().lost_while_connected
-    };
-    let missed = {
-        let tally = tally.clone();
-        move || tally().missed_while_disconnected
-    };
-    let duplicates = move || tally().duplicates;
-    let (lost_attr, missed_attr, duplicates_attr) =
-        (lost.clone(), missed.clone(), duplicates.clone());
-    let lost_class = {
-        let lost = lost.clone();
-        move || if lost() > 0 { "counts bad" } else { "counts" }
-    };
-    let recent = move || {
-        state
-            .messages
-            .with(|m| m.iter().take(SHOWN).cloned().collect::<Vec<_>>())
-    };
-    let demo_owned = config
-        .demo
-        .as_ref()
-        .is_some_and(|d| d.instances.contains(&name));
     let heading_id = format!(
         "panel-{}",
         name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
     );
-
     let heading_for_h2 = heading_id.clone();
-    let name_for_rows = name.clone();
-    let reconnect = {
-        let entry = entry.clone();
-        move |_| entry.reconnect()
-    };
-    let disconnect = {
-        let entry = entry.clone();
-        move |_| entry.disconnect()
-    };
-    let remove = {
-        let name = name.clone();
-        move |_| dash.remove_instance(&name)
-    };
-
+    let name_for_facts = name.clone();
+    let name_for_list = name.clone();
     view! {
         <section
             class=move || format!("panel status-{}", status_key())
@@ -268,72 +316,94 @@ pub fn Panel(
                 <span class="dot" aria-hidden="true"></span>
                 {words}
             </p>
-            <dl class="facts">
-                <dt>"Connection id"</dt>
-                <dd>
-                    <code data-connection-id=move || state.connection_id.get().unwrap_or_default()>
-                        {move || state.connection_id.get().unwrap_or_else(|| "—".into())}
-                    </code>
-                </dd>
-                <dt>"Connected since"</dt>
-                <dd>{move || since().unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Last ping"</dt>
-                <dd>{move || last_ping().unwrap_or_else(|| "none yet".into())}</dd>
-                <dt title="Broadcasts this panel did not get although it was connected: a failure">"Lost while connected"</dt>
-                <dd class=lost_class data-lost=lost_attr>{lost}</dd>
-                <dt title=MISSED_EXPLAINED>"Missed while disconnected"</dt>
-                <dd class="counts" data-missed=missed_attr title=MISSED_EXPLAINED>{missed}</dd>
-                <dt>"Duplicates"</dt>
-                <dd class="counts" data-duplicates=duplicates_attr>{duplicates}</dd>
-            </dl>
+            <PanelFacts name=name_for_facts state/>
             <Show when=move || state.notice.with(Option::is_some)>
                 <p class="notice">{move || state.notice.get().unwrap_or_default()}</p>
             </Show>
-            <div class="actions">
-                <button type="button" on:click=reconnect>"Reconnect"</button>
-                <button type="button" on:click=disconnect>"Disconnect"</button>
-                {demo_owned.then(|| view! { <DemoButtons name=name.clone()/> })}
-                <button type="button" class="quiet" on:click=remove title="Remove this panel">
-                    "Remove"
-                </button>
-            </div>
-            <ol class="messages" aria-label=format!("Last {SHOWN} messages, newest first")>
-                <For
-                    each=recent
-                    key=|row| row.id
-                    children=move |row| {
-                        let latency_ms = latency_of(dash, name_for_rows.clone(), row.broadcast_id.clone());
-                        view! { <Message row latency_ms/> }
-                    }
-                />
-            </ol>
+            <PanelActions entry/>
+            <MessageList panel=name_for_list messages=state.messages/>
         </section>
     }
 }
 
-/// A message's click-to-arrival time as the ledger knows it (it learns it
-/// late when the broadcast beats the trigger's response).
-fn latency_of(dash: Dashboard, panel: String, broadcast_id: Option<String>) -> Signal<Option<f64>> {
-    Signal::derive(move || {
-        let id = broadcast_id.as_deref()?;
-        dash.ledger
-            .with(|l| l.find(id).and_then(|s| s.latencies.get(&panel).copied()))
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-/// Stop and Start for an instance the demo owns.
-#[component]
-fn DemoButtons(
-    /// The instance's name, as the demo knows it.
-    name: String,
-) -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
-    let call = move |action: DemoAction| {
-        let path = routes::demo_instance(&name, action);
-        move |_| dash.demo(path.clone())
-    };
-    view! {
-        <button type="button" class="demo" on:click=call(DemoAction::Stop)>"Stop instance"</button>
-        <button type="button" class="demo" on:click=call(DemoAction::Start)>"Start instance"</button>
+    fn received(panel: &str, messages: RwSignal<VecDeque<MessageRow>>, seq: u64) -> PanelUpdate {
+        let b = TestBroadcast::new(format!("load:{seq}"), seq, 0, "load");
+        PanelUpdate {
+            panel: panel.into(),
+            messages,
+            change: Change::Received {
+                target: "NavigationStateUpdate".into(),
+                arguments: vec![b.to_argument()],
+                at_ms: seq as f64,
+            },
+        }
+    }
+
+    fn away(panel: &str, messages: RwSignal<VecDeque<MessageRow>>) -> PanelUpdate {
+        PanelUpdate {
+            panel: panel.into(),
+            messages,
+            change: Change::Away,
+        }
+    }
+
+    /// One frame's arrivals reach the ledger and each panel's list in
+    /// arrival order, newest first, with row ids counting up.
+    #[test]
+    fn a_frame_applies_every_arrival_in_order() {
+        let ledger = RwSignal::new(Ledger::default());
+        let (a, b) = (
+            RwSignal::new(VecDeque::new()),
+            RwSignal::new(VecDeque::new()),
+        );
+        let other = PanelUpdate {
+            panel: "a".into(),
+            messages: a,
+            change: Change::Received {
+                target: "StateUpdateRequested".into(),
+                arguments: vec![json!({"page": "home"})],
+                at_ms: 0.0,
+            },
+        };
+        apply(
+            ledger,
+            vec![
+                received("a", a, 1),
+                received("b", b, 1),
+                other,
+                received("a", a, 2),
+            ],
+            0.0,
+            0.0,
+        );
+        let rows = a.with_untracked(|m| m.iter().map(|r| (r.id, r.seq)).collect::<Vec<_>>());
+        assert_eq!(rows, [(2, Some(2)), (1, None), (0, Some(1))]);
+        assert_eq!(b.with_untracked(VecDeque::len), 1);
+        let received = |p: &str| ledger.with_untracked(|l| l.tally(p).received);
+        assert_eq!((received("a"), received("b")), (2, 1));
+    }
+
+    /// A drop queued between two arrivals of the same frame is applied
+    /// between them: the gap it leaves was missed while away, not lost.
+    #[test]
+    fn a_drop_keeps_its_place_among_arrivals() {
+        let ledger = RwSignal::new(Ledger::default());
+        let a = RwSignal::new(VecDeque::new());
+        apply(
+            ledger,
+            vec![received("a", a, 1), away("a", a), received("a", a, 4)],
+            0.0,
+            0.0,
+        );
+        let tally = ledger.with_untracked(|l| l.tally("a"));
+        assert_eq!(
+            (tally.missed_while_disconnected, tally.lost_while_connected),
+            (2, 0)
+        );
     }
 }

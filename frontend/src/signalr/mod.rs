@@ -80,7 +80,9 @@ pub enum ClientEvent {
         target: String,
         /// Its arguments.
         arguments: Vec<Value>,
-        /// When the frame arrived, on the [`now_ms`] clock.
+        /// When its frame arrived, on the [`now_ms`] clock: stamped in the
+        /// WebSocket's `onmessage`, before parsing, so the verdicts'
+        /// click → arrival does not include the page's own work.
         at_ms: f64,
     },
     /// Something worth saying that changes no state.

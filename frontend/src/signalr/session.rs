@@ -168,8 +168,8 @@ impl Session {
         let mut backlog = VecDeque::new();
         loop {
             let left = (deadline - now_ms()).max(0.0) as u64;
-            let bytes = match next_within(&mut socket, left).await {
-                Some(Some(SocketEvent::Data(bytes))) => bytes,
+            let (bytes, at) = match next_within(&mut socket, left).await {
+                Some(Some(SocketEvent::Data { bytes, at_ms })) => (bytes, at_ms),
                 Some(Some(SocketEvent::Closed {
                     code,
                     reason,
@@ -181,7 +181,6 @@ impl Session {
                 Some(Some(SocketEvent::Open)) => continue,
                 _ => return Err(SERVER_TIMEOUT.into()),
             };
-            let at = now_ms();
             let mut records = splitter
                 .push(&bytes)
                 .map_err(|e| e.to_string())?
@@ -257,11 +256,10 @@ impl Session {
             }
             let wait = self.heartbeat.next_check_in_ms(now_ms() as u64).max(1);
             match next_within(&mut self.socket, wait).await {
-                Some(Some(SocketEvent::Data(bytes))) => {
-                    let at = now_ms();
-                    self.heartbeat.received(at as u64);
+                Some(Some(SocketEvent::Data { bytes, at_ms })) => {
+                    self.heartbeat.received(at_ms as u64);
                     match self.splitter.push(&bytes) {
-                        Ok(records) => self.backlog.extend(records.into_iter().map(|r| (r, at))),
+                        Ok(records) => self.backlog.extend(records.into_iter().map(|r| (r, at_ms))),
                         Err(e) => return Ended::Lost(e.to_string()),
                     }
                 }

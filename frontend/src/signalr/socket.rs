@@ -9,13 +9,22 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
+use crate::clock::now_ms;
+
 /// What the socket reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SocketEvent {
     /// The connection is open.
     Open,
     /// A message's bytes (text frames as UTF-8).
-    Data(Vec<u8>),
+    Data {
+        /// The payload.
+        bytes: Vec<u8>,
+        /// When the frame arrived, on the page's monotonic clock: taken
+        /// first thing in `onmessage`, before any parsing or rendering, so
+        /// what the page does with earlier messages cannot delay it.
+        at_ms: f64,
+    },
     /// The connection closed (or never opened).
     Closed {
         /// The close code (1006 when the browser saw no close frame).
@@ -68,8 +77,9 @@ impl Socket {
         let on_message = {
             let tx = tx.clone();
             Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+                let at_ms = now_ms();
                 if let Some(bytes) = e.dyn_ref::<MessageEvent>().and_then(message_bytes) {
-                    let _ = tx.unbounded_send(SocketEvent::Data(bytes));
+                    let _ = tx.unbounded_send(SocketEvent::Data { bytes, at_ms });
                 }
             })
         };

@@ -7,7 +7,7 @@
 //! Times are milliseconds on one monotonic clock (the page's
 //! `performance.now()`), so click-to-arrival latencies are comparable.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use protocol::api::{TriggerMode, TriggerResponse};
 use protocol::broadcast::TestBroadcast;
@@ -16,6 +16,11 @@ use serde::Serialize;
 /// Arrivals whose trigger response is still in flight are kept this long
 /// (the broadcast can beat the HTTP response to the page).
 const EARLY_ARRIVALS_KEPT: usize = 256;
+
+/// Ids remembered per panel to tell duplicates: a backplane duplicates a
+/// message close to the original, and a page that receives 1,000 a second
+/// for hours must not keep every id it ever saw.
+const IDS_KEPT: usize = 4_096;
 
 /// One test broadcast sent from this page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,12 +94,30 @@ pub struct Tally {
     /// happened while it was away.
     #[serde(skip)]
     away: bool,
-    /// Ids seen, to tell a duplicate from a new broadcast.
+    /// The last [`IDS_KEPT`] ids seen, to tell a duplicate from a new
+    /// broadcast.
     #[serde(skip)]
     seen: HashSet<String>,
+    /// The same ids, oldest first, so the oldest is forgotten first.
+    #[serde(skip)]
+    seen_order: VecDeque<String>,
 }
 
 impl Tally {
+    /// Remembers `id`; false if it was already seen (a duplicate).
+    fn first_sight(&mut self, id: &str) -> bool {
+        if !self.seen.insert(id.to_owned()) {
+            return false;
+        }
+        self.seen_order.push_back(id.to_owned());
+        if self.seen_order.len() > IDS_KEPT {
+            if let Some(oldest) = self.seen_order.pop_front() {
+                self.seen.remove(&oldest);
+            }
+        }
+        true
+    }
+
     /// Counts the gap before `seq` from `origin`, given the last seen.
     fn gap(&mut self, origin: &str, last: u64, seq: u64) {
         let skipped = seq - last - 1;
@@ -194,7 +217,7 @@ impl Ledger {
     pub fn arrived(&mut self, panel: &str, broadcast: &TestBroadcast, at_ms: f64) -> Arrival {
         let tally = self.tallies.entry(panel.to_owned()).or_default();
         tally.received += 1;
-        if !tally.seen.insert(broadcast.id.clone()) {
+        if !tally.first_sight(&broadcast.id) {
             tally.duplicates += 1;
             let latency_ms = self
                 .find(&broadcast.id)
@@ -493,5 +516,22 @@ mod tests {
         assert_eq!(l.tally("a").duplicates, 1);
         assert_eq!(l.tally("a").received, 2);
         assert_eq!(l.find("x").unwrap().verdict(50, 90.0), Verdict::Pass);
+    }
+
+    /// A panel remembers the last IDS_KEPT ids, however many it receives:
+    /// a repeat within them is a duplicate, an older one is not told.
+    #[test]
+    fn ids_remembered_are_bounded() {
+        let mut l = Ledger::default();
+        for seq in 1..=IDS_KEPT as u64 + 10 {
+            l.arrived("a", &broadcast(&format!("x{seq}"), seq), 0.0);
+        }
+        let tally = &l.tallies()["a"];
+        assert_eq!(
+            (tally.seen.len(), tally.seen_order.len()),
+            (IDS_KEPT, IDS_KEPT)
+        );
+        assert!(l.arrived("a", &broadcast("x20", 20), 0.0).duplicate);
+        assert!(!l.arrived("a", &broadcast("x1", 1), 0.0).duplicate);
     }
 }
