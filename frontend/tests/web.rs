@@ -150,6 +150,7 @@ async fn unreachable_instance_is_retried_with_fallback() {
         let instance = Instance {
             name: "ghost".into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         };
         provide_context(dashboard(vec![instance.clone()]));
         view! { <Panel instance/> }
@@ -257,6 +258,7 @@ async fn demo_mode_offers_instance_controls() {
         let instances = ["owned", "foreign"].map(|name| Instance {
             name: name.into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         });
         provide_context(Dashboard::new(
             demo_config,

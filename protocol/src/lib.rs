@@ -18,8 +18,9 @@
 //! * [`backplane`] is `Microsoft.AspNetCore.SignalR.StackExchangeRedis`:
 //!   channel names (and classifying a channel back into its parts) and the
 //!   MessagePack payloads published on them.
-//! * [`broadcast`] is the test broadcast every part agrees on, and
-//!   [`api`] the companion's HTTP/SSE API as types shared with the page.
+//! * [`broadcast`] is the test broadcast every part agrees on, [`hubs`]
+//!   the hubs Conduit serves, and [`api`] the companion's HTTP/SSE API as
+//!   types shared with the page.
 //! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
 //!   `PUBLISH` into a readable summary.
 //!
@@ -33,6 +34,7 @@ pub mod broadcast;
 pub mod connection;
 pub mod framing;
 pub mod handshake;
+pub mod hubs;
 pub mod message;
 pub mod monitor;
 pub mod negotiate;

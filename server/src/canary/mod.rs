@@ -263,11 +263,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let deployment = args.deployment.settle()?;
     let token = args.token.filter(|t| !t.is_empty());
     companion::check_exposure(args.listen, token.as_deref(), args.insecure)?;
-    let mut config = CompanionConfig::new(deployment.redis, deployment.instances);
-    config.channels = deployment.channels;
-    config.group = deployment.group;
-    config.hub_path = deployment.hub_path;
-    config.ca_cert = deployment.ca_cert;
+    let mut config = CompanionConfig::for_deployment(deployment);
     config.token = token;
     config.canary = Some(args.interval);
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -1,11 +1,14 @@
 //! `GET /api/status`: Redis as the backplane sees it (reachability, ping,
-//! version, memory, clients, live servers and connections, read from
-//! `PUBSUB`) and each instance's `/health`, fetched by the server so the
-//! page needs no CORS.
+//! version, memory, clients, and per hub behind the prefix its live
+//! servers, groups, users and connections, read from `PUBSUB`) and each
+//! instance's `/health`, fetched by the server so the page needs no CORS.
 
 use std::time::Instant;
 
-use protocol::api::{Instance, InstanceHealth, RedisStatus, Status};
+use std::collections::BTreeMap;
+
+use protocol::api::{Hub, HubTraffic, Instance, InstanceHealth, RedisStatus, Status};
+use protocol::backplane::channel::classify_any;
 use protocol::backplane::ChannelKind;
 use serde_json::Value;
 
@@ -46,7 +49,8 @@ async fn redis_status(state: &AppState) -> RedisStatus {
 /// Everything after PING; the first failure stops it and is reported.
 async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError> {
     let link = state.link();
-    let channels = &state.config().channels;
+    let config = state.config();
+    let channels = config.channels();
     let info: String = link
         .query(
             redis::cmd("INFO")
@@ -68,14 +72,50 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
         .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
         .await?;
     status.all_subscribers = numsub.first().map(|(_, n)| *n);
-    status.live_servers = link
-        .channels_after(&channels.name(&ChannelKind::Ack(String::new())))
-        .await?;
-    let connections = link
-        .channels_after(&channels.name(&ChannelKind::Connection(String::new())))
-        .await?;
-    status.connection_channels = Some(connections.len() as u64);
+    let live = link.channels_after(&config.prefix).await?;
+    status.hubs = traffic(&live, &config.hubs);
+    // The first hub's figures, as pages older than `hubs` read them.
+    if let Some(first) = status.hubs.iter().find(|t| t.hub_type == channels.hub) {
+        status.live_servers = first.live_servers.clone();
+        status.connection_channels = Some(first.connections);
+    } else {
+        status.connection_channels = Some(0);
+    }
     Ok(())
+}
+
+/// Per hub, what its live channels (names after the prefix) say: configured
+/// hubs first, in their order, even when silent; then any other hub seen.
+fn traffic(live: &[String], hubs: &[Hub]) -> Vec<HubTraffic> {
+    let mut seen: BTreeMap<String, HubTraffic> = BTreeMap::new();
+    for rest in live {
+        let Some((hub_type, kind)) = classify_any("", rest) else {
+            continue; // not a SignalR channel, or another prefix's
+        };
+        let t = seen.entry(hub_type.clone()).or_insert_with(|| HubTraffic {
+            hub_type,
+            ..HubTraffic::default()
+        });
+        match kind {
+            ChannelKind::Ack(server) => t.live_servers.push(server),
+            ChannelKind::Group(g) => t.groups.push(g),
+            ChannelKind::User(u) => t.users.push(u),
+            ChannelKind::Connection(_) => t.connections += 1,
+            _ => {}
+        }
+    }
+    let mut out: Vec<HubTraffic> = hubs
+        .iter()
+        .map(|h| HubTraffic {
+            name: Some(h.name.clone()),
+            ..seen.remove(&h.hub_type).unwrap_or_else(|| HubTraffic {
+                hub_type: h.hub_type.clone(),
+                ..HubTraffic::default()
+            })
+        })
+        .collect();
+    out.extend(seen.into_values());
+    out
 }
 
 async fn instance_health(http: &reqwest::Client, instance: &Instance) -> InstanceHealth {
@@ -109,4 +149,40 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
         Err(e) => health.error = Some(super::trigger::describe(e)),
     }
     health
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Channels of every hub are counted under their hub: configured hubs
+    /// first (even silent ones), then any other hub seen.
+    #[test]
+    fn channels_count_per_hub() {
+        let nav = protocol::hubs::navigation();
+        let tasks = protocol::hubs::conduit("tasks").unwrap();
+        let live: Vec<String> = [
+            format!("{}:internal:ack:api-1", nav.hub_type),
+            format!("{}:group:navigation-updates", nav.hub_type),
+            format!("{}:connection:a", nav.hub_type),
+            format!("{}:connection:b", nav.hub_type),
+            "Other.Hub:user:u1".to_owned(),
+            "not-signalr".to_owned(),
+        ]
+        .into();
+        let t = traffic(&live, &[nav.clone(), tasks.clone()]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].name.as_deref(), Some("navigation"));
+        assert_eq!(t[0].live_servers, ["api-1"]);
+        assert_eq!(t[0].groups, ["navigation-updates"]);
+        assert_eq!(t[0].connections, 2);
+        assert_eq!(
+            (t[1].hub_type.as_str(), t[1].connections),
+            (tasks.hub_type.as_str(), 0)
+        );
+        assert_eq!(
+            (t[2].hub_type.as_str(), t[2].users.as_slice()),
+            ("Other.Hub", &["u1".to_owned()][..])
+        );
+    }
 }

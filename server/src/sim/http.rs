@@ -385,6 +385,7 @@ async fn trigger(
         receivers,
         channel_subscribers: None,
         instance: Some(name),
+        hub: None,
     }))
 }
 
