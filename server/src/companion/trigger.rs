@@ -143,7 +143,12 @@ pub(crate) async fn send(
         TriggerMode::Redis => {
             let receivers = state
                 .link()
-                .publish_invocation(&answer.channel, &answer.target, vec![payload])
+                .publish_invocation(
+                    &answer.channel,
+                    &answer.target,
+                    vec![payload],
+                    protocol::hub_protocol::JSON_ONLY,
+                )
                 .await?;
             answer.receivers = Some(receivers);
             // PUBLISH counts pattern subscribers too (this companion's own

@@ -90,7 +90,12 @@ pub async fn run(
         broadcast.sent_at_us = Some(unix_us());
         let ok = match &route {
             Route::Redis { link, channel } => link
-                .publish_invocation(channel, &event, vec![broadcast.to_argument()])
+                .publish_invocation(
+                    channel,
+                    &event,
+                    vec![broadcast.to_argument()],
+                    protocol::hub_protocol::JSON_ONLY,
+                )
                 .await
                 .is_ok(),
             Route::Instance { http, instances } => {
