@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use protocol::api::{Audience, EventNames, Hub, HubKey, Instance, KeyPlacement};
 use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX};
 use protocol::broadcast::NAVIGATION_EVENT;
+use protocol::hub_protocol::{HubProtocol, UnknownProtocol};
 use protocol::hubs;
 
 use crate::redis_target::RedisTarget;
@@ -22,9 +23,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The default Redis.
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
-/// The protocols a broadcast can be serialized for.
-pub const PROTOCOLS: [&str; 2] = ["json", "messagepack"];
-
 /// The settings that say where the deployment is.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DeploymentArgs {
@@ -102,7 +100,7 @@ pub struct Deployment {
     /// The hubs' keys from the settings.
     pub keys: HubKeys,
     /// What test broadcasts are serialized for.
-    pub protocols: Vec<String>,
+    pub protocols: Vec<HubProtocol>,
     /// Extra authorities for https:// instances.
     pub ca_cert: Option<PathBuf>,
     /// Where the settings came from, for the user (`flags`, a file).
@@ -244,16 +242,15 @@ impl DeploymentArgs {
             });
         }
         let protocols = match self.protocols.as_slice() {
-            [] => vec![PROTOCOLS[0].to_owned()],
-            given => given.iter().map(|p| p.trim().to_owned()).collect(),
+            [] => vec![HubProtocol::Json],
+            given => given
+                .iter()
+                .map(|p| {
+                    HubProtocol::from_name(p.trim())
+                        .ok_or_else(|| format!("--protocols: {}", UnknownProtocol(p.clone())))
+                })
+                .collect::<Result<_, _>>()?,
         };
-        if let Some(bad) = protocols.iter().find(|p| !PROTOCOLS.contains(&p.as_str())) {
-            return Err(format!(
-                "--protocols: '{bad}' is not one of {}",
-                PROTOCOLS.join(", ")
-            )
-            .into());
-        }
         let instances = self
             .instances
             .iter()
@@ -506,7 +503,7 @@ mod tests {
         assert_eq!(d.hubs[2].hub_type, "App.Hubs.ChatHub");
         assert_eq!(d.instances[0].hubs, ["navigation", "tasks"]);
         assert!(!d.instances[0].serves("chat"));
-        assert_eq!(d.protocols, ["json"]);
+        assert_eq!(d.protocols, [HubProtocol::Json]);
     }
 
     /// The old single-hub flags keep their meaning.
@@ -559,6 +556,8 @@ mod tests {
             error(&["--hub", "navigation", "--hub", "tasks", "--hub-path", "/x"])
                 .contains("--hub-path")
         );
-        assert!(error(&["--protocols", "json,xml"]).contains("--protocols: 'xml'"));
+        assert!(
+            error(&["--protocols", "json,xml"]).contains("--protocols: unknown hub protocol 'xml'")
+        );
     }
 }

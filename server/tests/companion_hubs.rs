@@ -133,6 +133,28 @@ async fn every_audience_kind_publishes_on_its_channel() {
     companion.stop().await;
 }
 
+/// A broadcast asked for json and messagepack is serialized for both, as the feed decodes it.
+#[tokio::test]
+async fn both_protocols_on_request() {
+    let redis = RedisServer::start();
+    let companion = Companion::start(two_hubs(&redis)).await;
+    let mut feed = companion.live_feed("").await;
+    let body = json!({"hub": "tasks", "protocols": ["json", "messagepack"]});
+    let answer: TriggerResponse = trigger(&companion, body).await.json().await.unwrap();
+    let line = feed
+        .until(WAIT, "the two-protocol PUBLISH", |e| {
+            e.name == "line"
+                && e.data["command"] == "PUBLISH"
+                && e.data["channel"] == answer.channel
+        })
+        .await;
+    assert_eq!(
+        line.data["summary"]["payload"]["protocols"],
+        json!(["json", "messagepack"])
+    );
+    companion.stop().await;
+}
+
 /// Without a hub or audience the broadcast keeps today's default: NavigationStateUpdate to navigation-updates.
 #[tokio::test]
 async fn defaults_stay_the_navigation_group() {
@@ -159,7 +181,7 @@ async fn bad_trigger_requests_say_what_is_wrong() {
             json!({"audience": {"kind": "group", "name": ""}}),
             "a group audience needs its name",
         ),
-        (json!({"protocols": ["xml"]}), "protocol 'xml'"),
+        (json!({"protocols": ["xml"]}), "unknown hub protocol 'xml'"),
         (json!({"payload": 1, "arguments": [1]}), "not both"),
     ] {
         let answer = trigger(&companion, body).await;

@@ -205,7 +205,12 @@ async fn send(shared: Arc<Shared>, link: RedisLink, channel: String, interval: D
         broadcast.sent_at_us = Some(sent_us);
         shared.rounds().sent(next, sent_us);
         let published = link
-            .publish_invocation(&channel, &shared.event, vec![broadcast.to_argument()])
+            .publish_invocation(
+                &channel,
+                &shared.event,
+                vec![broadcast.to_argument()],
+                protocol::hub_protocol::JSON_ONLY,
+            )
             .await;
         match published {
             Ok(_) => {

@@ -23,12 +23,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::deployment::{DeploymentArgs, HubKeys, PROTOCOLS};
+use crate::deployment::{DeploymentArgs, HubKeys};
 use crate::load::plan::parse_duration;
 use crate::redis_target::RedisTarget;
 use axum::Router;
 use protocol::api::{DemoControls, Hub, Instance};
 use protocol::backplane::{Channels, CONDUIT_PREFIX};
+use protocol::hub_protocol::HubProtocol;
 
 pub use app::{app, monitoring, AppState};
 pub use error::AppError;
@@ -123,7 +124,7 @@ pub struct CompanionConfig {
     /// Whether the page may have the keys (`--expose-hub-keys`).
     pub expose_hub_keys: bool,
     /// What test broadcasts are serialized for unless a request says.
-    pub protocols: Vec<String>,
+    pub protocols: Vec<HubProtocol>,
     /// Where the trunk-built dashboard lives.
     pub dist: PathBuf,
     /// Token every /api call must carry, if set.
@@ -185,7 +186,7 @@ impl CompanionConfig {
             hubs: vec![protocol::hubs::navigation()],
             hub_keys: HubKeys::default(),
             expose_hub_keys: false,
-            protocols: vec![PROTOCOLS[0].into()],
+            protocols: vec![HubProtocol::Json],
             dist: DEFAULT_DIST.into(),
             token: None,
             trigger: None,

@@ -19,11 +19,11 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 use protocol::api::{routes, Audience, Instance, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN};
+use protocol::hub_protocol::{HubProtocol, UnknownProtocol};
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
 use crate::clock::unix_ms;
-use crate::deployment::PROTOCOLS;
 
 /// How long an instance or configured URL may take to answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -139,8 +139,10 @@ pub(crate) async fn send(
             audience.kind()
         )));
     }
-    let protocols = req.protocols.unwrap_or_else(|| config.protocols.clone());
-    publishable(&protocols)?;
+    let protocols = match req.protocols {
+        Some(names) => publishable(&names)?,
+        None => config.protocols.clone(),
+    };
     let target = req
         .target
         .filter(|t| !t.trim().is_empty())
@@ -179,7 +181,7 @@ pub(crate) async fn send(
         TriggerMode::Redis => {
             let receivers = state
                 .link()
-                .publish_invocation(&answer.channel, &answer.target, arguments)
+                .publish_invocation(&answer.channel, &answer.target, arguments, &protocols)
                 .await?;
             answer.receivers = Some(receivers);
             // PUBLISH counts pattern subscribers too (this companion's own
@@ -240,17 +242,18 @@ pub(crate) async fn send(
     }
 }
 
-/// Refuses protocols this companion cannot serialize for.
-fn publishable(protocols: &[String]) -> Result<(), AppError> {
-    if protocols.is_empty() {
+/// The protocols named, or the first unknown name refused.
+fn publishable(names: &[String]) -> Result<Vec<HubProtocol>, AppError> {
+    if names.is_empty() {
         return Err(AppError::BadRequest("protocols: name at least one".into()));
     }
-    match protocols.iter().find(|p| p.as_str() != PROTOCOLS[0]) {
-        Some(p) => Err(AppError::BadRequest(format!(
-            "protocol '{p}': this companion publishes json only"
-        ))),
-        None => Ok(()),
-    }
+    names
+        .iter()
+        .map(|n| {
+            HubProtocol::from_name(n)
+                .ok_or_else(|| AppError::BadRequest(UnknownProtocol(n.clone()).to_string()))
+        })
+        .collect()
 }
 
 /// The named instance, or the first.

@@ -478,6 +478,7 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
         SendVia::Redis => sender::Route::Redis {
             link: link.clone(),
             channel: setup.deployment.broadcast_channel(),
+            protocols: setup.deployment.protocols.clone(),
         },
         SendVia::Instance => sender::Route::Instance {
             http: reqwest::Client::builder()
