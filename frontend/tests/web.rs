@@ -72,6 +72,8 @@ fn config() -> DashboardConfig {
             request_state: "RequestCurrentState".into(),
             state_reply: "StateUpdateRequested".into(),
         },
+        hubs: vec![protocol::hubs::navigation()],
+        hub_keys: vec![],
         thresholds: Thresholds {
             pass_within_ms: 50,
             server_timeout_ms: 60_000,
@@ -104,6 +106,7 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
         receivers: Some(2),
         channel_subscribers: None,
         instance: None,
+        hub: None,
     }
 }
 
@@ -385,6 +388,7 @@ fn start_client(hub_url: &str) -> (HubClient, Rc<RefCell<Vec<ClientEvent>>>) {
             liveness: Liveness::CLIENT_DEFAULT,
             request_state: "RequestCurrentState".into(),
             retry_forever: Rc::new(Cell::new(false)),
+            credential: Rc::new(RefCell::new(None)),
         },
         {
             let events = events.clone();

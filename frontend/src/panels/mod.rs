@@ -1,4 +1,4 @@
-//! One panel per instance: name, hub URL, status in colour and words,
+//! One panel per instance and hub: name, hub URL, status in colour and words,
 //! connection id, connected since, last ping, lost and duplicate counts,
 //! and the last ten messages. A panel knows no wire format: it shows what
 //! its [`HubClient`] reports.
@@ -6,17 +6,20 @@
 pub mod message;
 pub mod status;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use leptos::prelude::*;
-use protocol::api::{routes, DemoAction, Instance};
+use protocol::api::{routes, DemoAction, Hub, Instance};
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 
 use crate::clock::{local_time, now_ms, span, wall_ms};
 use crate::dashboard::Dashboard;
 use crate::instances::hub_url;
-use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
+use crate::keys::KeyField;
+use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, Credential, HubClient};
 use message::{Message, MessageRow};
 
 /// Messages kept per panel for the export; the panel shows the newest few.
@@ -125,8 +128,14 @@ impl PanelState {
 /// export can reach it.
 #[derive(Debug, Clone)]
 pub struct PanelEntry {
-    /// The instance's name.
+    /// The instance it connects to.
     pub instance: Instance,
+    /// Its name in verdicts and counts ([`Dashboard::panel_name`]).
+    pub name: String,
+    /// The hub's name.
+    pub hub: String,
+    /// The hub's key, read at each (re)connect (browser-only, so local).
+    pub credential: StoredValue<Rc<RefCell<Option<Credential>>>, LocalStorage>,
     /// Its live state.
     pub state: PanelState,
     /// Its connection (browser-only, so stored locally).
@@ -140,6 +149,12 @@ impl PanelEntry {
             .with_value(|c| c.as_ref().map(HubClient::reconnect));
     }
 
+    /// Uses `key` (none: no key) from the next attempt on, starting it now.
+    pub fn set_key(&self, key: Option<Credential>) {
+        self.credential.with_value(|c| *c.borrow_mut() = key);
+        self.reconnect();
+    }
+
     /// Closes the connection and stays disconnected.
     pub fn disconnect(&self) {
         self.client
@@ -147,26 +162,40 @@ impl PanelEntry {
     }
 }
 
-/// One instance's live panel. It connects when mounted and disconnects
-/// when removed.
+/// One instance's live panel for one hub. It connects when mounted and
+/// disconnects when removed.
 #[component]
 pub fn Panel(
     /// The instance to connect to.
     instance: Instance,
+    /// The hub; default the first.
+    #[prop(optional)]
+    hub: Option<Hub>,
 ) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let config = dash.config.get_value();
+    let hub = hub.unwrap_or_else(|| dash.hubs().swap_remove(0));
     let state = PanelState::new();
-    let name = instance.name.clone();
-    let hub = hub_url(&instance.url, &config.hub_path);
+    let instance_name = instance.name.clone();
+    let name = dash.panel_name(&instance.name, &hub.name);
+    let several_hubs = config.hubs.len() > 1;
+    let credential = Rc::new(RefCell::new(crate::keys::initial(
+        &config,
+        &instance.name,
+        &hub,
+    )));
+    let hub_name = hub.name.clone();
+    let hub_for_key = hub.clone();
+    let hub = hub_url(&instance.url, &hub.path);
     let options = ClientOptions {
         hub_url: hub.clone(),
         liveness: Liveness {
             keep_alive_ms: config.thresholds.keep_alive_ms,
             timeout_ms: config.thresholds.server_timeout_ms,
         },
-        request_state: config.events.request_state.clone(),
+        request_state: hub_for_key.events.request_state.clone(),
         retry_forever: dash.retry_forever.get_value(),
+        credential: credential.clone(),
     };
     let client = {
         let name = name.clone();
@@ -174,6 +203,9 @@ pub fn Panel(
     };
     let entry = PanelEntry {
         instance: instance.clone(),
+        name: name.clone(),
+        hub: hub_name.clone(),
+        credential: StoredValue::new_local(credential),
         state,
         client: StoredValue::new_local(Some(client)),
     };
@@ -182,8 +214,7 @@ pub fn Panel(
         let name = name.clone();
         let client = entry.client;
         on_cleanup(move || {
-            dash.panels
-                .update_value(|p| p.retain(|e| e.instance.name != name));
+            dash.panels.update_value(|p| p.retain(|e| e.name != name));
             // Dropping the client ends its task and closes the socket.
             client.update_value(|c| drop(c.take()));
         });
@@ -232,7 +263,7 @@ pub fn Panel(
     let demo_owned = config
         .demo
         .as_ref()
-        .is_some_and(|d| d.instances.contains(&name));
+        .is_some_and(|d| d.instances.contains(&instance_name));
     let heading_id = format!(
         "panel-{}",
         name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
@@ -249,19 +280,33 @@ pub fn Panel(
         move |_| entry.disconnect()
     };
     let remove = {
-        let name = name.clone();
+        let name = instance_name.clone();
         move |_| dash.remove_instance(&name)
     };
+    let heading = match several_hubs {
+        true => format!("{instance_name} · {hub_name}"),
+        false => instance_name.clone(),
+    };
+    // Asked for up front when the hub needs a key; otherwise once refused.
+    let refused = move || {
+        state
+            .status
+            .with(|s| s.words(0.0).contains(crate::signalr::KEY_REFUSED))
+    };
+    let key_required = hub_for_key.key_required;
+    let show_key = move || key_required || refused();
 
     view! {
         <section
             class=move || format!("panel status-{}", status_key())
-            data-instance=name.clone()
+            data-instance=instance_name.clone()
+            data-hub=hub_name.clone()
+            data-panel=name.clone()
             data-status=status_key
             aria-labelledby=heading_id.clone()
         >
             <header class="panel-head">
-                <h2 id=heading_for_h2>{name.clone()}</h2>
+                <h2 id=heading_for_h2>{heading}</h2>
                 <span class="url" title="hub URL">{hub}</span>
             </header>
             <p class="status" role="status" aria-live="polite">
@@ -289,10 +334,13 @@ pub fn Panel(
             <Show when=move || state.notice.with(Option::is_some)>
                 <p class="notice">{move || state.notice.get().unwrap_or_default()}</p>
             </Show>
+            <Show when=show_key>
+                <KeyField entry=entry.clone() hub=hub_for_key.clone()/>
+            </Show>
             <div class="actions">
                 <button type="button" on:click=reconnect>"Reconnect"</button>
                 <button type="button" on:click=disconnect>"Disconnect"</button>
-                {demo_owned.then(|| view! { <DemoButtons name=name.clone()/> })}
+                {demo_owned.then(|| view! { <DemoButtons name=instance_name.clone()/> })}
                 <button type="button" class="quiet" on:click=remove title="Remove this panel">
                     "Remove"
                 </button>
