@@ -105,9 +105,21 @@ fn Board(
         <main>
             <div class="panels">
                 <For
-                    each=move || dash.instances.get()
-                    key=|i| (i.name.clone(), i.url.clone())
-                    children=|instance| view! { <Panel instance/> }
+                    each=move || {
+                        let hubs = dash.hubs();
+                        dash.instances
+                            .get()
+                            .into_iter()
+                            .flat_map(|i| {
+                                hubs.iter()
+                                    .filter(|h| i.serves(&h.name))
+                                    .map(|h| (i.clone(), h.clone()))
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect::<Vec<_>>()
+                    }
+                    key=|(i, h)| (i.name.clone(), i.url.clone(), h.name.clone())
+                    children=|(instance, hub)| view! { <Panel instance hub/> }
                 />
             </div>
             <p class="note" data-explains="missed">{crate::panels::MISSED_EXPLAINED}</p>

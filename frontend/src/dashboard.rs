@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{DashboardConfig, Instance};
+use protocol::api::{Audience, DashboardConfig, Hub, Instance, KeyPlacement};
 
 use crate::clock::now_ms;
 use crate::companion::Companion;
@@ -79,20 +79,47 @@ impl Dashboard {
         }
     }
 
-    /// Names of the panels connected right now.
-    pub fn connected_panels(&self) -> Vec<String> {
-        self.panels_by_connection().0
+    /// Every hub, in order; a companion older than `hubs` gives one, its
+    /// `hub_path` with its `events`.
+    pub fn hubs(&self) -> Vec<Hub> {
+        self.config.with_value(|c| {
+            if !c.hubs.is_empty() {
+                return c.hubs.clone();
+            }
+            vec![Hub {
+                name: "hub".into(),
+                path: c.hub_path.clone(),
+                hub_type: String::new(),
+                events: c.events.clone(),
+                audience: Audience::All,
+                key_required: false,
+                auth: KeyPlacement::Bearer,
+            }]
+        })
     }
 
-    /// The panels' names, split into connected and not.
-    pub fn panels_by_connection(&self) -> (Vec<String>, Vec<String>) {
+    /// A panel's name in verdicts and counts: the instance's alone while
+    /// there is one hub (as before hubs), `instance/hub` with several.
+    pub fn panel_name(&self, instance: &str, hub: &str) -> String {
+        match self.config.with_value(|c| c.hubs.len() > 1) {
+            true => format!("{instance}/{hub}"),
+            false => instance.to_owned(),
+        }
+    }
+
+    /// The names of `hub`'s panels (every panel's for `None`), split into
+    /// connected and not.
+    pub fn panels_by_connection(&self, hub: Option<&str>) -> (Vec<String>, Vec<String>) {
         self.panels.with_value(|panels| {
-            let (up, down): (Vec<_>, Vec<_>) = panels.iter().partition(|p| {
-                p.state
-                    .status
-                    .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
-            });
-            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.instance.name.clone()).collect();
+            let (up, down): (Vec<_>, Vec<_>) = panels
+                .iter()
+                .filter(|p| hub.is_none_or(|h| p.hub == h))
+                .partition(|p| {
+                    p.state
+                        .status
+                        .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
+                });
+            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.name.clone()).collect();
             (names(up), names(down))
         })
     }

@@ -8,8 +8,9 @@
 //!   handshake, keep-alive and server timeout, automatic reconnect. It
 //!   reports typed [`signalr::ClientEvent`]s (each status change as one
 //!   [`signalr::ConnectionStatus`]) and knows nothing of the page.
-//! * [`panels`] shows one instance: status, connection id, the last
-//!   messages. It knows no wire format, only client events.
+//! * [`panels`] shows one instance's hub: status, connection id, the last
+//!   messages. It knows no wire format, only client events; [`keys`] gives
+//!   it the hub's key (the companion's, remembered or typed in).
 //! * [`verdicts`] matches test broadcasts to the panels that received them,
 //!   times them on one clock and decides PASS or FAIL; it also counts lost
 //!   and duplicated messages per panel.
@@ -37,6 +38,7 @@ pub mod export;
 pub mod feed;
 pub mod frame;
 pub mod instances;
+pub mod keys;
 pub mod panels;
 pub mod signalr;
 pub mod status_bar;

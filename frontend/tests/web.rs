@@ -73,6 +73,8 @@ fn config() -> DashboardConfig {
             request_state: "RequestCurrentState".into(),
             state_reply: "StateUpdateRequested".into(),
         },
+        hubs: vec![protocol::hubs::navigation()],
+        hub_keys: vec![],
         thresholds: Thresholds {
             pass_within_ms: 50,
             server_timeout_ms: 60_000,
@@ -105,6 +107,7 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
         receivers: Some(2),
         channel_subscribers: None,
         instance: None,
+        hub: None,
     }
 }
 
@@ -151,6 +154,7 @@ async fn unreachable_instance_is_retried_with_fallback() {
         let instance = Instance {
             name: "ghost".into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         };
         provide_context(dashboard(vec![instance.clone()]));
         view! { <Panel instance/> }
@@ -282,6 +286,7 @@ async fn demo_mode_offers_instance_controls() {
         let instances = ["owned", "foreign"].map(|name| Instance {
             name: name.into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         });
         provide_context(Dashboard::new(
             demo_config,
@@ -408,6 +413,7 @@ fn start_client(hub_url: &str) -> (HubClient, Rc<RefCell<Vec<ClientEvent>>>) {
             liveness: Liveness::CLIENT_DEFAULT,
             request_state: "RequestCurrentState".into(),
             retry_forever: Rc::new(Cell::new(false)),
+            credential: Rc::new(RefCell::new(None)),
         },
         {
             let events = events.clone();

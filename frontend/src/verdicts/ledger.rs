@@ -335,6 +335,7 @@ mod tests {
             receivers: Some(3),
             channel_subscribers: None,
             instance: None,
+            hub: None,
         }
     }
 
