@@ -567,7 +567,10 @@ mod tests {
         write_length_prefix(&mut out, 128);
         write_length_prefix(&mut out, 0x7fff_ffff);
         assert_eq!(out, [0x35, 0x80, 0x01, 0xff, 0xff, 0xff, 0xff, 0x07]);
-        assert_eq!(read_length_prefix(&[0x80, 0x25]).unwrap(), Some((0x1280, 2)));
+        assert_eq!(
+            read_length_prefix(&[0x80, 0x25]).unwrap(),
+            Some((0x1280, 2))
+        );
         assert_eq!(read_length_prefix(&[0x80]).unwrap(), None);
         assert_eq!(
             read_length_prefix(&[0xff, 0xff, 0xff, 0xff, 0x08]),
@@ -583,7 +586,10 @@ mod tests {
     #[test]
     fn splitter_reassembles() {
         let mut bytes = encode(&HubMessage::Ping);
-        bytes.extend(encode(&HubMessage::invocation("T", vec![json!("x".repeat(200))])));
+        bytes.extend(encode(&HubMessage::invocation(
+            "T",
+            vec![json!("x".repeat(200))],
+        )));
         let mut s = LengthPrefixSplitter::new(1024);
         let (a, b) = bytes.split_at(4);
         assert_eq!(s.push(a).unwrap(), vec![vec![0x91, 0x06]]);
@@ -606,7 +612,9 @@ mod tests {
     /// an empty id means fire-and-forget.
     #[test]
     fn client_invocations_parse() {
-        let mut bytes = vec![0x96, 0x01, 0x80, 0xa1, b'0', 0xa1, b'M', 0x91, 0xa1, b'x', 0x90];
+        let mut bytes = vec![
+            0x96, 0x01, 0x80, 0xa1, b'0', 0xa1, b'M', 0x91, 0xa1, b'x', 0x90,
+        ];
         let m = parse(&bytes).unwrap();
         assert_eq!(
             m,

@@ -383,7 +383,8 @@ mod tests {
     fn both_protocols_in_registration_order() {
         let msg = HubMessage::invocation("T", vec![]);
         let both = [HubProtocol::Json, HubProtocol::MessagePack];
-        let inv = Invocation::decode(&Invocation::serialized(&msg, &both, vec![]).encode()).unwrap();
+        let inv =
+            Invocation::decode(&Invocation::serialized(&msg, &both, vec![]).encode()).unwrap();
         let names: Vec<&str> = inv.messages.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(names, ["json", "messagepack"]);
         assert_eq!(inv.message_for("json"), Some(msg.to_record().as_slice()));
