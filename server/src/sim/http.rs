@@ -700,6 +700,41 @@ mod tests {
             .contains("POST"));
     }
 
+    /// The key is looked for where Conduit's handler looks, in its order:
+    /// `access_token`, `api_key`, `Authorization: Bearer` (any case,
+    /// trimmed), `X-API-Key`.
+    #[test]
+    fn presented_key_follows_conduits_order() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("from-header"));
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-header")
+        );
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("bearer  from-bearer "),
+        );
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-bearer")
+        );
+        let both = query(&[("api_key", "from-api-key"), ("access_token", "from-token")]);
+        assert_eq!(
+            presented_key(&both, &headers).as_deref(),
+            Some("from-token")
+        );
+        headers.insert("authorization", HeaderValue::from_static("Basic abc"));
+        headers.remove("x-api-key");
+        assert_eq!(presented_key(&query(&[]), &headers), None);
+    }
+
     /// Any loopback origin is allowed by default, other hosts only if listed.
     #[test]
     fn loopback_origins() {
