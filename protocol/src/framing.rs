@@ -29,6 +29,15 @@ pub enum FramingError {
     LengthPrefix,
 }
 
+/// The first record of a stream and the raw bytes that followed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstRecord {
+    /// The record, separator removed.
+    pub record: Vec<u8>,
+    /// What came after its separator in the same chunk, unsplit.
+    pub rest: Vec<u8>,
+}
+
 /// Incremental splitter of `0x1E`-terminated records.
 #[derive(Debug, Clone)]
 pub struct RecordSplitter {
@@ -99,7 +108,7 @@ impl RecordSplitter {
     /// Feeds one chunk until the first complete record, and returns that
     /// record with the bytes after its separator, untouched: the handshake
     /// is `0x1E`-framed whatever protocol frames what follows it.
-    pub fn push_first(&mut self, chunk: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, FramingError> {
+    pub fn push_first(&mut self, chunk: &[u8]) -> Result<Option<FirstRecord>, FramingError> {
         let Some(at) = chunk.iter().position(|&b| b == RECORD_SEPARATOR) else {
             self.push(chunk)?;
             return Ok(None);
@@ -114,7 +123,10 @@ impl RecordSplitter {
         }
         let mut record = std::mem::take(&mut self.tail);
         record.extend_from_slice(&chunk[..at]);
-        Ok(Some((record, chunk[at + 1..].to_vec())))
+        Ok(Some(FirstRecord {
+            record,
+            rest: chunk[at + 1..].to_vec(),
+        }))
     }
 
     /// Bytes held back waiting for a separator.
@@ -180,9 +192,9 @@ mod tests {
     fn push_first_keeps_what_follows() {
         let mut s = RecordSplitter::default();
         assert_eq!(s.push_first(b"{\"pro").unwrap(), None);
-        let (record, rest) = s.push_first(b"tocol\"}\x1e\x02\x91\x06").unwrap().unwrap();
-        assert_eq!(record, b"{\"protocol\"}");
-        assert_eq!(rest, [0x02, 0x91, 0x06]);
+        let first = s.push_first(b"tocol\"}\x1e\x02\x91\x06").unwrap().unwrap();
+        assert_eq!(first.record, b"{\"protocol\"}");
+        assert_eq!(first.rest, [0x02, 0x91, 0x06]);
     }
 
     /// A record of exactly the limit passes.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::connection::Liveness;
+use protocol::framing::FirstRecord;
 use protocol::handshake::{HandshakeRequest, HandshakeResponse};
 use protocol::hub_protocol::MessageSplitter;
 use protocol::message::HubMessage;
@@ -278,7 +279,7 @@ where
     /// followed the handshake in the same frame.
     async fn handshake(&mut self) -> Result<Vec<Vec<u8>>, Ending> {
         let deadline = Instant::now() + self.limits.handshake_timeout;
-        let (first, rest) =
+        let FirstRecord { record, rest } =
             match tokio::time::timeout_at(deadline, self.next_handshake_record()).await {
                 Err(_) => {
                     self.refuse(HandshakeResponse::canceled()).await;
@@ -288,7 +289,7 @@ where
                 Ok(Ok(found)) => found,
             };
         let served = &self.hub.config().protocols;
-        let chosen = match HandshakeRequest::parse(&first) {
+        let chosen = match HandshakeRequest::parse(&record) {
             Err(e) => {
                 tracing::debug!("connection {}: bad handshake: {e}", self.id);
                 Err(HandshakeResponse::unparsable())
@@ -362,7 +363,7 @@ where
     /// Waits for the frame that completes the handshake record; returns it
     /// and the raw bytes after it. A handshake over the size limit is
     /// "canceled", as ASP.NET says.
-    async fn next_handshake_record(&mut self) -> Result<(Vec<u8>, Vec<u8>), Ending> {
+    async fn next_handshake_record(&mut self) -> Result<FirstRecord, Ending> {
         loop {
             let bytes = match self.stream.next().await {
                 Some(Ok(Frame::Text(bytes) | Frame::Binary(bytes))) => bytes,

@@ -225,15 +225,25 @@ fn presented_key(query: &HashMap<String, String>, headers: &HeaderMap) -> Option
         .or_else(|| header("x-api-key").map(|k| k.trim().to_owned()))
 }
 
-/// Whether a request may use `hub`: `Ok` with the key's id (`None` on an
-/// anonymous hub), or the 401 ASP.NET's authorization middleware answers
-/// when the VirtualKey scheme's challenge runs (`AuthenticationHandler`'s
-/// default: the status alone, no body, no `WWW-Authenticate`).
+/// A request without a valid virtual key, answered as ASP.NET's
+/// authorization middleware answers when the VirtualKey scheme's challenge
+/// runs (`AuthenticationHandler`'s default): 401 alone, no body, no
+/// `WWW-Authenticate`.
+struct Unauthorized;
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+/// Whether a request may use `hub`: the id of the key it presented
+/// (`None` on an anonymous hub).
 fn authorize(
     hub: &Hub,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> Result<Option<u32>, Response> {
+) -> Result<Option<u32>, Unauthorized> {
     if !hub.profile().requires_key {
         return Ok(None);
     }
@@ -241,7 +251,7 @@ fn authorize(
     presented_key(query, headers)
         .and_then(|key| keys.iter().position(|k| *k == key))
         .map(|at| Some(at as u32 + 1))
-        .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())
+        .ok_or(Unauthorized)
 }
 
 async fn negotiate(
@@ -251,7 +261,7 @@ async fn negotiate(
     headers: HeaderMap,
 ) -> Result<Response, SimError> {
     if let Err(refused) = authorize(&route.hub, &all, &headers) {
-        return Ok(refused);
+        return Ok(refused.into_response());
     }
     let state = route.app;
     // HttpConnectionDispatcher.ProcessNegotiate: a bad version is still a
@@ -326,7 +336,7 @@ async fn websocket(
     // Authorization runs before the connection dispatcher looks at the id.
     let virtual_key = match authorize(&route.hub, &all, &headers) {
         Ok(key) => key,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let HubRoute { app: state, hub } = route;
     // ASP.NET checks the id before the transport, so a stale id is a 404
@@ -689,6 +699,41 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("POST"));
+    }
+
+    /// The key is looked for where Conduit's handler looks, in its order:
+    /// `access_token`, `api_key`, `Authorization: Bearer` (any case,
+    /// trimmed), `X-API-Key`.
+    #[test]
+    fn presented_key_follows_conduits_order() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("from-header"));
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-header")
+        );
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("bearer  from-bearer "),
+        );
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-bearer")
+        );
+        let both = query(&[("api_key", "from-api-key"), ("access_token", "from-token")]);
+        assert_eq!(
+            presented_key(&both, &headers).as_deref(),
+            Some("from-token")
+        );
+        headers.insert("authorization", HeaderValue::from_static("Basic abc"));
+        headers.remove("x-api-key");
+        assert_eq!(presented_key(&query(&[]), &headers), None);
     }
 
     /// Any loopback origin is allowed by default, other hosts only if listed.

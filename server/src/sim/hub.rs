@@ -228,10 +228,14 @@ impl Hub {
     /// answer every client-result invoke still waiting on this connection
     /// with "Connection disconnected." on its server's return channel.
     pub async fn disconnect(&self, id: &str) {
-        let protocol = self.registry().connections.get(id).map(|m| m.protocol);
+        // In the connection's protocol, like its own Completions.
+        let protocol = self
+            .registry()
+            .connections
+            .get(id)
+            .map_or(HubProtocol::Json, |m| m.protocol);
         for (invocation_id, return_channel) in self.remove(id) {
             let error = completion(invocation_id, Err(CONNECTION_DISCONNECTED.to_owned()));
-            let protocol = protocol.unwrap_or(HubProtocol::Json);
             self.return_result(&return_channel, protocol, &error).await;
         }
     }

@@ -398,6 +398,8 @@ pub async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
     let config = args.config(addr.port());
+    // Refuse bad settings before saying anything about the backplane.
+    config.validate()?;
     if config.redis.is_some() {
         println!("[Conduit] SignalR configured with Redis backplane for horizontal scaling");
     } else {
