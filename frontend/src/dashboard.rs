@@ -4,12 +4,13 @@
 //! page that mounts them.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{DashboardConfig, Instance};
+use protocol::api::{DashboardConfig, Instance, Status, TriggerRequest, TriggerResponse};
 
 use crate::clock::now_ms;
 use crate::companion::Companion;
@@ -46,6 +47,10 @@ pub struct Dashboard {
     /// Notified when the feed sees Redis go down or come back, so the
     /// status bar asks again at once instead of at its next poll.
     pub redis_changed: Trigger,
+    /// The companion's last `/api/status` answer (`None` until the first):
+    /// the status bar polls it, the topology draws Redis and the
+    /// instances' health from it.
+    pub status: RwSignal<Option<Result<Status, String>>>,
 }
 
 impl Dashboard {
@@ -68,6 +73,7 @@ impl Dashboard {
             feed_log: RwSignal::new(FeedLog::default()),
             action_error: RwSignal::new(None),
             redis_changed: Trigger::new(),
+            status: RwSignal::new(None),
         }
     }
 
@@ -122,6 +128,28 @@ impl Dashboard {
             let result = companion.demo(&path).await;
             error.try_set(result.err().map(|e| format!("{path}: {e}")));
         });
+    }
+
+    /// Sends one test broadcast as `request` says, timed from now (the
+    /// click, or the key press), and records it in the ledger: the panels
+    /// connected now must receive it. Resolves with the companion's answer.
+    pub fn broadcast(
+        &self,
+        request: TriggerRequest,
+    ) -> impl Future<Output = Result<TriggerResponse, String>> + 'static {
+        let clicked = now_ms();
+        let (expected, absent) = self.panels_by_connection();
+        let pass_within_ms = self.config.with_value(|c| c.thresholds.pass_within_ms) as f64;
+        let companion = self.companion.get_value();
+        let dash = *self;
+        async move {
+            let response = companion.trigger(&request).await.map_err(|e| e.0)?;
+            dash.ledger
+                .try_update(|l| l.sent(&response, clicked, expected, &absent));
+            dash.tick_after(clicked + pass_within_ms - now_ms());
+            dash.now.try_set(now_ms());
+            Ok(response)
+        }
     }
 
     /// Starts every panel's connection again, now.

@@ -112,7 +112,10 @@ pub fn Feed() -> impl IntoView {
     let stream = StoredValue::new_local(None::<Stream>);
 
     let on_event: Rc<dyn Fn(FeedEvent)> = Rc::new(move |event| match event {
-        FeedEvent::Line(line) => inbox.update_value(|i| i.push(line)),
+        FeedEvent::Line(line) => {
+            crate::pictures::topology::note_publish(&dash, &line);
+            inbox.update_value(|i| i.push(line));
+        }
         FeedEvent::Dropped { count } => {
             let _ = dropped.try_update(|d| *d += count);
         }
