@@ -186,24 +186,34 @@ fn Banner() -> impl IntoView {
         dash.ledger
             .with(|l| headline(l.broadcasts().last(), limit, now))
     });
-    let shown = move || match head.with(|h| h.verdict) {
-        "PENDING" => "…",
-        "NONE" => "Ready",
-        verdict => verdict,
+    // Redrawn whole when the headline changes: one closure is lighter in
+    // the .wasm than one per attribute.
+    let banner = move || {
+        let h = head.get();
+        let shown = match h.verdict {
+            "PENDING" => "…",
+            "NONE" => "Ready",
+            verdict => verdict,
+        };
+        let (slowest, slowest_ms) = h.slowest.map(|(name, ms)| (name, one_decimal(ms))).unzip();
+        view! {
+            <div
+                class="banner"
+                data-verdict=h.verdict
+                data-seq=h.seq
+                data-slowest=slowest
+                data-slowest-ms=slowest_ms
+            >
+                <strong class="banner-verdict">{shown}</strong>
+                <span class="banner-words">{h.words}</span>
+                <span class="banner-seq">{h.seq.map(|s| format!("#{s}"))}</span>
+            </div>
+        }
     };
+    // The live region stays put while the banner in it is redrawn.
     view! {
-        <section
-            class="banner"
-            role="status"
-            aria-live="polite"
-            data-verdict=move || head.with(|h| h.verdict)
-            data-seq=move || head.with(|h| h.seq)
-            data-slowest=move || head.with(|h| h.slowest.as_ref().map(|s| s.0.clone()))
-            data-slowest-ms=move || head.with(|h| h.slowest.as_ref().map(|s| one_decimal(s.1)))
-        >
-            <strong class="banner-verdict">{shown}</strong>
-            <span class="banner-words">{move || head.with(|h| h.words.clone())}</span>
-            <span class="banner-seq">{move || head.with(|h| h.seq.map(|s| format!("#{s}")))}</span>
+        <section class="banner-region" role="status" aria-live="polite">
+            {banner}
         </section>
     }
 }

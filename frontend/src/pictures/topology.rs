@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use protocol::api::{FeedLine, Status};
 use protocol::backplane::summary::Payload;
-use protocol::broadcast::TestBroadcast;
+use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN};
 
 use super::Point;
 use crate::clock::{now_ms, one_decimal, wall_ms};
@@ -19,10 +19,11 @@ use crate::verdicts::ledger::Sent;
 
 /// Drawing width in user units; the SVG scales to its box.
 pub const WIDTH: i32 = 1000;
-/// Centre x of each column: publisher, Redis, instances, panels.
-const COLUMNS: [i32; 4] = [105, 365, 635, 895];
+/// Centre x of each column: publisher, Redis, instances, panels; the gaps
+/// between them leave room for a hop's time.
+const COLUMNS: [i32; 4] = [80, 360, 630, 920];
 /// A node box's half width and half height.
-const HALF: Point = Point { x: 95, y: 36 };
+const HALF: Point = Point { x: 75, y: 36 };
 /// Vertical pitch of the instance rows.
 const ROW: i32 = 120;
 /// Room above the first row and below the last, for hop labels.
@@ -218,15 +219,13 @@ pub fn Topology() -> impl IntoView {
     });
     let shape = Memo::new(move |_| layout(names.with(Vec::len)));
     let latest = Memo::new(move |_| dash.ledger.with(|l| l.broadcasts().last().cloned()));
-    let redis = move || dash.status.with(|s| redis_key(s.as_ref()));
-    let publisher = move || {
+    let publisher = Signal::derive(move || {
         latest.with(|s| {
             s.as_ref()
-                .map_or(protocol::broadcast::COMPANION_ORIGIN.to_owned(), |s| {
-                    s.origin.clone()
-                })
+                .map_or(COMPANION_ORIGIN.to_owned(), |s| s.origin.clone())
         })
-    };
+    });
+    let redis = Signal::derive(move || dash.status.with(|s| redis_key(s.as_ref())));
     let moving = move || {
         let (layout, names) = (shape.get(), names.get());
         latest
@@ -244,46 +243,71 @@ pub fn Topology() -> impl IntoView {
                 }
             })
         });
-        view! {
-            <text
-                class=move || match ms.get() {
-                    Some(m) if m > limit => "hop late",
-                    Some(_) => "hop",
-                    None => "hop none",
-                }
-                x=at.x
-                y=at.y
-                data-hop=key
-                data-ms=move || ms.get().map(hop_ms)
-            >
-                {move || ms.get().map_or("—".into(), |m| format!("{} ms", hop_ms(m)))}
-            </text>
+        // One closure redraws the whole label: lighter in the .wasm than
+        // one per attribute.
+        move || {
+            let ms = ms.get();
+            let class = match ms {
+                Some(m) if m > limit => "hop late",
+                Some(_) => "hop",
+                None => "hop none",
+            };
+            let text = ms.map_or("—".into(), |m| format!("{} ms", hop_ms(m)));
+            view! {
+                <text class=class x=at.x y=at.y data-hop=key.clone() data-ms=ms.map(hop_ms)>
+                    {text}
+                </text>
+            }
         }
     };
-    let rows = move || {
+    // Edges first, dots over them, boxes over both: a dot slips under a
+    // box on its way through.
+    let graph = move || {
         let layout = shape.get();
-        let rows = names
-            .get()
+        let names = names.get();
+        let edges = names
+            .iter()
+            .zip(layout.instances.iter().zip(&layout.panels))
+            .map(|(name, (&instance, &panel))| {
+                view! {
+                    <path class="edge" d=route(&[layout.redis, instance])/>
+                    <path class="edge" d=route(&[instance, panel])/>
+                    {hop(label(instance, panel), Some(name.clone()))}
+                }
+            })
+            .collect_view();
+        let boxes = names
             .into_iter()
-            .zip(layout.instances.into_iter().zip(layout.panels));
-        rows.map(|(name, (instance, panel))| {
-            let (for_instance, for_panel) = (name.clone(), name.clone());
-            let health =
-                Signal::derive(move || dash.status.with(|s| health_key(s.as_ref(), &for_instance)));
-            let connection = Signal::derive(move || panel_key(dash, &for_panel));
-            view! {
-                <path class="edge" d=route(&[layout.redis, instance])/>
-                <path class="edge" d=route(&[instance, panel])/>
-                {hop(label(instance, panel), Some(name.clone()))}
-                <g class=move || format!("node instance health-{}", health.get()) data-node=name.clone() data-status=health>
-                    {node_box(instance, name.clone(), move || health.get())}
-                </g>
-                <g class=move || format!("node panel status-{}", connection.get()) data-panel-node=name.clone() data-status=connection>
-                    {node_box(panel, "panel", move || connection.get())}
-                </g>
-            }
-        })
-        .collect_view()
+            .zip(layout.instances.iter().zip(&layout.panels))
+            .map(|(name, (&instance, &panel))| {
+                let (for_health, for_panel) = (name.clone(), name.clone());
+                let health = Signal::derive(move || {
+                    dash.status.with(|s| health_key(s.as_ref(), &for_health))
+                });
+                let connection = Signal::derive(move || panel_key(dash, &for_panel));
+                let panel_id = format!("panel:{name}");
+                view! {
+                    {node(instance, "instance", name.clone(), Signal::stored(name), health)}
+                    {node(panel, "panel", panel_id, Signal::stored("panel".into()), connection)}
+                }
+            })
+            .collect_view();
+        view! {
+            <path class="edge" d=route(&[layout.publisher, layout.redis])/>
+            {hop(label(layout.publisher, layout.redis), None)}
+            {edges}
+            <For
+                each=moving
+                key=|dot| dot.key.clone()
+                children=|dot| {
+                    let class = if dot.key.1.is_some() { "hop-dot delivery" } else { "hop-dot publish" };
+                    view! { <circle class=class r="11" style=format!("offset-path: path('{}')", dot.route)/> }
+                }
+            />
+            {node(layout.publisher, "publisher", "publisher".into(), publisher, Signal::stored("publisher"))}
+            {node(layout.redis, "redis", "redis".into(), Signal::stored("Redis".into()), redis)}
+            {boxes}
+        }
     };
     view! {
         <section
@@ -298,48 +322,32 @@ pub fn Topology() -> impl IntoView {
                 role="img"
                 aria-label="The publisher, Redis, each instance and its panel; each hop's time on its edge"
             >
-                {move || {
-                    let layout = shape.get();
-                    view! {
-                        <path class="edge" d=route(&[layout.publisher, layout.redis])/>
-                        {hop(label(layout.publisher, layout.redis), None)}
-                    }
-                }}
-                <For
-                    each=moving
-                    key=|dot| dot.key.clone()
-                    children=|dot| {
-                        let class = if dot.key.1.is_some() { "hop-dot delivery" } else { "hop-dot publish" };
-                        view! { <circle class=class r="11" style=format!("offset-path: path('{}')", dot.route)/> }
-                    }
-                />
-                {move || {
-                    let layout = shape.get();
-                    view! {
-                        <g class="node publisher" data-node="publisher">
-                            {node_box(layout.publisher, publisher, || "publisher")}
-                        </g>
-                        <g class=move || format!("node redis redis-{}", redis()) data-node="redis" data-redis=redis>
-                            {node_box(layout.redis, "Redis", redis)}
-                        </g>
-                    }
-                }}
-                {rows}
+                {graph}
             </svg>
         </section>
     }
 }
 
-/// A node's box at `at`: its title, and a reactive line under it.
-fn node_box<T, S>(at: Point, title: T, sub: impl Fn() -> S + Send + Sync + 'static) -> impl IntoView
-where
-    T: IntoView + 'static,
-    S: IntoView + 'static,
-{
-    view! {
-        <rect x=at.x - HALF.x y=at.y - HALF.y width=2 * HALF.x height=2 * HALF.y rx="12"/>
-        <text class="name" x=at.x y=at.y - 4>{title}</text>
-        <text class="sub" x=at.x y=at.y + 24>{sub}</text>
+/// One node: its box at `at`, its title, and its status under it. The
+/// status colours it (`is-<status>`) and is its `data-status`. One
+/// function for every kind of node, redrawn whole by one closure, keeps
+/// the .wasm to one copy.
+fn node(
+    at: Point,
+    kind: &'static str,
+    id: String,
+    title: Signal<String>,
+    status: Signal<&'static str>,
+) -> impl IntoView {
+    move || {
+        let status = status.get();
+        view! {
+            <g class=format!("node {kind} is-{status}") data-node=id.clone() data-status=status>
+                <rect x=at.x - HALF.x y=at.y - HALF.y width=2 * HALF.x height=2 * HALF.y rx="12"/>
+                <text class="name" x=at.x y=at.y - 4>{title.get()}</text>
+                <text class="sub" x=at.x y=at.y + 24>{status}</text>
+            </g>
+        }
     }
 }
 
@@ -392,10 +400,10 @@ mod tests {
         let a = Point { x: 100, y: 50 };
         let b = Point { x: 400, y: 150 };
         let c = Point { x: 700, y: 150 };
-        assert_eq!(route(&[a, b]), "M195 50 C250 50 250 150 305 150");
+        assert_eq!(route(&[a, b]), "M175 50 C250 50 250 150 325 150");
         assert_eq!(
             route(&[a, b, c]),
-            "M195 50 C250 50 250 150 305 150 L495 150 C550 150 550 150 605 150"
+            "M175 50 C250 50 250 150 325 150 L475 150 C550 150 550 150 625 150"
         );
         assert_eq!(route(&[a]), "");
         assert_eq!(label(a, b), Point { x: 250, y: 88 });
