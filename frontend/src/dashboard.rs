@@ -4,12 +4,15 @@
 //! page that mounts them.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{Audience, DashboardConfig, Hub, Instance, KeyPlacement};
+use protocol::api::{
+    Audience, DashboardConfig, Hub, Instance, KeyPlacement, Status, TriggerRequest, TriggerResponse,
+};
 
 use crate::clock::now_ms;
 use crate::companion::Companion;
@@ -50,6 +53,10 @@ pub struct Dashboard {
     /// What the panels' connections reported since the last animation
     /// frame, applied there at once ([`crate::panels::apply`]).
     pub panel_updates: StoredValue<FrameBatch<PanelUpdate>, LocalStorage>,
+    /// The companion's last `/api/status` answer (`None` until the first):
+    /// the status bar polls it, the topology draws Redis and the
+    /// instances' health from it.
+    pub status: RwSignal<Option<Result<Status, String>>>,
 }
 
 impl Dashboard {
@@ -76,6 +83,7 @@ impl Dashboard {
             panel_updates: StoredValue::new_local(FrameBatch::new(move |updates| {
                 crate::panels::apply(ledger, updates, now_ms(), crate::clock::wall_ms())
             })),
+            status: RwSignal::new(None),
         }
     }
 
@@ -157,6 +165,33 @@ impl Dashboard {
             let result = companion.demo(&path).await;
             error.try_set(result.err().map(|e| format!("{path}: {e}")));
         });
+    }
+
+    /// Sends one test broadcast as `request` says, timed from now (the
+    /// click, or the key press), and records it in the ledger: the panels
+    /// connected now must receive it. Resolves with the companion's answer.
+    pub fn broadcast(
+        &self,
+        request: TriggerRequest,
+    ) -> impl Future<Output = Result<TriggerResponse, String>> + 'static {
+        let clicked = now_ms();
+        // The panels of the hub it goes to (the first when none is named).
+        let hub = request
+            .hub
+            .clone()
+            .unwrap_or_else(|| self.hubs().swap_remove(0).name);
+        let (expected, absent) = self.panels_by_connection(Some(&hub));
+        let pass_within_ms = self.config.with_value(|c| c.thresholds.pass_within_ms) as f64;
+        let companion = self.companion.get_value();
+        let dash = *self;
+        async move {
+            let response = companion.trigger(&request).await.map_err(|e| e.0)?;
+            dash.ledger
+                .try_update(|l| l.sent(&response, clicked, expected, &absent));
+            dash.tick_after(clicked + pass_within_ms - now_ms());
+            dash.now.try_set(now_ms());
+            Ok(response)
+        }
     }
 
     /// Starts every panel's connection again, now.

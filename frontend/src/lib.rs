@@ -19,6 +19,8 @@
 //! * [`status_bar`] polls the companion's view of Redis and the instances;
 //!   [`canary`] shows the companion's always-on canary when it runs one;
 //!   [`export`] downloads the session as JSON.
+//! * [`pictures`] draws the session for a room: the topology with each
+//!   hop's time, latency over time, and presentation mode.
 //! * [`dashboard`] is the state they all share (the page provides it as a
 //!   context), [`companion`] the companion's HTTP API, [`instances`] the list of
 //!   instances (config, query, saved), [`clock`] the page's clocks, and
@@ -40,6 +42,7 @@ pub mod frame;
 pub mod instances;
 pub mod keys;
 pub mod panels;
+pub mod pictures;
 pub mod signalr;
 pub mod status_bar;
 pub mod verdicts;

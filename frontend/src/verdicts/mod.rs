@@ -77,7 +77,6 @@ pub fn TestBroadcastControl() -> impl IntoView {
     let config = dash.config.get_value();
     let hubs = dash.hubs();
     let modes = config.trigger_modes.clone();
-    let pass_within_ms = config.thresholds.pass_within_ms as f64;
     let mode = RwSignal::new(modes.first().copied().unwrap_or(TriggerMode::Redis));
     // In `instance` mode: which of the companion's instances sends it.
     let senders: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
@@ -92,9 +91,6 @@ pub fn TestBroadcastControl() -> impl IntoView {
     aim.reset(&hubs[0]);
     let state = RwSignal::new(Trigger::Idle);
     let send = move |_| {
-        let clicked = now_ms();
-        let hub = aim.hub.get_untracked();
-        let (expected, absent) = dash.panels_by_connection(Some(&hub));
         let chosen = mode.get_untracked();
         let mut request = TriggerRequest {
             mode: Some(chosen),
@@ -108,20 +104,12 @@ pub fn TestBroadcastControl() -> impl IntoView {
             return;
         }
         state.set(Trigger::Sending(chosen));
-        let companion = dash.companion.get_value();
+        let sending = dash.broadcast(request);
         spawn_local(async move {
-            match companion.trigger(&request).await {
-                Ok(response) => {
-                    dash.ledger
-                        .try_update(|l| l.sent(&response, clicked, expected, &absent));
-                    dash.tick_after(clicked + pass_within_ms - now_ms());
-                    dash.now.try_set(now_ms());
-                    state.try_set(Trigger::Sent(response));
-                }
-                Err(e) => {
-                    let _ = state.try_set(Trigger::Failed(e.0));
-                }
-            }
+            let _ = state.try_set(match sending.await {
+                Ok(response) => Trigger::Sent(response),
+                Err(e) => Trigger::Failed(e),
+            });
         });
     };
     let words = move || match state.get() {
