@@ -297,7 +297,7 @@ impl FeedEvent {
     /// `FeedEvent`, but a line (nearly every event) goes straight to
     /// [`FeedLine`]: serde reads an internally tagged enum by buffering the
     /// whole event first, which in the page's WebAssembly costs a second
-    /// copy of every line type's decoder (about 14 KB).
+    /// copy of every line type's decoder (about 16 KB).
     pub fn decode(name: &str, data: &str) -> Option<Self> {
         let line = || serde_json::from_str(data).ok().map(Self::Line);
         if name == Self::NAMES[0] {
