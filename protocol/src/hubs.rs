@@ -14,41 +14,49 @@ use crate::broadcast::NAVIGATION_EVENT;
 /// The navigation hub's short name, the default hub.
 pub const NAVIGATION: &str = "navigation";
 
-/// One Conduit hub, as constants.
-struct Profile {
+/// One Conduit hub, as constants (the stand-in's profiles read theirs
+/// from here, so a hub's name, path and type are written once).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConduitHub {
     /// Short name.
-    name: &'static str,
+    pub name: &'static str,
     /// Path on the instance.
-    path: &'static str,
+    pub path: &'static str,
     /// `typeof(THub).FullName`.
-    hub_type: &'static str,
+    pub hub_type: &'static str,
     /// What a test broadcast is sent as.
-    broadcast: &'static str,
+    pub broadcast: &'static str,
     /// Its default group, `None` for every connection of the hub.
-    group: Option<&'static str>,
+    pub group: Option<&'static str>,
     /// Whether connecting takes a key.
-    key_required: bool,
+    pub key_required: bool,
 }
 
+/// Conduit's anonymous `NavigationStateHub`.
+pub const NAVIGATION_HUB: ConduitHub = ConduitHub {
+    name: NAVIGATION,
+    path: "/hubs/navigation-state",
+    hub_type: CONDUIT_HUB,
+    broadcast: NAVIGATION_EVENT,
+    group: Some(NAVIGATION_GROUP),
+    key_required: false,
+};
+
+/// Conduit's `SystemNotificationHub`, a `SecureHub` (virtual key).
+pub const NOTIFICATIONS_HUB: ConduitHub = ConduitHub {
+    name: "notifications",
+    path: "/hubs/notifications",
+    hub_type: "ConduitLLM.Http.Hubs.SystemNotificationHub",
+    broadcast: "SystemAnnouncement",
+    group: None,
+    key_required: true,
+};
+
 /// Every hub Conduit serves, navigation first.
-const PROFILES: [Profile; 8] = [
-    Profile {
-        name: NAVIGATION,
-        path: "/hubs/navigation-state",
-        hub_type: CONDUIT_HUB,
-        broadcast: NAVIGATION_EVENT,
-        group: Some(NAVIGATION_GROUP),
-        key_required: false,
-    },
-    Profile {
-        name: "notifications",
-        path: "/hubs/notifications",
-        hub_type: "ConduitLLM.Http.Hubs.SystemNotificationHub",
-        broadcast: "SystemAnnouncement",
-        group: None,
-        key_required: true,
-    },
-    Profile {
+const PROFILES: [ConduitHub; 8] = [
+    NAVIGATION_HUB,
+    NOTIFICATIONS_HUB,
+    ConduitHub {
         name: "tasks",
         path: "/hubs/tasks",
         hub_type: "ConduitLLM.Http.Hubs.TaskHub",
@@ -56,7 +64,7 @@ const PROFILES: [Profile; 8] = [
         group: None,
         key_required: true,
     },
-    Profile {
+    ConduitHub {
         name: "image-generation",
         path: "/hubs/image-generation",
         hub_type: "ConduitLLM.Http.Hubs.ImageGenerationHub",
@@ -64,7 +72,7 @@ const PROFILES: [Profile; 8] = [
         group: None,
         key_required: true,
     },
-    Profile {
+    ConduitHub {
         name: "video-generation",
         path: "/hubs/video-generation",
         hub_type: "ConduitLLM.Http.Hubs.VideoGenerationHub",
@@ -72,7 +80,7 @@ const PROFILES: [Profile; 8] = [
         group: None,
         key_required: true,
     },
-    Profile {
+    ConduitHub {
         name: "spend",
         path: "/hubs/spend",
         hub_type: "ConduitLLM.Http.Hubs.SpendNotificationHub",
@@ -80,7 +88,7 @@ const PROFILES: [Profile; 8] = [
         group: None,
         key_required: true,
     },
-    Profile {
+    ConduitHub {
         name: "webhooks",
         path: "/hubs/webhooks",
         hub_type: "ConduitLLM.Http.Hubs.WebhookDeliveryHub",
@@ -88,7 +96,7 @@ const PROFILES: [Profile; 8] = [
         group: None,
         key_required: true,
     },
-    Profile {
+    ConduitHub {
         name: "admin-notifications",
         path: "/hubs/admin-notifications",
         hub_type: "ConduitLLM.Admin.Hubs.AdminNotificationHub",

@@ -2,9 +2,11 @@
 //! one of Conduit's (docs/CONDUIT.md §1–§2 and §6): where it is mapped, its
 //! type name (the middle of its backplane channels), who may connect, the
 //! groups a connection joins, what its server sends and which methods
-//! clients may call.
+//! clients may call. Name, path and type come from [`protocol::hubs`], the
+//! list the companion and the page use.
 
 use protocol::backplane::Channels;
+use protocol::hubs;
 
 /// A method clients may invoke on a hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +79,10 @@ impl Profile {
 /// Conduit's anonymous `NavigationStateHub` (docs/CONDUIT.md §1–§2): the
 /// stand-in's default, and exactly what it served before profiles.
 pub const NAVIGATION: Profile = Profile {
-    name: "navigation",
-    path: "/hubs/navigation-state",
-    type_name: protocol::backplane::CONDUIT_HUB,
-    requires_key: false,
+    name: hubs::NAVIGATION_HUB.name,
+    path: hubs::NAVIGATION_HUB.path,
+    type_name: hubs::NAVIGATION_HUB.hub_type,
+    requires_key: hubs::NAVIGATION_HUB.key_required,
     groups_on_connect: &[protocol::backplane::NAVIGATION_GROUP],
     audience: Audience::Group(protocol::backplane::NAVIGATION_GROUP),
     events: &[protocol::broadcast::NAVIGATION_EVENT],
@@ -97,10 +99,10 @@ pub const NAVIGATION: Profile = Profile {
 /// Its own methods (preferences, the `On{type}` sends to the key's group)
 /// are not modelled: invoking them says the method does not exist.
 pub const NOTIFICATIONS: Profile = Profile {
-    name: "notifications",
-    path: "/hubs/notifications",
-    type_name: "ConduitLLM.Http.Hubs.SystemNotificationHub",
-    requires_key: true,
+    name: hubs::NOTIFICATIONS_HUB.name,
+    path: hubs::NOTIFICATIONS_HUB.path,
+    type_name: hubs::NOTIFICATIONS_HUB.hub_type,
+    requires_key: hubs::NOTIFICATIONS_HUB.key_required,
     groups_on_connect: &[],
     audience: Audience::All,
     events: &[
