@@ -206,3 +206,11 @@ test('A broadcast to each hub reaches only that hub\'s panel', async () => {
   await broadcastOnlyTo('navigation', NAV, NOTE);
   await page.screenshot({ path: shot('hubs-broadcasts'), fullPage: true });
 });
+
+test('The status bar shows each hub on the prefix: both hubs with their connections', async () => {
+  // Both panels are connected by now: one connection channel per hub.
+  await waitInPage('a status chip per hub, each with a connection', () =>
+    ['navigation', 'notifications'].every((h) =>
+      /: 1 servers · [1-9]\d* connections/.test(document.querySelector(`[data-hub-traffic="${h}"]`)?.textContent ?? '')),
+  undefined, 15_000);
+});

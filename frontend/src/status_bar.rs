@@ -1,12 +1,13 @@
 //! The status bar: the companion's view of Redis (ping, version, memory,
-//! clients, subscribers, live servers) and each instance's health, polled
+//! clients, subscribers, live servers; with several hubs each hub's
+//! traffic, on a cluster each node) and each instance's health, polled
 //! every few seconds; in demo mode, Redis Stop and Start.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{routes, DemoAction, InstanceHealth};
+use protocol::api::{routes, DemoAction, HubTraffic, InstanceHealth, RedisNodeStatus};
 
 use crate::clock::{millis, one_decimal};
 use crate::dashboard::Dashboard;
@@ -65,6 +66,8 @@ pub fn StatusBar(
                 <span class="chip" title="connection channels: browser connections on all instances">
                     "hub connections " {opt(r.connection_channels.map(|n| n.to_string()))}
                 </span>
+                {(r.hubs.len() > 1).then(|| r.hubs.into_iter().map(hub_chip).collect_view())}
+                {r.nodes.into_iter().map(node_chip).collect_view()}
                 {s.instances.into_iter().map(health_chip).collect_view()}
             }
             .into_any()
@@ -102,4 +105,39 @@ fn health_chip(h: InstanceHealth) -> impl IntoView {
             {text}
         </span>
     }
+}
+
+/// One hub on the prefix, shown when there are several: its live servers
+/// and connections, with its groups and users in the tooltip.
+fn hub_chip(t: HubTraffic) -> impl IntoView {
+    let name = t.name.unwrap_or_else(|| t.hub_type.clone());
+    let text = format!(
+        "{name}: {} servers · {} connections · {} groups · {} users",
+        t.live_servers.len(),
+        t.connections,
+        t.groups.len(),
+        t.users.len()
+    );
+    let title = format!(
+        "{}\ngroups: {}\nusers: {}",
+        t.hub_type,
+        t.groups.join(", "),
+        t.users.join(", ")
+    );
+    view! { <span class="chip" data-hub-traffic=name title=title>{text}</span> }
+}
+
+/// One Redis node of a cluster or Sentinel set.
+fn node_chip(n: RedisNodeStatus) -> impl IntoView {
+    let text = match (&n.error, n.ping_ms) {
+        (Some(e), _) => format!("{} down: {e}", n.address),
+        (None, ping) => format!(
+            "{} {} · ping {}",
+            n.address,
+            n.role.as_deref().unwrap_or("?"),
+            ping.map_or("?".into(), millis)
+        ),
+    };
+    let class = if n.reachable { "chip good" } else { "chip bad" };
+    view! { <span class=class data-redis-node=n.address>{text}</span> }
 }
