@@ -58,9 +58,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   fi
 fi
 
-# Node packages: the reference SignalR client for interop tests, and npm's
+# Node packages: the reference SignalR client (and its MessagePack protocol)
+# for interop tests, and npm's
 # binaryen for wasm-opt (Debian's binaryen 108 produces modules that break).
 if [ ! -x "$root/node_modules/.bin/wasm-opt" ] || [ ! -d "$root/node_modules/@microsoft/signalr" ] ||
+  [ ! -d "$root/node_modules/@microsoft/signalr-protocol-msgpack" ] ||
   [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
   say "npm ci"
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)

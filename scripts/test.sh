@@ -25,6 +25,11 @@ cargo clippy -p signalscope-protocol -p signalscope-frontend --target wasm32-unk
 step "build the dashboard (trunk, offline)"
 bash scripts/build-dashboard.sh
 
+step "dashboard .wasm size"
+# Issue 12's goal is 200000 B gzipped; the build is not there yet
+# (docs/BENCHMARKS.md), so this ceiling only stops it growing: lower it as cuts land.
+bash scripts/wasm-size.sh 330000
+
 step "cargo test (native)"
 cargo test --workspace --locked
 

@@ -16,6 +16,9 @@ use crate::export;
 use crate::feed::Feed;
 use crate::instances::{self, parse_instance, Saved};
 use crate::panels::Panel;
+use crate::pictures::latency::LatencyChart;
+use crate::pictures::present::{self, Presentation, PresentationToggle};
+use crate::pictures::topology::Topology;
 use crate::status_bar::StatusBar;
 use crate::verdicts::{TestBroadcastControl, Verdicts};
 
@@ -76,13 +79,16 @@ fn Board(
         config.thresholds.server_timeout_ms / 1000
     );
     let demo_redis = config.demo.as_ref().is_some_and(|d| d.redis);
+    let present = RwSignal::new(present::asked_in_query());
 
     view! {
+        <div class=move || if present.get() { "board present" } else { "board" }>
         <header class="topbar">
             <h1>"signalscope"</h1>
             <div class="toolbar" role="toolbar" aria-label="Dashboard actions">
                 <TestBroadcastControl/>
                 <button type="button" on:click=reconnect_all>"Reconnect All"</button>
+                <PresentationToggle present/>
                 <label class="switch" title="Official policy: retries at 0, 2, 10 and 30 s, then gives up">
                     <input
                         type="checkbox"
@@ -103,19 +109,37 @@ fn Board(
         </header>
         <StatusBar demo_redis/>
         <main>
+            <Presentation present/>
             <div class="panels">
                 <For
-                    each=move || dash.instances.get()
-                    key=|i| (i.name.clone(), i.url.clone())
-                    children=|instance| view! { <Panel instance/> }
+                    each=move || {
+                        let hubs = dash.hubs();
+                        dash.instances
+                            .get()
+                            .into_iter()
+                            .flat_map(|i| {
+                                hubs.iter()
+                                    .filter(|h| i.serves(&h.name))
+                                    .map(|h| (i.clone(), h.clone()))
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect::<Vec<_>>()
+                    }
+                    key=|(i, h)| (i.name.clone(), i.url.clone(), h.name.clone())
+                    children=|(instance, hub)| view! { <Panel instance hub/> }
                 />
             </div>
             <p class="note" data-explains="missed">{crate::panels::MISSED_EXPLAINED}</p>
+            <div class="pictures">
+                <Topology/>
+                <LatencyChart/>
+            </div>
             <AddInstance/>
             <Verdicts/>
             <Canary/>
             <Feed/>
         </main>
+        </div>
     }
 }
 

@@ -4,12 +4,15 @@
 //! page that mounts them.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{DashboardConfig, Instance};
+use protocol::api::{
+    Audience, DashboardConfig, Hub, Instance, KeyPlacement, Status, TriggerRequest, TriggerResponse,
+};
 
 use crate::clock::now_ms;
 use crate::companion::Companion;
@@ -50,6 +53,10 @@ pub struct Dashboard {
     /// What the panels' connections reported since the last animation
     /// frame, applied there at once ([`crate::panels::apply`]).
     pub panel_updates: StoredValue<FrameBatch<PanelUpdate>, LocalStorage>,
+    /// The companion's last `/api/status` answer (`None` until the first):
+    /// the status bar polls it, the topology draws Redis and the
+    /// instances' health from it.
+    pub status: RwSignal<Option<Result<Status, String>>>,
 }
 
 impl Dashboard {
@@ -76,23 +83,51 @@ impl Dashboard {
             panel_updates: StoredValue::new_local(FrameBatch::new(move |updates| {
                 crate::panels::apply(ledger, updates, now_ms(), crate::clock::wall_ms())
             })),
+            status: RwSignal::new(None),
         }
     }
 
-    /// Names of the panels connected right now.
-    pub fn connected_panels(&self) -> Vec<String> {
-        self.panels_by_connection().0
+    /// Every hub, in order; a companion older than `hubs` gives one, its
+    /// `hub_path` with its `events`.
+    pub fn hubs(&self) -> Vec<Hub> {
+        self.config.with_value(|c| {
+            if !c.hubs.is_empty() {
+                return c.hubs.clone();
+            }
+            vec![Hub {
+                name: "hub".into(),
+                path: c.hub_path.clone(),
+                hub_type: String::new(),
+                events: c.events.clone(),
+                audience: Audience::All,
+                key_required: false,
+                auth: KeyPlacement::Bearer,
+            }]
+        })
     }
 
-    /// The panels' names, split into connected and not.
-    pub fn panels_by_connection(&self) -> (Vec<String>, Vec<String>) {
+    /// A panel's name in verdicts and counts: the instance's alone while
+    /// there is one hub (as before hubs), `instance/hub` with several.
+    pub fn panel_name(&self, instance: &str, hub: &str) -> String {
+        match self.config.with_value(|c| c.hubs.len() > 1) {
+            true => format!("{instance}/{hub}"),
+            false => instance.to_owned(),
+        }
+    }
+
+    /// The names of `hub`'s panels (every panel's for `None`), split into
+    /// connected and not.
+    pub fn panels_by_connection(&self, hub: Option<&str>) -> (Vec<String>, Vec<String>) {
         self.panels.with_value(|panels| {
-            let (up, down): (Vec<_>, Vec<_>) = panels.iter().partition(|p| {
-                p.state
-                    .status
-                    .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
-            });
-            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.instance.name.clone()).collect();
+            let (up, down): (Vec<_>, Vec<_>) = panels
+                .iter()
+                .filter(|p| hub.is_none_or(|h| p.hub == h))
+                .partition(|p| {
+                    p.state
+                        .status
+                        .with_untracked(|s| matches!(s, ConnectionStatus::Connected { .. }))
+                });
+            let names = |v: Vec<&PanelEntry>| v.iter().map(|p| p.name.clone()).collect();
             (names(up), names(down))
         })
     }
@@ -130,6 +165,33 @@ impl Dashboard {
             let result = companion.demo(&path).await;
             error.try_set(result.err().map(|e| format!("{path}: {e}")));
         });
+    }
+
+    /// Sends one test broadcast as `request` says, timed from now (the
+    /// click, or the key press), and records it in the ledger: the panels
+    /// connected now must receive it. Resolves with the companion's answer.
+    pub fn broadcast(
+        &self,
+        request: TriggerRequest,
+    ) -> impl Future<Output = Result<TriggerResponse, String>> + 'static {
+        let clicked = now_ms();
+        // The panels of the hub it goes to (the first when none is named).
+        let hub = request
+            .hub
+            .clone()
+            .unwrap_or_else(|| self.hubs().swap_remove(0).name);
+        let (expected, absent) = self.panels_by_connection(Some(&hub));
+        let pass_within_ms = self.config.with_value(|c| c.thresholds.pass_within_ms) as f64;
+        let companion = self.companion.get_value();
+        let dash = *self;
+        async move {
+            let response = companion.trigger(&request).await.map_err(|e| e.0)?;
+            dash.ledger
+                .try_update(|l| l.sent(&response, clicked, expected, &absent));
+            dash.tick_after(clicked + pass_within_ms - now_ms());
+            dash.now.try_set(now_ms());
+            Ok(response)
+        }
     }
 
     /// Starts every panel's connection again, now.

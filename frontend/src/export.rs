@@ -22,7 +22,8 @@ pub fn session(dash: &Dashboard) -> Value {
                     .messages
                     .with_untracked(|m| m.iter().rev().cloned().collect());
                 json!({
-                    "name": p.instance.name,
+                    "name": p.name,
+                    "hub": p.hub,
                     "url": p.instance.url,
                     "status": p.state.status.with_untracked(|s| s.key()),
                     "connectionId": p.state.connection_id.get_untracked(),

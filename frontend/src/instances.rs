@@ -72,6 +72,7 @@ pub fn parse_instance(value: &str) -> Option<Instance> {
     Some(Instance {
         name: name.unwrap_or(authority).trim().to_owned(),
         url: url.to_owned(),
+        hubs: Vec::new(),
     })
 }
 
@@ -126,6 +127,7 @@ mod tests {
         Instance {
             name: name.into(),
             url: url.into(),
+            hubs: Vec::new(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{routes, DemoAction, InstanceHealth, Status};
+use protocol::api::{routes, DemoAction, InstanceHealth};
 
 use crate::clock::{millis, one_decimal};
 use crate::dashboard::Dashboard;
@@ -21,7 +21,7 @@ pub fn StatusBar(
     demo_redis: bool,
 ) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let status: RwSignal<Option<Result<Status, String>>> = RwSignal::new(None);
+    let status = dash.status;
     let poll = move || {
         let companion = dash.companion.get_value();
         spawn_local(async move {

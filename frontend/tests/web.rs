@@ -73,6 +73,8 @@ fn config() -> DashboardConfig {
             request_state: "RequestCurrentState".into(),
             state_reply: "StateUpdateRequested".into(),
         },
+        hubs: vec![protocol::hubs::navigation()],
+        hub_keys: vec![],
         thresholds: Thresholds {
             pass_within_ms: 50,
             server_timeout_ms: 60_000,
@@ -105,6 +107,7 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
         receivers: Some(2),
         channel_subscribers: None,
         instance: None,
+        hub: None,
     }
 }
 
@@ -151,6 +154,7 @@ async fn unreachable_instance_is_retried_with_fallback() {
         let instance = Instance {
             name: "ghost".into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         };
         provide_context(dashboard(vec![instance.clone()]));
         view! { <Panel instance/> }
@@ -315,6 +319,7 @@ async fn demo_mode_offers_instance_controls() {
         let instances = ["owned", "foreign"].map(|name| Instance {
             name: name.into(),
             url: "http://127.0.0.1:9".into(),
+            hubs: Vec::new(),
         });
         provide_context(Dashboard::new(
             demo_config,
@@ -441,6 +446,7 @@ fn start_client(hub_url: &str) -> (HubClient, Rc<RefCell<Vec<ClientEvent>>>) {
             liveness: Liveness::CLIENT_DEFAULT,
             request_state: "RequestCurrentState".into(),
             retry_forever: Rc::new(Cell::new(false)),
+            credential: Rc::new(RefCell::new(None)),
         },
         {
             let events = events.clone();
@@ -579,5 +585,231 @@ async fn connection_talks_like_the_official_client() {
     })
     .await;
     drop(client);
+    restore_page();
+}
+
+/// Two instances, `api-1` and `api-2`, shown on a fresh dashboard that
+/// `view` is mounted with; returns what [`mount_with_dashboard`] does.
+async fn mount_with_two_instances<N: IntoView>(
+    view: impl FnOnce() -> N + 'static,
+) -> (HtmlElement, Dashboard, UnmountHandle<N::State>) {
+    let (root, dash, handle) = mount_with_dashboard(view).await;
+    dash.instances.set(
+        ["api-1", "api-2"]
+            .map(|name| Instance::new(name, "http://127.0.0.1:9"))
+            .to_vec(),
+    );
+    leptos::task::tick().await;
+    (root, dash, handle)
+}
+
+/// An attribute of the first element matching `selector` under `root`.
+fn attr(root: &HtmlElement, selector: &str, name: &str) -> Option<String> {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("nothing matches {selector}"))
+        .get_attribute(name)
+}
+
+/// The topology writes each hop's time on its edge and in `data-ms` (the
+/// PUBLISH the feed saw, the arrival at each panel), and sends a dot only
+/// along the hops that happened.
+#[wasm_bindgen_test]
+async fn topology_writes_each_hop_on_its_edge() {
+    use signalscope_frontend::pictures::topology::Topology;
+    let (root, dash, _handle) = mount_with_two_instances(|| view! { <Topology/> }).await;
+    let both = vec!["api-1".to_owned(), "api-2".to_owned()];
+    dash.ledger.update(|l| {
+        l.sent(&response("x", 3), 100.0, both, &[]);
+        l.published("x", 102.5);
+        l.arrived("api-1", &TestBroadcast::new("x", 3, 0, "companion"), 110.0);
+    });
+    leptos::task::tick().await;
+    assert_eq!(attr(&root, ".topology", "data-seq").as_deref(), Some("3"));
+    assert_eq!(
+        attr(&root, "[data-hop='publish']", "data-ms").as_deref(),
+        Some("2.5")
+    );
+    assert_eq!(
+        attr(&root, "[data-hop='api-1']", "data-ms").as_deref(),
+        Some("10.0")
+    );
+    assert_eq!(attr(&root, "[data-hop='api-2']", "data-ms"), None);
+    let label = root.query_selector("[data-hop='api-1']").unwrap().unwrap();
+    assert_eq!(label.text_content().as_deref(), Some("10.0 ms"));
+    let dots = run_js(
+        "return [...document.querySelectorAll('.topology .hop-dot')].map((d) => d.getAttribute('class')).join();",
+    );
+    assert_eq!(
+        dots.as_string().as_deref(),
+        Some("hop-dot publish,hop-dot delivery")
+    );
+}
+
+/// Redis is drawn down or up, and each instance by its health, as the
+/// companion's last status says.
+#[wasm_bindgen_test]
+async fn topology_draws_redis_and_health_from_the_status() {
+    use protocol::api::{InstanceHealth, RedisStatus, Status};
+    use signalscope_frontend::pictures::topology::Topology;
+    let (root, dash, _handle) = mount_with_two_instances(|| view! { <Topology/> }).await;
+    assert_eq!(
+        attr(&root, "[data-node='redis']", "data-status").as_deref(),
+        Some("unknown")
+    );
+    let status = |up: bool| Status {
+        redis: RedisStatus {
+            reachable: up,
+            ..Default::default()
+        },
+        instances: vec![InstanceHealth {
+            name: "api-1".into(),
+            url: String::new(),
+            http_status: up.then_some(200),
+            status: up.then(|| "Healthy".into()),
+            duration_ms: None,
+            checks: serde_json::Value::Null,
+            error: (!up).then(|| "connection refused".into()),
+        }],
+    };
+    dash.status.set(Some(Ok(status(false))));
+    leptos::task::tick().await;
+    assert_eq!(
+        attr(&root, "[data-node='redis']", "data-status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(
+        attr(&root, "[data-node='api-1']", "data-status").as_deref(),
+        Some("down")
+    );
+    dash.status.set(Some(Ok(status(true))));
+    leptos::task::tick().await;
+    assert_eq!(
+        attr(&root, "[data-node='redis']", "data-status").as_deref(),
+        Some("up")
+    );
+    assert_eq!(
+        attr(&root, "[data-node='api-1']", "data-status").as_deref(),
+        Some("healthy")
+    );
+    assert_eq!(
+        attr(&root, "[data-node='api-2']", "data-status").as_deref(),
+        Some("unknown")
+    );
+}
+
+/// The latency chart draws a line per instance from its arrivals, the
+/// threshold from the config, and the last value in the legend.
+#[wasm_bindgen_test]
+async fn latency_chart_draws_lines_and_the_threshold() {
+    use signalscope_frontend::pictures::latency::LatencyChart;
+    let (root, dash, _handle) = mount_with_two_instances(|| view! { <LatencyChart/> }).await;
+    let now = dash.now.get_untracked();
+    let both = vec!["api-1".to_owned(), "api-2".to_owned()];
+    dash.ledger.update(|l| {
+        l.sent(&response("x", 1), now - 20_000.0, both.clone(), &[]);
+        l.sent(&response("y", 2), now - 1_000.0, both, &[]);
+        for (id, seq, at) in [("x", 1, now - 19_990.0), ("y", 2, now - 988.0)] {
+            l.arrived("api-1", &TestBroadcast::new(id, seq, 0, "companion"), at);
+        }
+    });
+    leptos::task::tick().await;
+    assert_eq!(
+        attr(&root, "[data-series='api-1']", "data-points").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        attr(&root, "[data-series='api-2']", "data-points").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        attr(&root, "[data-threshold-ms]", "data-threshold-ms").as_deref(),
+        Some("50")
+    );
+    assert_eq!(
+        attr(&root, "[data-legend='api-1'] .last", "data-last-ms").as_deref(),
+        Some("12.0")
+    );
+    assert_eq!(
+        attr(&root, "[data-legend='api-2'] .last", "data-last-ms"),
+        None
+    );
+}
+
+/// The presentation banner gives the latest verdict and its slowest panel.
+#[wasm_bindgen_test]
+async fn presentation_banner_names_the_slowest() {
+    use signalscope_frontend::pictures::present::Presentation;
+    let present = RwSignal::new(true);
+    let (root, dash, _handle) =
+        mount_with_dashboard(move || view! { <Presentation present/> }).await;
+    assert_eq!(
+        attr(&root, ".banner", "data-verdict").as_deref(),
+        Some("NONE")
+    );
+    let both = vec!["api-1".to_owned(), "api-2".to_owned()];
+    dash.ledger.update(|l| {
+        l.sent(&response("x", 5), 0.0, both, &[]);
+        l.arrived("api-1", &TestBroadcast::new("x", 5, 0, "companion"), 4.0);
+        l.arrived("api-2", &TestBroadcast::new("x", 5, 0, "companion"), 9.0);
+    });
+    dash.now.set(1_000.0);
+    leptos::task::tick().await;
+    assert_eq!(
+        attr(&root, ".banner", "data-verdict").as_deref(),
+        Some("PASS")
+    );
+    assert_eq!(
+        attr(&root, ".banner", "data-slowest").as_deref(),
+        Some("api-2")
+    );
+    assert_eq!(
+        attr(&root, ".banner", "data-slowest-ms").as_deref(),
+        Some("9.0")
+    );
+    present.set(false);
+    leptos::task::tick().await;
+    assert!(root.query_selector(".banner").unwrap().is_none());
+}
+
+/// In presentation mode `b` sends a test broadcast whose verdict the banner
+/// shows, a `b` typed into a field does not, and `Esc` leaves.
+#[wasm_bindgen_test]
+async fn presentation_keys_broadcast_and_leave() {
+    use signalscope_frontend::pictures::present::Presentation;
+    fake_fetch(&[serde_json::to_value(response("k", 9)).unwrap()]);
+    let present = RwSignal::new(true);
+    let (root, _dash, _handle) =
+        mount_with_dashboard(move || view! { <Presentation present/> }).await;
+    let key = |target: &str, key: &str| {
+        run_js(&format!(
+            "{target}.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{key}', bubbles: true }}));"
+        ))
+    };
+    key(
+        "document.body.appendChild(document.createElement('input'))",
+        "b",
+    );
+    run_js("document.querySelectorAll('body > input').forEach((e) => e.remove());");
+    key("document.body", "b");
+    eventually(5_000.0, "the banner to show broadcast #9", || {
+        attr(&root, ".banner", "data-seq").as_deref() == Some("9")
+    })
+    .await;
+    let posts = run_js("return JSON.stringify(globalThis.__negotiates.map((r) => r.url));");
+    let posts: Vec<String> = serde_json::from_str(&posts.as_string().unwrap()).unwrap();
+    assert_eq!(posts.len(), 1, "one broadcast, not one per key: {posts:?}");
+    assert!(
+        posts[0].ends_with(protocol::api::routes::TRIGGER),
+        "{posts:?}"
+    );
+    // Nobody was connected at the key press: nothing to prove, FAIL.
+    assert_eq!(
+        attr(&root, ".banner", "data-verdict").as_deref(),
+        Some("FAIL")
+    );
+    key("document.body", "Escape");
+    leptos::task::tick().await;
+    assert!(!present.get_untracked());
     restore_page();
 }

@@ -1,6 +1,7 @@
-//! The splitter never panics, and what it yields never exceeds its limit.
+//! The splitters never panic, and what they yield never exceeds the limit.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use protocol::msgpack::LengthPrefixSplitter;
 use protocol::RecordSplitter;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,6 +10,12 @@ fuzz_target!(|data: &[u8]| {
     for chunk in data.chunks(7) {
         if let Ok(records) = s.push(chunk) {
             assert!(records.iter().all(|r| r.len() <= 1024));
+        }
+    }
+    let mut s = LengthPrefixSplitter::new(1024);
+    for chunk in data.chunks(7) {
+        if let Ok(payloads) = s.push(chunk) {
+            assert!(payloads.iter().all(|p| p.len() < 1024));
         }
     }
 });

@@ -8,6 +8,7 @@ use protocol::HubMessage;
 fuzz_target!(|data: &[u8]| {
     let _ = HandshakeRequest::parse(data);
     let _ = HandshakeResponse::parse(data);
+    let _ = protocol::msgpack::parse(data);
     if let Ok(m) = HubMessage::parse(data) {
         let again = HubMessage::parse(m.to_json().as_bytes()).expect("re-encoded message parses");
         assert_eq!(again, m);

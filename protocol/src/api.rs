@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backplane::Summary;
+use crate::backplane::{ChannelKind, Channels, Summary};
 
 /// The companion's route paths; the router mounts them and the page calls them.
 pub mod routes {
@@ -51,10 +51,20 @@ pub mod routes {
 pub struct DashboardConfig {
     /// The instances to open a panel for.
     pub instances: Vec<Instance>,
-    /// Hub path appended to each instance URL (`/hubs/navigation-state`).
+    /// The first hub's path (`/hubs/navigation-state`), for pages older
+    /// than [`Self::hubs`].
     pub hub_path: String,
-    /// Event names the hub uses.
+    /// The first hub's event names, for pages older than [`Self::hubs`].
     pub events: EventNames,
+    /// Every hub: a panel per instance and hub (an instance's
+    /// [`Instance::hubs`] may narrow it). Empty from an older companion:
+    /// then the one hub is `hub_path` with `events`.
+    #[serde(default)]
+    pub hubs: Vec<Hub>,
+    /// Keys from the companion's config, present only when the operator
+    /// opted in (`--expose-hub-keys`, which needs `--token`).
+    #[serde(default)]
+    pub hub_keys: Vec<HubKey>,
     /// Timing thresholds for verdicts and liveness.
     pub thresholds: Thresholds,
     /// Trigger modes this companion offers, default first.
@@ -80,6 +90,164 @@ pub struct Instance {
     pub name: String,
     /// Base URL (`http://127.0.0.1:5000`).
     pub url: String,
+    /// The hubs it serves, by [`Hub::name`]; empty means every hub (an
+    /// Admin API instance serves other hubs than a Core API one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hubs: Vec<String>,
+}
+
+impl Instance {
+    /// An instance serving every hub.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            hubs: Vec::new(),
+        }
+    }
+
+    /// Whether it serves the hub called `hub`.
+    pub fn serves(&self, hub: &str) -> bool {
+        self.hubs.is_empty() || self.hubs.iter().any(|h| h == hub)
+    }
+}
+
+/// One hub the instances serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hub {
+    /// Short name the settings, the page and the trigger use (`navigation`).
+    pub name: String,
+    /// Path on each instance (`/hubs/navigation-state`).
+    pub path: String,
+    /// `typeof(THub).FullName`: the middle of its backplane channel names.
+    pub hub_type: String,
+    /// What test broadcasts are sent as, and what a client invokes on
+    /// connect (empty when nothing).
+    pub events: EventNames,
+    /// Where a test broadcast goes unless the page says otherwise.
+    pub audience: Audience,
+    /// Whether connecting takes a key, so the page asks for one up front.
+    #[serde(default)]
+    pub key_required: bool,
+    /// How a key is presented.
+    #[serde(default)]
+    pub auth: KeyPlacement,
+}
+
+impl Hub {
+    /// Its channel naming behind `prefix`.
+    pub fn channels(&self, prefix: &str) -> Channels {
+        Channels::new(prefix, self.hub_type.clone())
+    }
+}
+
+/// Who a test broadcast is for: the channel it is published on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "camelCase")]
+pub enum Audience {
+    /// Every connection of the hub (`:all`).
+    All,
+    /// One group (`:group:<name>`).
+    Group(String),
+    /// Every connection of one user (`:user:<id>`).
+    User(String),
+    /// One connection (`:connection:<id>`).
+    Connection(String),
+}
+
+impl Audience {
+    /// Every kind's word, in the order the page offers them.
+    pub const KINDS: [&'static str; 4] = ["all", "group", "user", "connection"];
+
+    /// The kind's word (as serde writes it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::All => Self::KINDS[0],
+            Self::Group(_) => Self::KINDS[1],
+            Self::User(_) => Self::KINDS[2],
+            Self::Connection(_) => Self::KINDS[3],
+        }
+    }
+
+    /// The group, user or connection; empty for `all`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::All => "",
+            Self::Group(n) | Self::User(n) | Self::Connection(n) => n,
+        }
+    }
+
+    /// The audience of kind `kind` called `name` (ignored for `all`).
+    pub fn of_kind(kind: &str, name: &str) -> Option<Self> {
+        let name = name.to_owned();
+        match kind {
+            "all" => Some(Self::All),
+            "group" => Some(Self::Group(name)),
+            "user" => Some(Self::User(name)),
+            "connection" => Some(Self::Connection(name)),
+            _ => None,
+        }
+    }
+
+    /// The backplane channel kind it is published on.
+    pub fn channel(&self) -> ChannelKind {
+        match self {
+            Self::All => ChannelKind::All,
+            Self::Group(n) => ChannelKind::Group(n.clone()),
+            Self::User(n) => ChannelKind::User(n.clone()),
+            Self::Connection(n) => ChannelKind::Connection(n.clone()),
+        }
+    }
+}
+
+/// How a client presents a hub's key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "camelCase")]
+pub enum KeyPlacement {
+    /// As the official client's `accessTokenFactory`: `Authorization:
+    /// Bearer` on negotiate, `access_token=` on the WebSocket URL (browsers
+    /// cannot set WebSocket headers). Conduit accepts this.
+    #[default]
+    Bearer,
+    /// A named header on negotiate (browsers cannot add it to the WebSocket).
+    Header(String),
+    /// A named query parameter on negotiate and the WebSocket URL.
+    Query(String),
+}
+
+impl KeyPlacement {
+    /// Reads `bearer`, `header:<Name>` or `query:<name>`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text == "bearer" {
+            return Some(Self::Bearer);
+        }
+        let (kind, name) = text.split_once(':')?;
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        match kind.trim() {
+            "header" if valid => Some(Self::Header(name.into())),
+            "query" if valid => Some(Self::Query(name.into())),
+            _ => None,
+        }
+    }
+}
+
+/// A key from the companion's config, handed to the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubKey {
+    /// The instance it is for; `None` for every instance.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// The hub it is for, by [`Hub::name`].
+    pub hub: String,
+    /// The key.
+    pub key: String,
 }
 
 /// The hub's event and method names.
@@ -172,12 +340,26 @@ pub struct DemoControls {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerRequest {
-    /// Hub event name; default `NavigationStateUpdate`.
+    /// The client method, SignalR's invocation target; default the hub's
+    /// broadcast event (`NavigationStateUpdate`).
     #[serde(default)]
     pub target: Option<String>,
     /// Replaces the default `{type: TestBroadcast, data}` argument.
     #[serde(default)]
     pub payload: Option<Value>,
+    /// Every argument, replacing the default one; not with `payload`.
+    #[serde(default)]
+    pub arguments: Option<Vec<Value>>,
+    /// The hub, by [`Hub::name`]; default the first.
+    #[serde(default)]
+    pub hub: Option<String>,
+    /// Who gets it (`redis` mode); default the hub's [`Hub::audience`].
+    #[serde(default)]
+    pub audience: Option<Audience>,
+    /// Protocols to serialize for (`json`, `messagepack`); default the
+    /// companion's `--protocols`.
+    #[serde(default)]
+    pub protocols: Option<Vec<String>>,
     /// Default: the first of `DashboardConfig::trigger_modes`.
     #[serde(default)]
     pub mode: Option<TriggerMode>,
@@ -212,6 +394,9 @@ pub struct TriggerResponse {
     /// The instance that sent it, in `instance` mode.
     #[serde(default)]
     pub instance: Option<String>,
+    /// The hub it was sent on, by [`Hub::name`].
+    #[serde(default)]
+    pub hub: Option<String>,
 }
 
 impl TriggerResponse {
@@ -291,6 +476,32 @@ impl FeedEvent {
         };
         Self::NAMES[i]
     }
+
+    /// Reads one SSE event: `name` is the event's name (`message` when it
+    /// came unnamed), `data` its JSON. Same result as deserialising a
+    /// `FeedEvent`, but a line (nearly every event) goes straight to
+    /// [`FeedLine`]: serde reads an internally tagged enum by buffering the
+    /// whole event first, which in the page's WebAssembly costs a second
+    /// copy of every line type's decoder (about 16 KB).
+    pub fn decode(name: &str, data: &str) -> Option<Self> {
+        let line = || serde_json::from_str(data).ok().map(Self::Line);
+        if name == Self::NAMES[0] {
+            return line();
+        }
+        let event: Value = serde_json::from_str(data).ok()?;
+        let text = |key: &str| event.get(key)?.as_str().map(str::to_owned);
+        let tag = event.get("type")?.as_str()?;
+        match Self::NAMES.iter().position(|n| *n == tag)? {
+            0 => line(),
+            1 => event
+                .get("count")?
+                .as_u64()
+                .map(|count| Self::Dropped { count }),
+            2 => text("error").map(|error| Self::RedisDown { error }),
+            3 => Some(Self::RedisUp),
+            _ => text("message").map(|message| Self::Error { message }),
+        }
+    }
 }
 
 /// One line of Redis traffic, decoded.
@@ -360,6 +571,9 @@ pub struct RedisStatus {
     pub live_servers: Vec<String>,
     /// Number of `:connection:` channels: connected clients, all instances.
     pub connection_channels: Option<u64>,
+    /// Every hub with a channel behind the prefix, configured or not.
+    #[serde(default)]
+    pub hubs: Vec<HubTraffic>,
     /// Why it is unreachable.
     pub error: Option<String>,
     /// Each node of a cluster (its masters) or Sentinel set (the current
@@ -386,6 +600,25 @@ pub struct RedisNodeStatus {
     pub connected_clients: Option<u64>,
     /// Why it is unreachable or could not be read.
     pub error: Option<String>,
+}
+
+/// One hub as the backplane's channels show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubTraffic {
+    /// The hub's type full name.
+    pub hub_type: String,
+    /// The configured hub's short name, if it is one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Server names with a live ack channel on this hub.
+    pub live_servers: Vec<String>,
+    /// Groups with a subscriber (some instance has a member).
+    pub groups: Vec<String>,
+    /// Users with a subscriber.
+    pub users: Vec<String>,
+    /// Connected clients, all instances.
+    pub connections: u64,
 }
 
 /// One instance's health, fetched by the companion.
@@ -481,6 +714,47 @@ mod tests {
         }
     }
 
+    /// `decode` reads every event as serde does, named or unnamed, and
+    /// refuses data that does not match its name's type.
+    #[test]
+    fn decode_matches_serde() {
+        let line = FeedLine {
+            time_micros: 1,
+            source: FeedSource::Pubsub,
+            publisher_addr: None,
+            publisher_name: Some("api-1".into()),
+            node: None,
+            command: "MESSAGE".into(),
+            channel: Some("c".into()),
+            summary: None,
+            raw: "\"x\"".into(),
+            truncated: false,
+        };
+        let events = [
+            FeedEvent::Line(line),
+            FeedEvent::Dropped { count: 7 },
+            FeedEvent::RedisDown {
+                error: "refused".into(),
+            },
+            FeedEvent::RedisUp,
+            FeedEvent::Error {
+                message: "NOPERM".into(),
+            },
+        ];
+        for event in events {
+            let data = serde_json::to_string(&event).unwrap();
+            assert_eq!(
+                FeedEvent::decode(event.name(), &data).as_ref(),
+                Some(&event)
+            );
+            assert_eq!(FeedEvent::decode("message", &data).as_ref(), Some(&event));
+        }
+        assert_eq!(FeedEvent::decode("line", r#"{"type":"redis-up"}"#), None);
+        assert_eq!(FeedEvent::decode("dropped", r#"{"type":"dropped"}"#), None);
+        assert_eq!(FeedEvent::decode("message", r#"{"type":"other"}"#), None);
+        assert_eq!(FeedEvent::decode("error", "not json"), None);
+    }
+
     /// Demo control paths are the prefix, the name and the action.
     #[test]
     fn demo_paths() {
@@ -494,5 +768,43 @@ mod tests {
         );
         assert_eq!(DemoAction::parse("stop"), Some(DemoAction::Stop));
         assert_eq!(DemoAction::parse("pause"), None);
+    }
+
+    /// Audiences are written `{kind, name}`, each kind's word is the one
+    /// serde writes, and each maps to the channel kind it is published on.
+    #[test]
+    fn audiences_on_the_wire() {
+        let group = Audience::Group("g".into());
+        assert_eq!(
+            serde_json::to_value(&group).unwrap(),
+            serde_json::json!({"kind": "group", "name": "g"})
+        );
+        assert_eq!(
+            serde_json::from_value::<Audience>(serde_json::json!({"kind": "all"})).unwrap(),
+            Audience::All
+        );
+        for kind in Audience::KINDS {
+            let a = Audience::of_kind(kind, "n").unwrap();
+            assert_eq!(serde_json::to_value(&a).unwrap()["kind"], kind);
+            assert_eq!(a.channel().label(), kind);
+        }
+        assert_eq!(Audience::of_kind("everyone", "n"), None);
+    }
+
+    /// Key placements read as the settings spell them; anything else is refused.
+    #[test]
+    fn key_placements_parse() {
+        assert_eq!(KeyPlacement::parse("bearer"), Some(KeyPlacement::Bearer));
+        assert_eq!(
+            KeyPlacement::parse("header:X-API-Key"),
+            Some(KeyPlacement::Header("X-API-Key".into()))
+        );
+        assert_eq!(
+            KeyPlacement::parse("query:api_key"),
+            Some(KeyPlacement::Query("api_key".into()))
+        );
+        for bad in ["", "cookie", "header:", "query:a b", "basic:x"] {
+            assert_eq!(KeyPlacement::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -23,6 +23,19 @@ pub enum FramingError {
         /// How many bytes of the record had been seen.
         seen: usize,
     },
+    /// A MessagePack length prefix longer than five bytes or over 2 GB
+    /// (`BinaryMessageParser.TryParseMessage`).
+    #[error("Messages over 2GB in size are not supported.")]
+    LengthPrefix,
+}
+
+/// The first record of a stream and the raw bytes that followed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstRecord {
+    /// The record, separator removed.
+    pub record: Vec<u8>,
+    /// What came after its separator in the same chunk, unsplit.
+    pub rest: Vec<u8>,
 }
 
 /// Incremental splitter of `0x1E`-terminated records.
@@ -92,6 +105,30 @@ impl RecordSplitter {
         Ok(records)
     }
 
+    /// Feeds one chunk until the first complete record, and returns that
+    /// record with the bytes after its separator, untouched: the handshake
+    /// is `0x1E`-framed whatever protocol frames what follows it.
+    pub fn push_first(&mut self, chunk: &[u8]) -> Result<Option<FirstRecord>, FramingError> {
+        let Some(at) = chunk.iter().position(|&b| b == RECORD_SEPARATOR) else {
+            self.push(chunk)?;
+            return Ok(None);
+        };
+        let size = self.tail.len() + at;
+        if size > self.max_record {
+            self.tail.clear();
+            return Err(FramingError::TooLarge {
+                limit: self.max_record,
+                seen: size,
+            });
+        }
+        let mut record = std::mem::take(&mut self.tail);
+        record.extend_from_slice(&chunk[..at]);
+        Ok(Some(FirstRecord {
+            record,
+            rest: chunk[at + 1..].to_vec(),
+        }))
+    }
+
     /// Bytes held back waiting for a separator.
     pub fn pending(&self) -> usize {
         self.tail.len()
@@ -147,6 +184,17 @@ mod tests {
         let mut s = RecordSplitter::counting_separator(4);
         assert_eq!(s.push(b"123\x1e").unwrap(), vec![b"123".to_vec()]);
         assert!(s.push(b"1234\x1e").is_err());
+    }
+
+    /// The first record comes out with the raw bytes after it, which may
+    /// be another protocol's.
+    #[test]
+    fn push_first_keeps_what_follows() {
+        let mut s = RecordSplitter::default();
+        assert_eq!(s.push_first(b"{\"pro").unwrap(), None);
+        let first = s.push_first(b"tocol\"}\x1e\x02\x91\x06").unwrap().unwrap();
+        assert_eq!(first.record, b"{\"protocol\"}");
+        assert_eq!(first.rest, [0x02, 0x91, 0x06]);
     }
 
     /// A record of exactly the limit passes.

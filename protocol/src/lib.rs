@@ -10,6 +10,9 @@
 //!   the server accepted it.
 //! * [`message`] is every hub message (types 1–9) in the JSON hub protocol,
 //!   decoded leniently and encoded in the field order ASP.NET Core writes.
+//! * [`msgpack`] is the same messages in the MessagePack hub protocol,
+//!   behind VarInt length prefixes, and [`hub_protocol`] names the two
+//!   protocols and picks a framing, an encoder and a parser for each.
 //! * [`negotiate`] builds the negotiate URL, reads (and, for the stand-in,
 //!   writes) its response, and builds the WebSocket URL.
 //! * [`connection`] is the client's connection policy: states and their
@@ -18,8 +21,9 @@
 //! * [`backplane`] is `Microsoft.AspNetCore.SignalR.StackExchangeRedis`:
 //!   channel names (and classifying a channel back into its parts) and the
 //!   MessagePack payloads published on them.
-//! * [`broadcast`] is the test broadcast every part agrees on, and
-//!   [`api`] the companion's HTTP/SSE API as types shared with the page.
+//! * [`broadcast`] is the test broadcast every part agrees on, [`hubs`]
+//!   the hubs Conduit serves, and [`api`] the companion's HTTP/SSE API as
+//!   types shared with the page.
 //! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
 //!   `PUBLISH` into a readable summary.
 //!
@@ -33,9 +37,13 @@ pub mod broadcast;
 pub mod connection;
 pub mod framing;
 pub mod handshake;
+pub mod hub_protocol;
+pub mod hubs;
 pub mod message;
 pub mod monitor;
+pub mod msgpack;
 pub mod negotiate;
 
 pub use framing::{RecordSplitter, RECORD_SEPARATOR};
+pub use hub_protocol::HubProtocol;
 pub use message::HubMessage;

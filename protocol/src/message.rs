@@ -17,6 +17,9 @@ pub enum MessageError {
     /// Not JSON, or not a JSON object.
     #[error("hub message is not a JSON object: {0}")]
     NotAnObject(String),
+    /// Not valid MessagePack, or not a MessagePack array.
+    #[error("hub message is not a MessagePack array: {0}")]
+    MessagePack(String),
     /// No numeric `type` field.
     #[error("hub message has no numeric 'type'")]
     MissingType,

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use protocol::backplane::{Channels, NAVIGATION_GROUP};
 use protocol::broadcast::{TestBroadcast, NAVIGATION_EVENT};
+use protocol::hub_protocol::JSON_ONLY;
 use signalscope::clock::{unix_ms, unix_us};
 use signalscope::redis_link::RedisLink;
 use signalscope::redis_target::RedisTarget;
@@ -86,8 +87,13 @@ async fn paced(
     for k in 0..count {
         tokio::time::sleep_until((start + gap.mul_f64(k as f64)).into()).await;
         sent.push(unix_us());
-        link.publish_invocation(channel, NAVIGATION_EVENT, vec![broadcast(*next_seq)])
-            .await?;
+        link.publish_invocation(
+            channel,
+            NAVIGATION_EVENT,
+            vec![broadcast(*next_seq)],
+            JSON_ONLY,
+        )
+        .await?;
         *next_seq += 1;
     }
     Ok(sent)
@@ -103,7 +109,12 @@ async fn burst(
 ) -> Result<Vec<u64>, Error> {
     let began = unix_us();
     let publishes = (0..count).map(|k| {
-        link.publish_invocation(channel, NAVIGATION_EVENT, vec![broadcast(*next_seq + k)])
+        link.publish_invocation(
+            channel,
+            NAVIGATION_EVENT,
+            vec![broadcast(*next_seq + k)],
+            JSON_ONLY,
+        )
     });
     for result in futures_util::future::join_all(publishes).await {
         result?;

@@ -270,7 +270,7 @@ async fn load_run(
 
 /// 1: every instance's server listens on its ack channel.
 async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
-    let ack_prefix = d.channels.name(&ChannelKind::Ack(String::new()));
+    let ack_prefix = d.channels().name(&ChannelKind::Ack(String::new()));
     let servers = link.channels_after(&ack_prefix).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
@@ -316,8 +316,8 @@ async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
 /// a member is connected).
 async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
     let name = "MONITOR shows the backplane's traffic";
-    let prefix = d.channels.prefix.clone();
-    let channel = d.channels.all();
+    let prefix = d.prefix.clone();
+    let channel = d.channels().all();
     let mut broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),
         1,

@@ -18,7 +18,7 @@ enum Command {
     /// Run a stand-in Conduit instance (SignalR hub + Redis backplane).
     Sim(signalscope::sim::Args),
     /// Run the companion: dashboard, test broadcasts, Redis feed, status.
-    Serve(signalscope::companion::Args),
+    Serve(Box<signalscope::companion::Args>),
     /// Run Redis, three stand-ins and the companion, and print the URL.
     Demo(signalscope::demo::Args),
     /// Open many SignalR connections, broadcast at a steady rate, and
@@ -51,7 +51,7 @@ async fn main() -> std::process::ExitCode {
     };
     let result = match Cli::parse_from(argv).command {
         Command::Sim(a) => signalscope::sim::run(a).await,
-        Command::Serve(a) => signalscope::companion::run(a).await,
+        Command::Serve(a) => signalscope::companion::run(*a).await,
         Command::Demo(a) => signalscope::demo::run(a).await,
         Command::Load(a) => signalscope::load::run(*a).await,
         Command::Agent(a) => signalscope::load::agent::run(a).await,

@@ -160,17 +160,20 @@ impl RedisLink {
     }
 
     /// PUBLISHes an invocation of `target` with `arguments` on `channel`,
-    /// laid out as ASP.NET Core's Redis backplane does (JSON protocol
-    /// only), so every instance delivers it to its clients. Returns how
-    /// many subscribers Redis handed it to.
+    /// laid out as ASP.NET Core's Redis backplane does, serialized for each
+    /// of `protocols` (`protocol::hub_protocol::JSON_ONLY` for Conduit): an
+    /// instance aborts every client whose protocol the message lacks
+    /// (docs/WIRE.md §7.2). Returns how many subscribers Redis handed it to.
     pub async fn publish_invocation(
         &self,
         channel: &str,
         target: &str,
         arguments: Vec<serde_json::Value>,
+        protocols: &[protocol::HubProtocol],
     ) -> Result<i64, LinkError> {
         let message = protocol::HubMessage::invocation(target, arguments);
-        let bytes = protocol::backplane::Invocation::json(&message, Vec::new()).encode();
+        let bytes =
+            protocol::backplane::Invocation::serialized(&message, protocols, Vec::new()).encode();
         self.query(redis::cmd("PUBLISH").arg(channel).arg(bytes))
             .await
     }

@@ -15,6 +15,7 @@ async fn config_describes_what_the_page_needs() {
     let instance = Instance {
         name: "api-1".into(),
         url: "http://127.0.0.1:9".into(),
+        hubs: Vec::new(),
     };
     let companion = Companion::start(config(&redis.url(), vec![instance.clone()])).await;
     let c: DashboardConfig = companion.get_json("/api/config").await;
@@ -49,6 +50,7 @@ async fn status_reports_redis_and_instances() {
     let down = Instance {
         name: "api-2".into(),
         url: format!("http://127.0.0.1:{}", support::free_port()),
+        hubs: Vec::new(),
     };
     let companion =
         Companion::start(config(&redis.url(), vec![stand_in.instance.clone(), down])).await;

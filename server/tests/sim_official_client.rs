@@ -4,86 +4,10 @@
 mod sim_support;
 mod support;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use serde_json::Value;
-use sim_support::{post_json, TestSim};
+use sim_support::{post_json, Node, TestSim, NODE_LIMIT as LIMIT};
 use support::{eventually, RedisServer};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// The node script, its events so far, and its stdin.
-struct Node {
-    /// The node process, killed on drop.
-    child: Child,
-    /// Every JSON line it printed.
-    events: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Node {
-    fn start(urls: &[String]) -> Self {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let mut child = Command::new("node")
-            .arg("server/tests/node/official-client.cjs")
-            .args(urls)
-            .current_dir(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node on PATH");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let event = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                sink.lock().unwrap().push(event);
-            }
-        });
-        Self { child, events }
-    }
-
-    /// Events named `name`.
-    fn named(&self, name: &str) -> Vec<Value> {
-        let events = self.events.lock().unwrap();
-        events
-            .iter()
-            .filter(|e| e["event"] == name)
-            .cloned()
-            .collect()
-    }
-
-    /// Waits until `count` events named `name` match `filter`.
-    async fn wait_for(
-        &self,
-        name: &str,
-        count: usize,
-        filter: impl Fn(&Value) -> bool,
-    ) -> Vec<Value> {
-        eventually(LIMIT, &format!("{count} '{name}' events"), || async {
-            let errors = self.named("error");
-            assert!(errors.is_empty(), "node reported {errors:?}");
-            let found: Vec<_> = self.named(name).into_iter().filter(|e| filter(e)).collect();
-            (found.len() >= count).then_some(found)
-        })
-        .await
-    }
-
-    async fn stop(mut self) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(b"stop\n").await.unwrap();
-        let status = tokio::time::timeout(LIMIT, self.child.wait())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(status.success(), "node exited with {status}");
-    }
-}
+use tokio::process::Command;
 
 /// Three sims, the official client on each: RequestCurrentState answers,
 /// a broadcast triggered on sim 1 reaches all three, and a client whose sim
@@ -96,7 +20,7 @@ async fn official_client_across_three_sims() {
         sims.push(TestSim::start(&format!("api-{i}"), Some(&redis.url())).await);
     }
     let urls: Vec<String> = sims.iter().map(TestSim::url).collect();
-    let node = Node::start(&urls);
+    let node = Node::start("server/tests/node/official-client.cjs", &urls);
     node.wait_for("ready", 1, |_| true).await;
     let invoked = node.named("invoked");
     assert_eq!(invoked.len(), 3);

@@ -58,7 +58,10 @@ pub fn Feed() -> impl IntoView {
     let stream = StoredValue::new_local(None::<Stream>);
 
     let on_event: Rc<dyn Fn(FeedEvent)> = Rc::new(move |event| match event {
-        FeedEvent::Line(line) => lines.with_value(|b| b.push(line)),
+        FeedEvent::Line(line) => {
+            crate::pictures::topology::note_publish(&dash, &line);
+            lines.with_value(|b| b.push(line));
+        }
         FeedEvent::Dropped { count } => {
             let _ = state.dropped.try_update(|d| *d += count);
         }

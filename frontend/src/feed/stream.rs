@@ -51,7 +51,7 @@ impl Stream {
                 let data = e
                     .dyn_ref::<MessageEvent>()
                     .and_then(|m| m.data().as_string());
-                match data.and_then(|d| serde_json::from_str::<FeedEvent>(&d).ok()) {
+                match data.and_then(|d| FeedEvent::decode(&e.type_(), &d)) {
                     Some(event) => on_event(event),
                     // The stream's own `error` carries no data: it dropped.
                     None if e.type_() == "error" => {

@@ -1,7 +1,8 @@
-//! One panel per instance: name, hub URL, status in colour and words,
-//! connection id, connected since, last ping, received, lost and duplicate
-//! counts, and the last ten messages. A panel knows no wire format: it shows
-//! what its [`HubClient`] reports.
+//! One panel per instance and hub: name, hub URL, status in colour and
+//! words, connection id, connected since, last ping, received, lost and
+//! duplicate counts, the hub's key when it needs one, and the last ten
+//! messages. A panel knows no wire format: it shows what its [`HubClient`]
+//! reports.
 //!
 //! Messages are not rendered as they come: each is stamped when its frame
 //! arrives (in the client), queued, and the page applies a frame's worth
@@ -14,10 +15,12 @@ pub mod facts;
 pub mod message;
 pub mod status;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use leptos::prelude::*;
-use protocol::api::Instance;
+use protocol::api::{Hub, Instance};
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 use serde_json::Value;
@@ -25,7 +28,8 @@ use serde_json::Value;
 use crate::clock::{now_ms, wall_ms};
 use crate::dashboard::Dashboard;
 use crate::instances::hub_url;
-use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
+use crate::keys::KeyField;
+use crate::signalr::{ClientEvent, ClientOptions, ConnectionStatus, Credential, HubClient};
 use crate::verdicts::ledger::Ledger;
 use actions::PanelActions;
 use facts::PanelFacts;
@@ -219,8 +223,14 @@ pub fn apply(ledger: RwSignal<Ledger>, updates: Vec<PanelUpdate>, now: f64, wall
 /// export can reach it.
 #[derive(Debug, Clone)]
 pub struct PanelEntry {
-    /// The instance's name.
+    /// The instance it connects to.
     pub instance: Instance,
+    /// Its name in verdicts and counts ([`Dashboard::panel_name`]).
+    pub name: String,
+    /// The hub's name.
+    pub hub: String,
+    /// The hub's key, read at each (re)connect (browser-only, so local).
+    pub credential: StoredValue<Rc<RefCell<Option<Credential>>>, LocalStorage>,
     /// Its live state.
     pub state: PanelState,
     /// Its connection (browser-only, so stored locally).
@@ -234,6 +244,12 @@ impl PanelEntry {
             .with_value(|c| c.as_ref().map(HubClient::reconnect));
     }
 
+    /// Uses `key` (none: no key) from the next attempt on, starting it now.
+    pub fn set_key(&self, key: Option<Credential>) {
+        self.credential.with_value(|c| *c.borrow_mut() = key);
+        self.reconnect();
+    }
+
     /// Closes the connection and stays disconnected.
     pub fn disconnect(&self) {
         self.client
@@ -241,59 +257,80 @@ impl PanelEntry {
     }
 }
 
-/// Starts `instance`'s connection and registers its panel with the page;
-/// the connection ends and the entry goes when the calling component does.
-fn connect(dash: Dashboard, instance: &Instance, hub: String) -> PanelEntry {
+/// Starts `instance`'s connection to `hub` and registers its panel, named
+/// `name`, with the page; the connection ends and the entry goes when the
+/// calling component does.
+fn connect(dash: Dashboard, instance: &Instance, hub: &Hub, name: String) -> PanelEntry {
     let config = dash.config.get_value();
     let state = PanelState::new();
+    let credential = Rc::new(RefCell::new(crate::keys::initial(
+        &config,
+        &instance.name,
+        hub,
+    )));
     let options = ClientOptions {
-        hub_url: hub,
+        hub_url: hub_url(&instance.url, &hub.path),
         liveness: Liveness {
             keep_alive_ms: config.thresholds.keep_alive_ms,
             timeout_ms: config.thresholds.server_timeout_ms,
         },
-        request_state: config.events.request_state.clone(),
+        request_state: hub.events.request_state.clone(),
         retry_forever: dash.retry_forever.get_value(),
+        credential: credential.clone(),
     };
     let client = {
-        let name = instance.name.clone();
+        let name = name.clone();
         HubClient::start(options, move |event| state.apply(&name, event, &dash))
     };
     let entry = PanelEntry {
         instance: instance.clone(),
+        name: name.clone(),
+        hub: hub.name.clone(),
+        credential: StoredValue::new_local(credential),
         state,
         client: StoredValue::new_local(Some(client)),
     };
     dash.panels.update_value(|p| p.push(entry.clone()));
-    let name = instance.name.clone();
     let client = entry.client;
     on_cleanup(move || {
-        dash.panels
-            .update_value(|p| p.retain(|e| e.instance.name != name));
+        dash.panels.update_value(|p| p.retain(|e| e.name != name));
         // Dropping the client ends its task and closes the socket.
         client.update_value(|c| drop(c.take()));
     });
     entry
 }
 
-/// One instance's live panel. It connects when mounted and disconnects
-/// when removed.
+/// One instance's live panel for one hub. It connects when mounted and
+/// disconnects when removed.
 #[component]
 pub fn Panel(
     /// The instance to connect to.
     instance: Instance,
+    /// The hub; default the first.
+    #[prop(optional)]
+    hub: Option<Hub>,
 ) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let hub = hub_url(
-        &instance.url,
-        &dash.config.with_value(|c| c.hub_path.clone()),
-    );
-    let entry = connect(dash, &instance, hub.clone());
+    let hub = hub.unwrap_or_else(|| dash.hubs().swap_remove(0));
+    let name = dash.panel_name(&instance.name, &hub.name);
+    let entry = connect(dash, &instance, &hub, name.clone());
     let state = entry.state;
-    let name = instance.name;
+    let url = hub_url(&instance.url, &hub.path);
+    let heading = match dash.config.with_value(|c| c.hubs.len() > 1) {
+        true => format!("{} · {}", instance.name, hub.name),
+        false => instance.name.clone(),
+    };
     let status_key = move || state.status.with(ConnectionStatus::key);
     // The ticking clock may be up to a second old when the status changes.
     let words = move || state.status.with(|s| s.words(dash.now.get().max(now_ms())));
+    // Asked for up front when the hub needs a key; otherwise once refused.
+    let refused = move || {
+        state
+            .status
+            .with(|s| s.words(0.0).contains(crate::signalr::KEY_REFUSED))
+    };
+    let key_required = hub.key_required;
+    let show_key = move || key_required || refused();
     let heading_id = format!(
         "panel-{}",
         name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
@@ -301,16 +338,20 @@ pub fn Panel(
     let heading_for_h2 = heading_id.clone();
     let name_for_facts = name.clone();
     let name_for_list = name.clone();
+    let key_entry = entry.clone();
+    let hub_name = hub.name.clone();
     view! {
         <section
             class=move || format!("panel status-{}", status_key())
-            data-instance=name.clone()
+            data-instance=instance.name.clone()
+            data-hub=hub_name
+            data-panel=name.clone()
             data-status=status_key
             aria-labelledby=heading_id.clone()
         >
             <header class="panel-head">
-                <h2 id=heading_for_h2>{name.clone()}</h2>
-                <span class="url" title="hub URL">{hub}</span>
+                <h2 id=heading_for_h2>{heading}</h2>
+                <span class="url" title="hub URL">{url}</span>
             </header>
             <p class="status" role="status" aria-live="polite">
                 <span class="dot" aria-hidden="true"></span>
@@ -319,6 +360,9 @@ pub fn Panel(
             <PanelFacts name=name_for_facts state/>
             <Show when=move || state.notice.with(Option::is_some)>
                 <p class="notice">{move || state.notice.get().unwrap_or_default()}</p>
+            </Show>
+            <Show when=show_key>
+                <KeyField entry=key_entry.clone() hub=hub.clone()/>
             </Show>
             <PanelActions entry/>
             <MessageList panel=name_for_list messages=state.messages/>

@@ -16,10 +16,12 @@
 
 pub mod lifecycle;
 mod negotiation;
+
+pub use negotiation::{Credential, KEY_REFUSED};
 mod session;
 mod socket;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::pin::pin;
 use std::rc::Rc;
 
@@ -96,10 +98,14 @@ pub struct ClientOptions {
     pub hub_url: String,
     /// Ping interval and server timeout.
     pub liveness: Liveness,
-    /// The method invoked after every (re)connect (`RequestCurrentState`).
+    /// The method invoked after every (re)connect (`RequestCurrentState`);
+    /// empty for none.
     pub request_state: String,
     /// Shared with the page's "retry forever" switch; read at each decision.
     pub retry_forever: Rc<Cell<bool>>,
+    /// The hub's key, shared with the panel's key field; read at each
+    /// (re)connect, so a key typed in counts from the next attempt.
+    pub credential: Rc<RefCell<Option<Credential>>>,
 }
 
 /// What the page may ask of a running connection.
@@ -193,7 +199,14 @@ async fn connect(
     emit: &dyn Fn(ClientEvent),
 ) -> Terminal {
     loop {
-        let reason = match Session::establish(&options.hub_url, options.liveness, emit).await {
+        let credential = options.credential.borrow().clone();
+        let established = Session::establish(
+            &options.hub_url,
+            credential.as_ref(),
+            options.liveness,
+            emit,
+        );
+        let reason = match established.await {
             Ok(mut session) => {
                 life.opened();
                 emit(ClientEvent::Status(ConnectionStatus::Connected {
@@ -205,8 +218,11 @@ async fn connect(
                             .into(),
                     ));
                 }
-                if let Err(e) = session.invoke(&options.request_state) {
-                    emit(ClientEvent::Notice(e));
+                // Only some hubs (NavigationStateHub) have such a method.
+                if !options.request_state.is_empty() {
+                    if let Err(e) = session.invoke(&options.request_state) {
+                        emit(ClientEvent::Notice(e));
+                    }
                 }
                 match session.run(emit).await {
                     Ended::Lost(reason) => reason,

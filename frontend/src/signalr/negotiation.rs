@@ -4,7 +4,11 @@
 //! browser part in `session` only sends what this builds and hands back the
 //! answers.
 
+use protocol::api::KeyPlacement;
 use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse};
+
+/// What a panel says when the hub answers 401.
+pub const KEY_REFUSED: &str = "401 Unauthorized: key refused";
 
 /// `HttpConnection.ts` gives up after this many negotiate redirects.
 const MAX_REDIRECTS: usize = 100;
@@ -26,8 +30,9 @@ pub const USER_AGENT: &str = concat!(
 pub struct NegotiateRequest {
     /// Where to POST.
     pub url: String,
-    /// Header names and values, in the official client's set.
-    pub headers: Vec<(&'static str, String)>,
+    /// Header names and values: the official client's set, plus a key's
+    /// header when the hub takes it so.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where negotiate led: the WebSocket to open.
@@ -50,6 +55,44 @@ pub enum Step {
     Fail(String),
 }
 
+/// A hub's key and how the hub takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The key (a virtual or master key, an access token).
+    pub key: String,
+    /// Where it goes.
+    pub placement: KeyPlacement,
+}
+
+impl Credential {
+    /// The hub URL with the key as its query parameter, when the hub
+    /// takes it so (negotiate and the WebSocket both keep the query).
+    pub fn hub_url(credential: Option<&Self>, hub_url: &str) -> String {
+        match credential {
+            Some(Self {
+                key,
+                placement: KeyPlacement::Query(name),
+            }) => {
+                let join = if hub_url.contains('?') { '&' } else { '?' };
+                format!("{hub_url}{join}{name}={}", encode_uri_component(key))
+            }
+            _ => hub_url.to_owned(),
+        }
+    }
+
+    /// `access_token=` for a skipNegotiation WebSocket URL, when the key is
+    /// a bearer token (as the official client adds it).
+    pub fn websocket_suffix(credential: Option<&Self>) -> String {
+        match credential {
+            Some(Self {
+                key,
+                placement: KeyPlacement::Bearer,
+            }) => format!("&access_token={}", encode_uri_component(key)),
+            _ => String::new(),
+        }
+    }
+}
+
 /// One negotiate exchange, across its redirects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiation {
@@ -61,15 +104,31 @@ pub struct Negotiation {
     access_token: Option<String>,
     /// Redirects followed so far, against [`MAX_REDIRECTS`].
     redirects: usize,
+    /// A key sent as a named header on every negotiate.
+    key_header: Option<(String, String)>,
 }
 
 impl Negotiation {
-    /// Starts at the hub URL the user gave.
-    pub fn new(hub_url: &str) -> Self {
+    /// Starts at the hub URL the user gave, presenting `credential` as the
+    /// hub takes it: a bearer key is the access token from the start, as
+    /// the official client's `accessTokenFactory` makes it.
+    pub fn new(hub_url: &str, credential: Option<&Credential>) -> Self {
+        let (access_token, key_header) = match credential {
+            Some(Credential {
+                key,
+                placement: KeyPlacement::Bearer,
+            }) => (Some(key.clone()), None),
+            Some(Credential {
+                key,
+                placement: KeyPlacement::Header(name),
+            }) => (None, Some((name.clone(), key.clone()))),
+            _ => (None, None),
+        };
         Self {
-            url: hub_url.into(),
-            access_token: None,
+            url: Credential::hub_url(credential, hub_url),
+            access_token,
             redirects: 0,
+            key_header,
         }
     }
 
@@ -78,12 +137,13 @@ impl Negotiation {
     /// `Authorization` once a redirect gave a token.
     pub fn request(&self) -> NegotiateRequest {
         let mut headers = vec![
-            ("X-Requested-With", "XMLHttpRequest".to_owned()),
-            ("X-SignalR-User-Agent", USER_AGENT.to_owned()),
+            ("X-Requested-With".to_owned(), "XMLHttpRequest".to_owned()),
+            ("X-SignalR-User-Agent".to_owned(), USER_AGENT.to_owned()),
         ];
         if let Some(token) = &self.access_token {
-            headers.push(("Authorization", format!("Bearer {token}")));
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
         }
+        headers.extend(self.key_header.clone());
         NegotiateRequest {
             url: negotiate_url(&self.url),
             headers,
@@ -145,6 +205,13 @@ impl Negotiation {
 /// The text for a negotiate answered with anything but `200`, as
 /// `FetchHttpClient` (`HttpError`) and `_getNegotiationResponse` word it.
 pub fn status_failure(status: u16, status_text: &str, body: &str) -> String {
+    // Said first and plainly: a refused key is no unreachable instance.
+    if status == 401 {
+        return format!(
+            "{KEY_REFUSED}; {}",
+            failed("Error: Unauthorized: Status code '401'")
+        );
+    }
     if (200..300).contains(&status) {
         return failed(&format!(
             "Error: Unexpected status code returned from negotiate '{status}'"
@@ -198,7 +265,7 @@ mod tests {
     /// HttpConnection._getNegotiationResponse adds `getUserAgentHeader()`).
     #[test]
     fn first_request_has_the_official_headers() {
-        let request = Negotiation::new("http://h:5000/hubs/x").request();
+        let request = Negotiation::new("http://h:5000/hubs/x", None).request();
         assert_eq!(
             request.url,
             "http://h:5000/hubs/x/negotiate?negotiateVersion=1"
@@ -228,7 +295,7 @@ mod tests {
     /// (HttpConnection._startInternal; WebSocketTransport.connect).
     #[test]
     fn redirect_is_followed_with_its_token() {
-        let mut n = Negotiation::new("http://h/hub");
+        let mut n = Negotiation::new("http://h/hub", None);
         let redirect = br#"{"url":"https://azure.example/client/?hub=x","accessToken":"a b+c"}"#;
         assert_eq!(n.answer(redirect), Step::Again);
         let request = n.request();
@@ -249,7 +316,7 @@ mod tests {
     /// Without a redirect there is no token on the WebSocket URL.
     #[test]
     fn plain_negotiate_has_no_token() {
-        let mut n = Negotiation::new("http://h/hub");
+        let mut n = Negotiation::new("http://h/hub", None);
         assert_eq!(
             n.answer(CONNECTED),
             Step::Connect(Destination {
@@ -264,7 +331,7 @@ mod tests {
     #[test]
     fn redirects_stop_at_one_hundred() {
         let redirect = br#"{"url":"http://other/hub"}"#;
-        let mut n = Negotiation::new("http://h/hub");
+        let mut n = Negotiation::new("http://h/hub", None);
         for _ in 0..99 {
             assert_eq!(n.answer(redirect), Step::Again);
         }
@@ -279,7 +346,7 @@ mod tests {
     /// official client gives a failed fetch (_getNegotiationResponse).
     #[test]
     fn unsent_falls_back_only_before_a_redirect() {
-        let mut n = Negotiation::new("http://h/hub");
+        let mut n = Negotiation::new("http://h/hub", None);
         assert_eq!(n.unsent(), None);
         n.answer(br#"{"url":"http://other/hub"}"#);
         assert_eq!(
@@ -292,7 +359,7 @@ mod tests {
     #[test]
     fn negotiate_error_is_shown_as_is() {
         assert_eq!(
-            Negotiation::new("http://h/hub").answer(br#"{"error":"Not allowed"}"#),
+            Negotiation::new("http://h/hub", None).answer(br#"{"error":"Not allowed"}"#),
             Step::Fail("Not allowed".into())
         );
     }
@@ -303,7 +370,7 @@ mod tests {
     fn unasked_stateful_reconnect_is_refused() {
         let body = br#"{"useStatefulReconnect":true,"negotiateVersion":1,"connectionId":"a","connectionToken":"b","availableTransports":[{"transport":"WebSockets","transferFormats":["Text"]}]}"#;
         assert_eq!(
-            Negotiation::new("http://h/hub").answer(body),
+            Negotiation::new("http://h/hub", None).answer(body),
             Step::Fail("Failed to complete negotiation with the server: Client didn't negotiate Stateful Reconnect but the server did.".into())
         );
     }
@@ -331,5 +398,57 @@ mod tests {
     fn token_is_encoded_like_encode_uri_component() {
         assert_eq!(encode_uri_component("aZ9-_.!~*'()"), "aZ9-_.!~*'()");
         assert_eq!(encode_uri_component("a=b&c/é"), "a%3Db%26c%2F%C3%A9");
+    }
+
+    /// A bearer key goes as `Authorization: Bearer` on negotiate and
+    /// `access_token=` on the WebSocket, as the official client sends an
+    /// access token.
+    #[test]
+    fn bearer_key_as_the_official_client() {
+        let key = Credential {
+            key: "k 1".into(),
+            placement: KeyPlacement::Bearer,
+        };
+        let mut n = Negotiation::new("http://h/hub", Some(&key));
+        assert_eq!(header(&n.request(), "Authorization"), Some("Bearer k 1"));
+        match n.answer(CONNECTED) {
+            Step::Connect(d) => assert_eq!(d.ws_url, "ws://h/hub?id=tok&access_token=k%201"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Credential::websocket_suffix(Some(&key)),
+            "&access_token=k%201"
+        );
+    }
+
+    /// A header key goes on negotiate; a query key on negotiate and the WebSocket.
+    #[test]
+    fn header_and_query_keys() {
+        let header_key = Credential {
+            key: "k".into(),
+            placement: KeyPlacement::Header("X-API-Key".into()),
+        };
+        let request = Negotiation::new("http://h/hub", Some(&header_key)).request();
+        assert_eq!(header(&request, "X-API-Key"), Some("k"));
+        assert_eq!(header(&request, "Authorization"), None);
+        let query_key = Credential {
+            key: "a&b".into(),
+            placement: KeyPlacement::Query("api_key".into()),
+        };
+        let mut n = Negotiation::new("http://h/hub", Some(&query_key));
+        assert_eq!(
+            n.request().url,
+            "http://h/hub/negotiate?api_key=a%26b&negotiateVersion=1"
+        );
+        match n.answer(CONNECTED) {
+            Step::Connect(d) => assert_eq!(d.ws_url, "ws://h/hub?api_key=a%26b&id=tok"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A 401 says plainly that the key was refused.
+    #[test]
+    fn unauthorized_says_key_refused() {
+        assert!(status_failure(401, "Unauthorized", "").starts_with(KEY_REFUSED));
     }
 }

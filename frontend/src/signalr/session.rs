@@ -18,7 +18,9 @@ use protocol::HubMessage;
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, RequestCache, RequestCredentials, RequestInit, RequestMode};
 
-use super::negotiation::{status_failure, Destination, NegotiateRequest, Negotiation, Step};
+use super::negotiation::{
+    status_failure, Credential, Destination, NegotiateRequest, Negotiation, Step,
+};
 use super::socket::{close_error, Socket, SocketEvent};
 use super::ClientEvent;
 use crate::clock::{now_ms, sleep};
@@ -71,8 +73,11 @@ pub struct Session {
 /// headers, redirects followed). `Ok(None)` means the browser could not
 /// even ask the instance (CORS refused the preflight, or the host is
 /// unreachable): the caller may try skipNegotiation.
-async fn negotiate(hub_url: &str) -> Result<Option<Destination>, String> {
-    let mut negotiation = Negotiation::new(hub_url);
+async fn negotiate(
+    hub_url: &str,
+    credential: Option<&Credential>,
+) -> Result<Option<Destination>, String> {
+    let mut negotiation = Negotiation::new(hub_url, credential);
     loop {
         let request = fetch_request(&negotiation.request())
             .map_err(|e| format!("cannot build the negotiate request: {e:?}"))?;
@@ -130,18 +135,20 @@ impl Session {
     /// timeout (`HubConnection._startInternal` arms only that clock).
     pub async fn establish(
         hub_url: &str,
+        credential: Option<&Credential>,
         liveness: Liveness,
         emit: &dyn Fn(ClientEvent),
     ) -> Result<Self, String> {
-        let (ws_url, connection_id) = match negotiate(hub_url).await? {
+        let (ws_url, connection_id) = match negotiate(hub_url, credential).await? {
             Some(d) => (d.ws_url, Some(d.connection_id)),
             None => {
                 emit(ClientEvent::Notice(
                     "negotiate was refused (CORS or unreachable): trying skipNegotiation + WebSockets"
                         .into(),
                 ));
-                let url = websocket_url(hub_url, None).map_err(|e| e.to_string())?;
-                (url, None)
+                let hub_url = Credential::hub_url(credential, hub_url);
+                let url = websocket_url(&hub_url, None).map_err(|e| e.to_string())?;
+                (url + &Credential::websocket_suffix(credential), None)
             }
         };
         let negotiated = connection_id.is_some();

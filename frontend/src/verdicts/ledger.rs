@@ -13,8 +13,9 @@ use protocol::api::{TriggerMode, TriggerResponse};
 use protocol::broadcast::TestBroadcast;
 use serde::Serialize;
 
-/// Arrivals whose trigger response is still in flight are kept this long
-/// (the broadcast can beat the HTTP response to the page).
+/// Arrivals (and PUBLISHes seen in the feed) whose trigger response is
+/// still in flight are kept this long (the broadcast can beat the HTTP
+/// response to the page).
 const EARLY_ARRIVALS_KEPT: usize = 256;
 
 /// Ids remembered per panel to tell duplicates: a backplane duplicates a
@@ -32,12 +33,18 @@ pub struct Sent {
     pub seq: u64,
     /// How it was sent.
     pub mode: TriggerMode,
+    /// Who published it: the companion, or the instance that sent it in
+    /// `instance` mode (the topology's first node).
+    pub origin: String,
     /// When the button was clicked.
     pub clicked_at_ms: f64,
     /// The panels connected at the click: the ones that must receive it.
     pub expected: Vec<String>,
     /// Click-to-arrival latency per panel that received it.
     pub latencies: BTreeMap<String, f64>,
+    /// Click-to-PUBLISH time: when the feed saw it go into Redis, the
+    /// first hop of the topology view.
+    pub publish_ms: Option<f64>,
 }
 
 /// The judgement on one broadcast.
@@ -150,8 +157,9 @@ pub struct Arrival {
 pub struct Ledger {
     /// Broadcasts sent from this page, oldest first.
     sent: Vec<Sent>,
-    /// Arrivals of ids not (yet) known to be ours: (id, panel, at).
-    early: Vec<(String, String, f64)>,
+    /// Hops of ids not (yet) known to be ours: (id, the panel that
+    /// received it or `None` for its PUBLISH seen in the feed, at).
+    early: Vec<(String, Option<String>, f64)>,
     /// Counts per panel name.
     tallies: BTreeMap<String, Tally>,
 }
@@ -197,16 +205,24 @@ impl Ledger {
             id: response.id.clone(),
             seq: response.seq,
             mode: response.mode,
+            origin: origin.to_owned(),
             clicked_at_ms,
             expected,
             latencies: BTreeMap::new(),
+            publish_ms: None,
         };
         self.early.retain(|(id, panel, at)| {
             let ours = *id == sent.id;
             if ours {
-                sent.latencies
-                    .entry(panel.clone())
-                    .or_insert(at - clicked_at_ms);
+                let hop = at - clicked_at_ms;
+                match panel {
+                    Some(panel) => {
+                        sent.latencies.entry(panel.clone()).or_insert(hop);
+                    }
+                    None => {
+                        sent.publish_ms.get_or_insert(hop);
+                    }
+                }
             }
             !ours
         });
@@ -254,11 +270,7 @@ impl Ledger {
                 Some(latency)
             }
             None => {
-                if self.early.len() >= EARLY_ARRIVALS_KEPT {
-                    self.early.remove(0);
-                }
-                self.early
-                    .push((broadcast.id.clone(), panel.to_owned(), at_ms));
+                self.keep_early(broadcast.id.clone(), Some(panel.to_owned()), at_ms);
                 None
             }
         };
@@ -266,6 +278,27 @@ impl Ledger {
             latency_ms,
             duplicate: false,
         }
+    }
+
+    /// Records that the feed saw broadcast `id` published into Redis at
+    /// `at_ms`; the first sighting counts.
+    pub fn published(&mut self, id: &str, at_ms: f64) {
+        match self.sent.iter_mut().rev().find(|s| s.id == id) {
+            Some(sent) => {
+                sent.publish_ms.get_or_insert(at_ms - sent.clicked_at_ms);
+            }
+            None => self.keep_early(id.to_owned(), None, at_ms),
+        }
+    }
+
+    /// Keeps a hop of a broadcast not (yet) known to be ours, forgetting
+    /// the oldest past [`EARLY_ARRIVALS_KEPT`]: others' broadcasts are
+    /// never claimed.
+    fn keep_early(&mut self, id: String, panel: Option<String>, at_ms: f64) {
+        if self.early.len() >= EARLY_ARRIVALS_KEPT {
+            self.early.remove(0);
+        }
+        self.early.push((id, panel, at_ms));
     }
 
     /// `panel`'s connection is not up (dropped, reconnecting, stopped):
@@ -341,6 +374,7 @@ mod tests {
             receivers: Some(3),
             channel_subscribers: None,
             instance: None,
+            hub: None,
         }
     }
 
@@ -440,6 +474,20 @@ mod tests {
         l.sent(&response("x", 1), 100.0, panels(&["a"]), &[]);
         assert_eq!(l.find("x").unwrap().latencies.get("a"), Some(&5.0));
         assert_eq!(l.find("x").unwrap().verdict(50, 106.0), Verdict::Pass);
+    }
+
+    /// The feed's sighting of the PUBLISH is timed from the click, whether
+    /// it comes before the trigger's response or after; the first counts.
+    #[test]
+    fn publish_is_timed_from_the_click() {
+        let mut l = Ledger::default();
+        l.published("x", 103.0);
+        l.sent(&response("x", 1), 100.0, panels(&["a"]), &[]);
+        l.published("x", 109.0);
+        assert_eq!(l.find("x").unwrap().publish_ms, Some(3.0));
+        l.sent(&response("y", 2), 200.0, panels(&["a"]), &[]);
+        l.published("y", 204.0);
+        assert_eq!(l.find("y").unwrap().publish_ms, Some(4.0));
     }
 
     /// A gap in one origin's sequence while connected counts as lost.

@@ -6,7 +6,7 @@ pub mod ledger;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::api::{TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::api::{Audience, Hub, TriggerMode, TriggerRequest, TriggerResponse};
 
 use crate::clock::{local_time, millis, now_ms, wall_ms};
 use crate::dashboard::Dashboard;
@@ -25,44 +25,91 @@ enum Trigger {
     Failed(String),
 }
 
-/// The "Test Broadcast" button, its mode and the last result.
+/// What the trigger form holds besides its mode: the hub, who gets the
+/// broadcast, the method and its arguments. Empty method and arguments mean
+/// the hub's defaults (a TestBroadcast the verdicts can time).
+#[derive(Debug, Clone, Copy)]
+struct Aim {
+    /// The hub's name.
+    hub: RwSignal<String>,
+    /// `all`, `group`, `user` or `connection`.
+    kind: RwSignal<String>,
+    /// The group, user or connection.
+    name: RwSignal<String>,
+    /// The client method; empty for the hub's broadcast event.
+    method: RwSignal<String>,
+    /// The arguments as a JSON array; empty for the default TestBroadcast.
+    args: RwSignal<String>,
+}
+
+impl Aim {
+    /// Set to `hub`'s defaults.
+    fn reset(&self, hub: &Hub) {
+        self.hub.set(hub.name.clone());
+        self.kind.set(hub.audience.kind().to_owned());
+        self.name.set(hub.audience.name().to_owned());
+        self.method.set(hub.events.broadcast.clone());
+        self.args.set(String::new());
+    }
+
+    /// The request's hub, audience, method and arguments, or what is wrong.
+    fn fill(&self, request: &mut TriggerRequest) -> Result<(), String> {
+        request.hub = Some(self.hub.get_untracked());
+        request.audience = Some(
+            Audience::of_kind(&self.kind.get_untracked(), self.name.get_untracked().trim())
+                .ok_or("unknown target kind")?,
+        );
+        request.target = Some(self.method.get_untracked()).filter(|m| !m.trim().is_empty());
+        let args = self.args.get_untracked();
+        if !args.trim().is_empty() {
+            let parsed = serde_json::from_str::<Vec<serde_json::Value>>(&args)
+                .map_err(|e| format!("arguments must be a JSON array: {e}"))?;
+            request.arguments = Some(parsed);
+        }
+        Ok(())
+    }
+}
+
+/// The "Test Broadcast" button, its mode, its aim and the last result.
 #[component]
 pub fn TestBroadcastControl() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let config = dash.config.get_value();
+    let hubs = dash.hubs();
     let modes = config.trigger_modes.clone();
-    let pass_within_ms = config.thresholds.pass_within_ms as f64;
     let mode = RwSignal::new(modes.first().copied().unwrap_or(TriggerMode::Redis));
     // In `instance` mode: which of the companion's instances sends it.
     let senders: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
     let sender = RwSignal::new(senders.first().cloned());
+    let aim = Aim {
+        hub: RwSignal::new(String::new()),
+        kind: RwSignal::new(String::new()),
+        name: RwSignal::new(String::new()),
+        method: RwSignal::new(String::new()),
+        args: RwSignal::new(String::new()),
+    };
+    aim.reset(&hubs[0]);
     let state = RwSignal::new(Trigger::Idle);
     let send = move |_| {
-        let clicked = now_ms();
-        let (expected, absent) = dash.panels_by_connection();
         let chosen = mode.get_untracked();
-        let request = TriggerRequest {
+        let mut request = TriggerRequest {
             mode: Some(chosen),
             instance: (chosen == TriggerMode::Instance)
                 .then(|| sender.get_untracked())
                 .flatten(),
             ..Default::default()
         };
+        if let Err(e) = aim.fill(&mut request) {
+            state.set(Trigger::Failed(e));
+            return;
+        }
         state.set(Trigger::Sending(chosen));
-        let companion = dash.companion.get_value();
+        let sending = dash.broadcast(request);
         spawn_local(async move {
-            match companion.trigger(&request).await {
-                Ok(response) => {
-                    dash.ledger
-                        .try_update(|l| l.sent(&response, clicked, expected, &absent));
-                    dash.tick_after(clicked + pass_within_ms - now_ms());
-                    dash.now.try_set(now_ms());
-                    state.try_set(Trigger::Sent(response));
-                }
-                Err(e) => {
-                    let _ = state.try_set(Trigger::Failed(e.0));
-                }
-            }
+            let _ = state.try_set(match sending.await {
+                Ok(response) => Trigger::Sent(response),
+                Err(e) => Trigger::Failed(e),
+            });
         });
     };
     let words = move || match state.get() {
@@ -112,6 +159,7 @@ pub fn TestBroadcastControl() -> impl IntoView {
                 "from "
                 <select on:change=choose_sender aria-label="Sending instance">{sender_options}</select>
             </label>
+            <AimFields aim hubs/>
             <span
                 class=move || if matches!(state.get(), Trigger::Failed(_)) { "trigger-result error" } else { "trigger-result" }
                 role="status"
@@ -120,6 +168,90 @@ pub fn TestBroadcastControl() -> impl IntoView {
                 {words}
             </span>
         </div>
+    }
+}
+
+/// Hub, target and invocation, folded away under "Target" so one hub with
+/// its defaults looks as it always did.
+#[component]
+fn AimFields(
+    /// The form's state.
+    aim: Aim,
+    /// Every hub, the default first.
+    hubs: Vec<Hub>,
+) -> impl IntoView {
+    let several = hubs.len() > 1;
+    let hub_options = hubs
+        .iter()
+        .map(|h| {
+            let name = h.name.clone();
+            let selected = {
+                let name = name.clone();
+                move || aim.hub.with(|s| *s == name)
+            };
+            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+        })
+        .collect_view();
+    let choose_hub = move |ev| {
+        let name = event_target_value(&ev);
+        if let Some(h) = hubs.iter().find(|h| h.name == name) {
+            aim.reset(h);
+        }
+    };
+    let summary = move || {
+        let kind = aim.kind.get();
+        let who = match kind.as_str() {
+            "all" => "all".to_owned(),
+            _ => format!("{kind} {}", aim.name.get()),
+        };
+        format!("{} → {who} on {}", aim.method.get(), aim.hub.get())
+    };
+    view! {
+        <details class="aim" open=several>
+            <summary>"Target: " {summary}</summary>
+            <label hidden=!several>
+                "hub " <select on:change=choose_hub aria-label="Hub">{hub_options}</select>
+            </label>
+            <AudienceFields kind=aim.kind name=aim.name/>
+            <label>
+                "method " <input type="text" aria-label="Method" bind:value=aim.method/>
+            </label>
+            <label>
+                "arguments "
+                <textarea
+                    aria-label="Arguments (JSON array)"
+                    placeholder="[] (empty: a TestBroadcast the verdicts time)"
+                    rows="2"
+                    bind:value=aim.args
+                ></textarea>
+            </label>
+        </details>
+    }
+}
+
+/// Who gets the broadcast: all, or a group, user or connection by name.
+#[component]
+fn AudienceFields(
+    /// `all`, `group`, `user` or `connection`.
+    kind: RwSignal<String>,
+    /// The group, user or connection.
+    name: RwSignal<String>,
+) -> impl IntoView {
+    let kinds = Audience::KINDS
+        .into_iter()
+        .map(|k| view! { <option value=k selected=move || kind.with(|s| s == k)>{k}</option> })
+        .collect_view();
+    view! {
+        <label>
+            "to " <select on:change=move |ev| kind.set(event_target_value(&ev)) aria-label="Target kind">{kinds}</select>
+        </label>
+        <input
+            type="text"
+            aria-label="Target name"
+            placeholder="name"
+            hidden=move || kind.with(|k| k == "all")
+            bind:value=name
+        />
     }
 }
 

@@ -6,6 +6,7 @@
 use rmpv::Value;
 use thiserror::Error;
 
+use crate::hub_protocol::{HubProtocol, JSON_ONLY};
 use crate::message::HubMessage;
 
 /// Why a payload could not be read.
@@ -114,13 +115,28 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// A JSON-only invocation of `message`, as Conduit (JSON only) publishes.
-    pub fn json(message: &HubMessage, excluded_connection_ids: Vec<String>) -> Self {
+    /// An invocation of `message` serialized for each of `protocols`, in
+    /// that order, as `RedisProtocol.WriteInvocation` serializes for every
+    /// protocol the app registered (json first: `AddSignalR` registers it
+    /// before `AddMessagePackProtocol` adds MessagePack).
+    pub fn serialized(
+        message: &HubMessage,
+        protocols: &[HubProtocol],
+        excluded_connection_ids: Vec<String>,
+    ) -> Self {
         Self {
             excluded_connection_ids,
-            messages: vec![("json".into(), message.to_record())],
+            messages: protocols
+                .iter()
+                .map(|p| (p.name().to_owned(), p.encode(message)))
+                .collect(),
             return_to: None,
         }
+    }
+
+    /// A JSON-only invocation of `message`, as Conduit (JSON only) publishes.
+    pub fn json(message: &HubMessage, excluded_connection_ids: Vec<String>) -> Self {
+        Self::serialized(message, JSON_ONLY, excluded_connection_ids)
     }
 
     /// The serialized message for `protocol`, if the publisher included it.
@@ -359,6 +375,23 @@ mod tests {
             Ack::decode(&[0x90]),
             Err(BackplaneError::Shape { .. })
         ));
+    }
+
+    /// Both protocols ride in one message, json first, each framed as its
+    /// socket carries it.
+    #[test]
+    fn both_protocols_in_registration_order() {
+        let msg = HubMessage::invocation("T", vec![]);
+        let both = [HubProtocol::Json, HubProtocol::MessagePack];
+        let inv =
+            Invocation::decode(&Invocation::serialized(&msg, &both, vec![]).encode()).unwrap();
+        let names: Vec<&str> = inv.messages.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(names, ["json", "messagepack"]);
+        assert_eq!(inv.message_for("json"), Some(msg.to_record().as_slice()));
+        assert_eq!(
+            inv.message_for("messagepack"),
+            Some(crate::msgpack::encode(&msg).as_slice())
+        );
     }
 
     /// The 4-element form keeps its return address.

@@ -205,7 +205,12 @@ async fn send(shared: Arc<Shared>, link: RedisLink, channel: String, interval: D
         broadcast.sent_at_us = Some(sent_us);
         shared.rounds().sent(next, sent_us);
         let published = link
-            .publish_invocation(&channel, &shared.event, vec![broadcast.to_argument()])
+            .publish_invocation(
+                &channel,
+                &shared.event,
+                vec![broadcast.to_argument()],
+                protocol::hub_protocol::JSON_ONLY,
+            )
             .await;
         match published {
             Ok(_) => {
@@ -264,11 +269,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     deployment.redis.check_reachable("--redis").await?;
     let token = args.token.filter(|t| !t.is_empty());
     companion::check_exposure(args.listen, token.as_deref(), args.insecure)?;
-    let mut config = CompanionConfig::new(deployment.redis, deployment.instances);
-    config.channels = deployment.channels;
-    config.group = deployment.group;
-    config.hub_path = deployment.hub_path;
-    config.ca_cert = deployment.ca_cert;
+    let mut config = CompanionConfig::for_deployment(deployment);
     config.token = token;
     config.canary = Some(args.interval);
     let listener = tokio::net::TcpListener::bind(args.listen)

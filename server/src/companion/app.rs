@@ -12,10 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::api::{
-    routes, CanaryReport, DashboardConfig, EventNames, FeedSource, Status, Thresholds, TriggerMode,
+    routes, CanaryReport, DashboardConfig, FeedSource, Status, Thresholds, TriggerMode,
     TriggerRequest, TriggerResponse,
 };
-use protocol::broadcast::NAVIGATION_EVENT;
 use protocol::connection::Liveness;
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -65,7 +64,7 @@ impl AppState {
         let link = RedisLink::new(&config.redis, COMPANION_CLIENT_NAME)?;
         let feed = Arc::new(Feed::new(
             link.clone(),
-            config.channels.prefix.clone(),
+            config.prefix.clone(),
             config.feed.clone(),
         ));
         let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
@@ -75,10 +74,10 @@ impl AppState {
                 CanarySettings {
                     interval,
                     instances: config.instances.clone(),
-                    hub_path: config.hub_path.clone(),
+                    hub_path: config.primary().path.clone(),
                     redis: config.redis.clone(),
-                    channel: config.channels.group(&config.group),
-                    event: NAVIGATION_EVENT.into(),
+                    channel: config.channels().name(&config.primary().audience.channel()),
+                    event: config.primary().events.broadcast.clone(),
                 },
                 metrics.clone(),
             )?),
@@ -228,11 +227,14 @@ async fn config(State(state): State<AppState>) -> Json<DashboardConfig> {
     let liveness = Liveness::CLIENT_FOR_CONDUIT;
     Json(DashboardConfig {
         instances: c.instances.clone(),
-        hub_path: c.hub_path.clone(),
-        events: EventNames {
-            broadcast: NAVIGATION_EVENT.into(),
-            request_state: "RequestCurrentState".into(),
-            state_reply: "StateUpdateRequested".into(),
+        hub_path: c.primary().path.clone(),
+        events: c.primary().events.clone(),
+        hubs: c.hubs.clone(),
+        // `--expose-hub-keys` is refused without a token; the check here
+        // keeps an in-process config from leaking them all the same.
+        hub_keys: match c.expose_hub_keys && c.token.is_some() {
+            true => c.hub_keys.all().to_vec(),
+            false => Vec::new(),
         },
         thresholds: Thresholds {
             pass_within_ms: c.pass_within_ms,

@@ -23,12 +23,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::deployment::{DeploymentArgs, DEFAULT_HUB_PATH};
+use crate::deployment::{DeploymentArgs, HubKeys};
 use crate::load::plan::parse_duration;
 use crate::redis_target::RedisTarget;
 use axum::Router;
-use protocol::api::{DemoControls, Instance};
-use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX, NAVIGATION_GROUP};
+use protocol::api::{DemoControls, Hub, Instance};
+use protocol::backplane::{Channels, CONDUIT_PREFIX};
+use protocol::hub_protocol::HubProtocol;
 
 pub use app::{app, monitoring, AppState};
 pub use error::AppError;
@@ -77,6 +78,10 @@ pub struct Args {
     /// Allow a non-loopback bind without a token.
     #[arg(long, env = "SIGNALSCOPE_INSECURE")]
     pub insecure: bool,
+    /// Hand the --hub-key keys to the page in /api/config, so it connects
+    /// to hubs that need them; only with --token.
+    #[arg(long, env = "SIGNALSCOPE_EXPOSE_HUB_KEYS")]
+    pub expose_hub_keys: bool,
     /// URL for the `configured` trigger mode (POSTed `{target, payload}`).
     #[arg(long, env = "SIGNALSCOPE_TRIGGER_URL")]
     pub trigger_url: Option<String>,
@@ -108,12 +113,18 @@ pub struct CompanionConfig {
     pub redis: RedisTarget,
     /// The instances the page opens panels for.
     pub instances: Vec<Instance>,
-    /// Channel naming: prefix and hub type name.
-    pub channels: Channels,
-    /// The group test broadcasts go to.
-    pub group: String,
-    /// Hub path on each instance, handed to the page.
-    pub hub_path: String,
+    /// StackExchange.Redis ChannelPrefix: the feed and the status read
+    /// every hub behind it.
+    pub prefix: String,
+    /// The hubs, at least one; the page opens a panel per instance and
+    /// hub, the canary drives the first.
+    pub hubs: Vec<Hub>,
+    /// The hubs' keys from the settings.
+    pub hub_keys: HubKeys,
+    /// Whether the page may have the keys (`--expose-hub-keys`).
+    pub expose_hub_keys: bool,
+    /// What test broadcasts are serialized for unless a request says.
+    pub protocols: Vec<HubProtocol>,
     /// Where the trunk-built dashboard lives.
     pub dist: PathBuf,
     /// Token every /api call must carry, if set.
@@ -137,14 +148,45 @@ pub struct CompanionConfig {
 }
 
 impl CompanionConfig {
+    /// The first hub: the one the canary drives.
+    pub fn primary(&self) -> &Hub {
+        &self.hubs[0]
+    }
+
+    /// The first hub's channel naming.
+    pub fn channels(&self) -> Channels {
+        self.primary().channels(&self.prefix)
+    }
+
+    /// The hub called `name`, or the first.
+    pub fn hub(&self, name: Option<&str>) -> Option<&Hub> {
+        match name {
+            Some(n) => self.hubs.iter().find(|h| h.name == n),
+            None => self.hubs.first(),
+        }
+    }
+
+    /// Takes the deployment's Redis, instances, hubs, keys and protocols.
+    pub fn for_deployment(deployment: crate::deployment::Deployment) -> Self {
+        let mut config = Self::new(deployment.redis, deployment.instances);
+        config.prefix = deployment.prefix;
+        config.hubs = deployment.hubs;
+        config.hub_keys = deployment.keys;
+        config.protocols = deployment.protocols;
+        config.ca_cert = deployment.ca_cert;
+        config
+    }
+
     /// Conduit's defaults around `redis` and `instances`.
     pub fn new(redis: RedisTarget, instances: Vec<Instance>) -> Self {
         Self {
             redis,
             instances,
-            channels: Channels::new(CONDUIT_PREFIX, CONDUIT_HUB),
-            group: NAVIGATION_GROUP.into(),
-            hub_path: DEFAULT_HUB_PATH.into(),
+            prefix: CONDUIT_PREFIX.into(),
+            hubs: vec![protocol::hubs::navigation()],
+            hub_keys: HubKeys::default(),
+            expose_hub_keys: false,
+            protocols: vec![HubProtocol::Json],
             dist: DEFAULT_DIST.into(),
             token: None,
             trigger: None,
@@ -177,15 +219,15 @@ impl Args {
         let listen = self
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default"));
-        let mut config = CompanionConfig::new(deployment.redis, deployment.instances);
-        config.channels = deployment.channels;
-        config.group = deployment.group;
-        config.hub_path = deployment.hub_path;
-        config.ca_cert = deployment.ca_cert;
+        let mut config = CompanionConfig::for_deployment(deployment);
         if let Some(d) = self.dist {
             config.dist = d;
         }
         config.token = self.token.filter(|t| !t.is_empty());
+        if self.expose_hub_keys && config.token.is_none() {
+            return Err("--expose-hub-keys hands the hubs' keys to whoever loads the page: it needs --token".into());
+        }
+        config.expose_hub_keys = self.expose_hub_keys;
         if let Some(ms) = self.pass_within_ms {
             config.pass_within_ms = ms;
         }
@@ -331,10 +373,13 @@ mod tests {
         let matches = cli.get_matches_from(argv);
         let args = Args::from_arg_matches(matches.subcommand().unwrap().1).unwrap();
         let s = args.settle().unwrap();
-        assert_eq!(s.config.channels.prefix, "flag:");
-        assert_eq!(s.config.group, "g");
+        assert_eq!(s.config.prefix, "flag:");
+        assert_eq!(
+            s.config.primary().audience,
+            protocol::api::Audience::Group("g".into())
+        );
         assert_eq!(s.config.instances[0].name, "a");
-        assert_eq!(s.config.hub_path, DEFAULT_HUB_PATH);
+        assert_eq!(s.config.primary().path, "/hubs/navigation-state");
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert!(s.config.trigger.is_some());
         assert_eq!(s.config.ca_cert, Some(PathBuf::from("ca.pem")));

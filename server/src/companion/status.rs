@@ -1,13 +1,18 @@
 //! `GET /api/status`: Redis as the backplane sees it (reachability, ping,
-//! version, memory, clients, live servers and connections, read from
-//! `PUBSUB`) and each instance's `/health`, fetched by the server so the
-//! page needs no CORS. On a cluster or Sentinel set every node is listed
-//! too, and the backplane's channels are counted over every node (a
-//! cluster node knows only its own subscribers).
+//! version, memory, clients, and per hub behind the prefix its live
+//! servers, groups, users and connections, read from `PUBSUB`) and each
+//! instance's `/health`, fetched by the server so the page needs no CORS.
+//! On a cluster or Sentinel set every node is listed too, and the
+//! backplane's channels are counted over every node (a cluster node knows
+//! only its own subscribers).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use protocol::api::{Instance, InstanceHealth, RedisNodeStatus, RedisStatus, Status};
+use protocol::api::{
+    Hub, HubTraffic, Instance, InstanceHealth, RedisNodeStatus, RedisStatus, Status,
+};
+use protocol::backplane::channel::classify_any;
 use protocol::backplane::ChannelKind;
 use serde_json::Value;
 
@@ -49,7 +54,8 @@ async fn redis_status(state: &AppState) -> RedisStatus {
 /// Everything after PING; the first failure stops it and is reported.
 async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError> {
     let link = state.link();
-    let channels = &state.config().channels;
+    let config = state.config();
+    let channels = config.channels();
     let info = info(link).await?;
     let field = |key: &str| info_field(&info, key);
     status.version = field("redis_version");
@@ -57,7 +63,7 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
     status.used_memory_bytes = field("used_memory").and_then(|v| v.parse().ok());
     status.connected_clients = field("connected_clients").and_then(|v| v.parse().ok());
     let nodes = link.nodes().await?;
-    if !state.config().redis.is_single() {
+    if !config.redis.is_single() {
         status.nodes = futures_util::future::join_all(
             nodes
                 .iter()
@@ -65,28 +71,25 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
         )
         .await;
     }
-    let (mut all, mut servers, mut connections) = (0, Vec::new(), Vec::new());
+    let (mut all, mut live) = (0, Vec::new());
     for (_, node) in &nodes {
         let numsub: Vec<(String, u64)> = node
             .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
             .await?;
         all += numsub.first().map_or(0, |(_, n)| *n);
-        servers.extend(
-            node.channels_after(&channels.name(&ChannelKind::Ack(String::new())))
-                .await?,
-        );
-        connections.extend(
-            node.channels_after(&channels.name(&ChannelKind::Connection(String::new())))
-                .await?,
-        );
+        live.extend(node.channels_after(&config.prefix).await?);
     }
-    servers.sort();
-    servers.dedup();
-    connections.sort();
-    connections.dedup();
+    live.sort();
+    live.dedup();
     status.all_subscribers = Some(all);
-    status.live_servers = servers;
-    status.connection_channels = Some(connections.len() as u64);
+    status.hubs = traffic(&live, &config.hubs);
+    // The first hub's figures, as pages older than `hubs` read them.
+    if let Some(first) = status.hubs.iter().find(|t| t.hub_type == channels.hub) {
+        status.live_servers = first.live_servers.clone();
+        status.connection_channels = Some(first.connections);
+    } else {
+        status.connection_channels = Some(0);
+    }
     Ok(())
 }
 
@@ -135,6 +138,40 @@ async fn node_status(address: &str, link: &RedisLink) -> RedisNodeStatus {
     node
 }
 
+/// Per hub, what its live channels (names after the prefix) say: configured
+/// hubs first, in their order, even when silent; then any other hub seen.
+fn traffic(live: &[String], hubs: &[Hub]) -> Vec<HubTraffic> {
+    let mut seen: BTreeMap<String, HubTraffic> = BTreeMap::new();
+    for rest in live {
+        let Some((hub_type, kind)) = classify_any("", rest) else {
+            continue; // not a SignalR channel, or another prefix's
+        };
+        let t = seen.entry(hub_type.clone()).or_insert_with(|| HubTraffic {
+            hub_type,
+            ..HubTraffic::default()
+        });
+        match kind {
+            ChannelKind::Ack(server) => t.live_servers.push(server),
+            ChannelKind::Group(g) => t.groups.push(g),
+            ChannelKind::User(u) => t.users.push(u),
+            ChannelKind::Connection(_) => t.connections += 1,
+            _ => {}
+        }
+    }
+    let mut out: Vec<HubTraffic> = hubs
+        .iter()
+        .map(|h| HubTraffic {
+            name: Some(h.name.clone()),
+            ..seen.remove(&h.hub_type).unwrap_or_else(|| HubTraffic {
+                hub_type: h.hub_type.clone(),
+                ..HubTraffic::default()
+            })
+        })
+        .collect();
+    out.extend(seen.into_values());
+    out
+}
+
 async fn instance_health(http: &reqwest::Client, instance: &Instance) -> InstanceHealth {
     let mut health = InstanceHealth {
         name: instance.name.clone(),
@@ -166,4 +203,40 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
         Err(e) => health.error = Some(super::trigger::describe(e)),
     }
     health
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Channels of every hub are counted under their hub: configured hubs
+    /// first (even silent ones), then any other hub seen.
+    #[test]
+    fn channels_count_per_hub() {
+        let nav = protocol::hubs::navigation();
+        let tasks = protocol::hubs::conduit("tasks").unwrap();
+        let live: Vec<String> = [
+            format!("{}:internal:ack:api-1", nav.hub_type),
+            format!("{}:group:navigation-updates", nav.hub_type),
+            format!("{}:connection:a", nav.hub_type),
+            format!("{}:connection:b", nav.hub_type),
+            "Other.Hub:user:u1".to_owned(),
+            "not-signalr".to_owned(),
+        ]
+        .into();
+        let t = traffic(&live, &[nav.clone(), tasks.clone()]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].name.as_deref(), Some("navigation"));
+        assert_eq!(t[0].live_servers, ["api-1"]);
+        assert_eq!(t[0].groups, ["navigation-updates"]);
+        assert_eq!(t[0].connections, 2);
+        assert_eq!(
+            (t[1].hub_type.as_str(), t[1].connections),
+            (tasks.hub_type.as_str(), 0)
+        );
+        assert_eq!(
+            (t[2].hub_type.as_str(), t[2].users.as_slice()),
+            ("Other.Hub", &["u1".to_owned()][..])
+        );
+    }
 }

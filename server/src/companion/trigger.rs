@@ -1,8 +1,9 @@
-//! Test broadcasts (`POST /api/test/trigger-navigation-update`), sent one
-//! of three ways:
+//! Test broadcasts (`POST /api/test/trigger-navigation-update`) to any
+//! configured hub, sent one of three ways:
 //!
-//! * `redis`: PUBLISH an ASP.NET-layout invocation on the group channel,
-//!   so every instance of any real deployment delivers it;
+//! * `redis`: PUBLISH an ASP.NET-layout invocation on the channel of the
+//!   chosen audience (all, a group, a user or a connection; default the
+//!   hub's own), so every instance of any real deployment delivers it;
 //! * `instance`: POST to one instance's own trigger endpoint;
 //! * `configured`: POST to a configured URL with configured headers (an
 //!   admin key, say) that never reach the browser.
@@ -16,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use protocol::api::{routes, Instance, TriggerMode, TriggerRequest, TriggerResponse};
-use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN, NAVIGATION_EVENT};
+use protocol::api::{routes, Audience, Instance, TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN};
+use protocol::hub_protocol::{HubProtocol, UnknownProtocol};
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
@@ -122,28 +124,64 @@ pub(crate) async fn send(
 ) -> Result<TriggerResponse, AppError> {
     let config = state.config();
     let mode = req.mode.unwrap_or(TriggerMode::Redis);
-    let target = req.target.unwrap_or_else(|| NAVIGATION_EVENT.into());
+    let hub = config.hub(req.hub.as_deref()).ok_or_else(|| {
+        let known: Vec<&str> = config.hubs.iter().map(|h| h.name.as_str()).collect();
+        AppError::BadRequest(format!(
+            "no hub named '{}' (hubs: {})",
+            req.hub.as_deref().unwrap_or_default(),
+            known.join(", ")
+        ))
+    })?;
+    let audience = req.audience.unwrap_or_else(|| hub.audience.clone());
+    if audience != Audience::All && audience.name().is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "a {} audience needs its name",
+            audience.kind()
+        )));
+    }
+    let protocols = match req.protocols {
+        Some(names) => publishable(&names)?,
+        None => config.protocols.clone(),
+    };
+    let target = req
+        .target
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| hub.events.broadcast.clone());
     let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{:032x}", rand::random::<u128>());
     let broadcast = TestBroadcast::new(id, seq, unix_ms(), COMPANION_ORIGIN);
-    let custom = req.payload;
-    let payload = custom.clone().unwrap_or_else(|| broadcast.to_argument());
+    let custom = match (req.payload, req.arguments) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::BadRequest(
+                "give either payload (one argument) or arguments (all of them), not both".into(),
+            ))
+        }
+        (Some(p), None) => Some(vec![p]),
+        (None, arguments) => arguments,
+    };
+    let arguments = custom
+        .clone()
+        .unwrap_or_else(|| vec![broadcast.to_argument()]);
     let mut answer = TriggerResponse {
         id: broadcast.id,
         seq,
         sent_at: broadcast.sent_at,
         target,
-        channel: config.channels.group(&config.group),
+        channel: hub.channels(&config.prefix).name(&audience.channel()),
         mode,
         receivers: None,
         channel_subscribers: None,
         instance: None,
+        hub: Some(hub.name.clone()),
     };
+    // The POSTing modes carry one argument, as the instance's endpoint takes it.
+    let payload = arguments.first().cloned().unwrap_or(Value::Null);
+    let custom = custom.and_then(|a| a.into_iter().next());
     match mode {
         TriggerMode::Redis => {
             let receivers = state
                 .link()
-                .publish_invocation(&answer.channel, &answer.target, vec![payload])
+                .publish_invocation(&answer.channel, &answer.target, arguments, &protocols)
                 .await?;
             answer.receivers = Some(receivers);
             // PUBLISH counts pattern subscribers too (this companion's own
@@ -165,7 +203,14 @@ pub(crate) async fn send(
             let instance = pick_instance(&config.instances, req.instance.as_deref())?;
             let url = format!("{}{}", instance.url, routes::TRIGGER);
             let what = format!("instance {}", instance.name);
-            let body = json!({ "target": answer.target, "payload": custom });
+            // The instance's endpoint takes a TriggerRequest too; the hub
+            // and audience ride along for a stand-in that serves several.
+            let body = json!({
+                "target": answer.target,
+                "payload": custom,
+                "hub": hub.name,
+                "audience": audience,
+            });
             let text = post(state, &url, &[], &body, &what, |t| t.to_owned()).await?;
             answer.instance = Some(instance.name.clone());
             Ok(relayed(answer, &text))
@@ -195,6 +240,20 @@ pub(crate) async fn send(
             Ok(answer)
         }
     }
+}
+
+/// The protocols named, or the first unknown name refused.
+fn publishable(names: &[String]) -> Result<Vec<HubProtocol>, AppError> {
+    if names.is_empty() {
+        return Err(AppError::BadRequest("protocols: name at least one".into()));
+    }
+    names
+        .iter()
+        .map(|n| {
+            HubProtocol::from_name(n)
+                .ok_or_else(|| AppError::BadRequest(UnknownProtocol(n.clone()).to_string()))
+        })
+        .collect()
 }
 
 /// The named instance, or the first.
@@ -302,6 +361,7 @@ mod tests {
             receivers: None,
             channel_subscribers: None,
             instance: Some("api-1".into()),
+            hub: None,
         };
         let mut theirs = ours.clone();
         theirs.id = "b".into();

@@ -119,6 +119,7 @@ async fn add_instance(State(fleet): State<SharedFleet>) -> Result<Json<Instance>
     Ok(Json(Instance {
         name,
         url: format!("http://127.0.0.1:{port}"),
+        hubs: Vec::new(),
     }))
 }
 

@@ -123,6 +123,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         instances.push(Instance {
             name,
             url: format!("http://127.0.0.1:{port}"),
+            hubs: Vec::new(),
         });
     }
 

@@ -249,7 +249,7 @@ impl Args {
         let plan = Plan {
             run_id,
             instances: deployment.instances.clone(),
-            hub_path: deployment.hub_path.clone(),
+            hub_path: deployment.primary().path.clone(),
             event: self.event,
             skip_negotiation: self.skip_negotiation,
             connections: self.connections,
@@ -424,7 +424,7 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
     let (samples_tx, samples_rx) = watch::channel(Vec::new());
     tokio::spawn(probe::watch(
         link.clone(),
-        setup.deployment.channels.all(),
+        setup.deployment.channels().all(),
         control_keys,
         started,
         probe_stop_rx,
@@ -478,7 +478,8 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
     let route = match setup.send_via {
         SendVia::Redis => sender::Route::Redis {
             link: link.clone(),
-            channel: setup.deployment.channels.group(&setup.deployment.group),
+            channel: setup.deployment.broadcast_channel(),
+            protocols: setup.deployment.protocols.clone(),
         },
         SendVia::Instance => sender::Route::Instance {
             http: reqwest::Client::builder()

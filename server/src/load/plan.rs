@@ -200,6 +200,7 @@ mod tests {
             .map(|n| Instance {
                 name: n.into(),
                 url: "http://x".into(),
+                hubs: Vec::new(),
             })
             .to_vec()
     }

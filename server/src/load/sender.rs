@@ -27,6 +27,8 @@ pub enum Route {
         link: RedisLink,
         /// `<prefix><hub>:group:<group>`.
         channel: String,
+        /// What each broadcast is serialized for (`--protocols`).
+        protocols: Vec<protocol::hub_protocol::HubProtocol>,
     },
     /// POST to each instance's trigger in turn (skipping one that fails).
     Instance {
@@ -89,8 +91,12 @@ pub async fn run(
         broadcast.scheduled_at_us = Some(start_us + gap.mul_f64(k as f64).as_micros() as u64);
         broadcast.sent_at_us = Some(unix_us());
         let ok = match &route {
-            Route::Redis { link, channel } => link
-                .publish_invocation(channel, &event, vec![broadcast.to_argument()])
+            Route::Redis {
+                link,
+                channel,
+                protocols,
+            } => link
+                .publish_invocation(channel, &event, vec![broadcast.to_argument()], protocols)
                 .await
                 .is_ok(),
             Route::Instance { http, instances } => {

@@ -1,7 +1,8 @@
-//! One SignalR connection on the server side: handshake, `0x1E` records,
-//! hub invocations, keep-alive pings and the client timeout, in the order
-//! and with the texts of ASP.NET Core's `HubConnectionHandler` and
-//! `HubConnectionContext`.
+//! One SignalR connection on the server side: handshake, then messages in
+//! the hub protocol it chose (`0x1E` JSON records in text frames, or
+//! length-prefixed MessagePack in binary frames), hub invocations,
+//! keep-alive pings and the client timeout, in the order and with the texts
+//! of ASP.NET Core's `HubConnectionHandler` and `HubConnectionContext`.
 //!
 //! It is written over any `Sink`/`Stream` of [`Frame`]s, so the WebSocket
 //! route drives it with a real socket and the unit tests with channels.
@@ -16,13 +17,15 @@ use std::time::Duration;
 use axum::body::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::connection::Liveness;
+use protocol::framing::FirstRecord;
 use protocol::handshake::{HandshakeRequest, HandshakeResponse};
+use protocol::hub_protocol::MessageSplitter;
 use protocol::message::HubMessage;
-use protocol::RecordSplitter;
+use protocol::{HubProtocol, RecordSplitter};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::hub::{completion, ConnectFailure, Hub, Outgoing, OUTBOX_CAPACITY};
+use super::hub::{completion, Caller, ConnectFailure, Hub, Outgoing, OUTBOX_CAPACITY};
 
 /// WebSocket close code for a normal end.
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -30,18 +33,26 @@ pub const CLOSE_NORMAL: u16 = 1000;
 /// application failed (`WebSocketsServerTransport.StartSending`): what a
 /// client sees after `{}` when Redis is down.
 pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
-/// The only hub protocol Conduit registers.
-const PROTOCOL: &str = "json";
-/// Highest JSON hub protocol version ASP.NET Core serves.
-const MAX_VERSION: u32 = 2;
+/// Highest hub protocol version ASP.NET Core serves (JSON 2; MessagePack
+/// is at 1, and ASP.NET accepts any version up to the protocol's own).
+fn max_version(protocol: HubProtocol) -> u32 {
+    match protocol {
+        HubProtocol::Json => 2,
+        HubProtocol::MessagePack => 1,
+    }
+}
 /// What ASP.NET tells a client whose connection ended in an error.
 const CLOSED_WITH_ERROR: &str = "Connection closed with an error.";
 
 /// One WebSocket message, as far as SignalR cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// Record bytes (text frames; binary ones are read the same way).
+    /// Bytes in a text frame: JSON records, and every handshake refusal.
     Text(Bytes),
+    /// Bytes in a binary frame: what a MessagePack connection gets once its
+    /// handshake chose it (`TransferFormat.Binary`), `{}` included. Either
+    /// kind is read the same way.
+    Binary(Bytes),
     /// The WebSocket is closing with this code and reason.
     Close(u16, String),
 }
@@ -76,10 +87,12 @@ pub enum Ending {
     Shutdown,
 }
 
-/// Runs connection `id` to its end and tells the hub it is gone.
+/// Runs connection `id` (which presented `virtual_key`, if any) to its end
+/// and tells the hub it is gone.
 pub async fn run<Si, St, E>(
     hub: Arc<Hub>,
     id: String,
+    virtual_key: Option<u32>,
     limits: Limits,
     sink: Si,
     stream: St,
@@ -94,10 +107,13 @@ where
     let mut conn = Connection {
         hub,
         id,
+        virtual_key,
         limits,
         sink,
         stream,
-        splitter: RecordSplitter::counting_separator(limits.max_record),
+        handshake: RecordSplitter::counting_separator(limits.max_record),
+        protocol: HubProtocol::Json,
+        splitter: HubProtocol::Json.splitter(limits.max_record),
         outbox,
         inbox,
         client_timeout: None,
@@ -114,14 +130,20 @@ struct Connection<Si, St> {
     hub: Arc<Hub>,
     /// Its public connection id.
     id: String,
+    /// The virtual key id its request presented (secure hubs).
+    virtual_key: Option<u32>,
     /// Its limits.
     limits: Limits,
     /// Frames out.
     sink: Si,
     /// Frames in.
     stream: St,
-    /// Splits incoming bytes into records.
-    splitter: RecordSplitter,
+    /// Splits the handshake off: it is `0x1E`-framed whatever the protocol.
+    handshake: RecordSplitter,
+    /// The protocol the handshake chose (JSON until then).
+    protocol: HubProtocol,
+    /// Splits incoming bytes into messages in that protocol's framing.
+    splitter: MessageSplitter,
     /// Given to the hub so broadcasts and replies reach this connection.
     outbox: mpsc::Sender<Outgoing>,
     /// Everything to send, in order: broadcasts, replies, completions.
@@ -215,7 +237,7 @@ where
                     }
                 }
                 Event::Outgoing(Outgoing::Record(record)) => {
-                    if self.sink.send(Frame::Text(record)).await.is_err() {
+                    if self.send_bytes(record).await.is_err() {
                         return Ending::ClientLeft;
                     }
                 }
@@ -252,44 +274,53 @@ where
         }
     }
 
-    /// Reads the handshake and answers it (`HubConnectionContext.HandshakeAsync`).
-    /// Returns the records that followed the handshake in the same frame.
+    /// Reads the handshake and answers it (`HubConnectionContext.HandshakeAsync`),
+    /// switching to the protocol it chose. Returns the messages that
+    /// followed the handshake in the same frame.
     async fn handshake(&mut self) -> Result<Vec<Vec<u8>>, Ending> {
         let deadline = Instant::now() + self.limits.handshake_timeout;
-        let mut records = Vec::new();
-        while records.is_empty() {
-            match tokio::time::timeout_at(deadline, self.next_handshake_records()).await {
+        let FirstRecord { record, rest } =
+            match tokio::time::timeout_at(deadline, self.next_handshake_record()).await {
                 Err(_) => {
                     self.refuse(HandshakeResponse::canceled()).await;
                     return Err(Ending::Handshake("no handshake in time".into()));
                 }
                 Ok(Err(ending)) => return Err(ending),
-                Ok(Ok(r)) => records = r,
-            }
-        }
-        let first = records.remove(0);
-        let refusal = match HandshakeRequest::parse(&first) {
+                Ok(Ok(found)) => found,
+            };
+        let served = &self.hub.config().protocols;
+        let chosen = match HandshakeRequest::parse(&record) {
             Err(e) => {
                 tracing::debug!("connection {}: bad handshake: {e}", self.id);
-                Some(HandshakeResponse::unparsable())
+                Err(HandshakeResponse::unparsable())
             }
-            Ok(r) if r.protocol != PROTOCOL => {
-                Some(HandshakeResponse::unsupported_protocol(&r.protocol))
-            }
-            Ok(r) if r.version > MAX_VERSION => Some(HandshakeResponse::refused(format!(
-                "The server does not support version {} of the '{}' protocol.",
-                r.version, r.protocol
-            ))),
-            Ok(_) => None,
+            Ok(r) => match HubProtocol::from_name(&r.protocol).filter(|p| served.contains(p)) {
+                None => Err(HandshakeResponse::unsupported_protocol(&r.protocol)),
+                Some(p) if r.version > max_version(p) => Err(HandshakeResponse::refused(format!(
+                    "The server does not support version {} of the '{}' protocol.",
+                    r.version, r.protocol
+                ))),
+                Some(p) => Ok(p),
+            },
         };
-        if let Some(response) = refusal {
-            let error = response.error.clone().unwrap_or_default();
-            self.refuse(response).await;
-            return Err(Ending::Handshake(error));
-        }
+        let protocol = match chosen {
+            Ok(p) => p,
+            Err(response) => {
+                let error = response.error.clone().unwrap_or_default();
+                self.refuse(response).await;
+                return Err(Ending::Handshake(error));
+            }
+        };
+        // The transfer format is set before `{}` is written, so a
+        // MessagePack client gets even that in a binary frame.
+        self.protocol = protocol;
+        self.splitter = protocol.splitter(self.limits.max_record);
         let ok = protocol::framing::frame(&HandshakeResponse::ok().to_json());
         self.send_bytes(ok).await.map_err(|()| Ending::ClientLeft)?;
-        Ok(records)
+        match self.splitter.push(&rest) {
+            Ok(messages) => Ok(messages),
+            Err(e) => Err(self.protocol_error(e.to_string()).await),
+        }
     }
 
     /// After `{}`, as in `HubConnectionHandler.OnConnectedAsync`: the
@@ -297,7 +328,15 @@ where
     /// the handler (WebSocket close 1011, no Close message); a failing hub
     /// gets a Close with an error that forbids reconnecting.
     async fn on_connected(&mut self) -> Result<(), Ending> {
-        match self.hub.connect(&self.id, self.outbox.clone()).await {
+        let caller = Caller {
+            protocol: self.protocol,
+            virtual_key: self.virtual_key,
+        };
+        match self
+            .hub
+            .connect(&self.id, self.outbox.clone(), caller)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(failure) => {
                 tracing::warn!("connection {} refused: {failure}", self.id);
@@ -312,7 +351,8 @@ where
         }
     }
 
-    /// Writes a handshake refusal, then closes.
+    /// Writes a handshake refusal (in a text frame: no protocol was
+    /// chosen), then closes.
     async fn refuse(&mut self, response: HandshakeResponse) {
         let _ = self
             .send_bytes(protocol::framing::frame(&response.to_json()))
@@ -320,17 +360,18 @@ where
         self.close(CLOSE_NORMAL, "").await;
     }
 
-    /// Waits for the frame that completes the handshake record. A handshake
-    /// over the size limit is "canceled", as ASP.NET says.
-    async fn next_handshake_records(&mut self) -> Result<Vec<Vec<u8>>, Ending> {
+    /// Waits for the frame that completes the handshake record; returns it
+    /// and the raw bytes after it. A handshake over the size limit is
+    /// "canceled", as ASP.NET says.
+    async fn next_handshake_record(&mut self) -> Result<FirstRecord, Ending> {
         loop {
             let bytes = match self.stream.next().await {
-                Some(Ok(Frame::Text(bytes))) => bytes,
+                Some(Ok(Frame::Text(bytes) | Frame::Binary(bytes))) => bytes,
                 other => return Err(self.transport_ended(other)),
             };
-            match self.splitter.push(&bytes) {
-                Ok(records) if records.is_empty() => continue,
-                Ok(records) => return Ok(records),
+            match self.handshake.push_first(&bytes) {
+                Ok(None) => continue,
+                Ok(Some(found)) => return Ok(found),
                 Err(e) => {
                     self.refuse(HandshakeResponse::canceled()).await;
                     return Err(Ending::Handshake(e.to_string()));
@@ -350,7 +391,7 @@ where
     /// Splits one incoming frame into records.
     async fn split(&mut self, frame: Option<Result<Frame, E>>) -> Incoming {
         let bytes = match frame {
-            Some(Ok(Frame::Text(bytes))) => bytes,
+            Some(Ok(Frame::Text(bytes) | Frame::Binary(bytes))) => bytes,
             other => return Incoming::End(self.transport_ended(other)),
         };
         match self.splitter.push(&bytes) {
@@ -361,7 +402,7 @@ where
 
     /// Handles one hub message from the client.
     async fn handle(&mut self, record: &[u8]) -> Result<(), Ending> {
-        let message = match HubMessage::parse(record) {
+        let message = match self.protocol.parse(record) {
             Ok(m) => m,
             Err(e) => return Err(self.protocol_error(e.to_string()).await),
         };
@@ -395,9 +436,8 @@ where
             HubMessage::Completion {
                 ref invocation_id, ..
             } => {
-                let record = message.to_record();
                 self.hub
-                    .client_result(&self.id, invocation_id, record)
+                    .client_result(&self.id, invocation_id, &message)
                     .await;
             }
             // The client's first Ping arms the client timeout
@@ -413,9 +453,9 @@ where
 
     /// Queues a message behind whatever is already waiting, keeping order.
     fn queue(&self, message: HubMessage) {
-        let _ = self
-            .outbox
-            .try_send(Outgoing::Record(Bytes::from(message.to_record())));
+        let _ = self.outbox.try_send(Outgoing::Record(Bytes::from(
+            self.protocol.encode(&message),
+        )));
     }
 
     /// Ends the connection as ASP.NET does on a bad record: a Close with an
@@ -439,14 +479,20 @@ where
     }
 
     async fn send_record(&mut self, message: &HubMessage) -> Result<(), ()> {
-        self.send_bytes(message.to_record()).await
+        self.send_bytes(self.protocol.encode(message)).await
     }
 
-    async fn send_bytes(&mut self, bytes: Vec<u8>) -> Result<(), ()> {
-        self.sink
-            .send(Frame::Text(Bytes::from(bytes)))
-            .await
-            .map_err(drop)
+    async fn send_bytes(&mut self, bytes: impl Into<Bytes>) -> Result<(), ()> {
+        self.sink.send(self.frame(bytes.into())).await.map_err(drop)
+    }
+
+    /// Bytes in the frame kind of the connection's protocol.
+    fn frame(&self, bytes: Bytes) -> Frame {
+        if self.protocol.is_binary() {
+            Frame::Binary(bytes)
+        } else {
+            Frame::Text(bytes)
+        }
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -457,6 +503,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::profiles::NAVIGATION;
     use crate::sim::SimConfig;
     use protocol::message::Outcome;
     use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -487,7 +534,11 @@ mod tests {
     }
 
     async fn start(limits: Limits) -> Harness {
-        let hub = Hub::start(SimConfig::new("t", None)).await;
+        start_with(SimConfig::new("t", None), limits).await
+    }
+
+    async fn start_with(config: SimConfig, limits: Limits) -> Harness {
+        let hub = Hub::start(Arc::new(config), &NAVIGATION).await;
         let (to_server, stream) = mpsc::unbounded_channel();
         let stream = UnboundedReceiverStream::new(stream);
         let (sink_tx, from_server) = mpsc::unbounded_channel();
@@ -496,7 +547,15 @@ mod tests {
             |tx, frame: Frame| async move { tx.send(frame).map(|()| tx) },
         ));
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(hub.clone(), "c1".into(), limits, sink, stream, stop_rx));
+        let task = tokio::spawn(run(
+            hub.clone(),
+            "c1".into(),
+            None,
+            limits,
+            sink,
+            stream,
+            stop_rx,
+        ));
         Harness {
             to_server,
             from_server,
@@ -731,7 +790,7 @@ mod tests {
             return_to: None,
         }
         .encode();
-        let channel = h.hub.config().channels.connection("c1");
+        let channel = h.hub.channels().connection("c1");
         h.hub.backplane().publish(channel, body).await.unwrap();
         assert_eq!(
             h.next_message_soon().await,
@@ -739,6 +798,69 @@ mod tests {
                 error: Some(CLOSED_WITH_ERROR.into()),
                 allow_reconnect: true
             }
+        );
+        assert!(matches!(h.task.await.unwrap(), Ending::Aborted(_)));
+    }
+
+    /// A stand-in serving both protocols.
+    fn both_protocols() -> SimConfig {
+        let mut config = SimConfig::new("t", None);
+        config.protocols = vec![HubProtocol::Json, HubProtocol::MessagePack];
+        config
+    }
+
+    /// A MessagePack handshake is answered `{}` in a binary frame, and a
+    /// message sent in the same frame after it is read in MessagePack
+    /// (HubConnectionContext sets the transfer format before answering).
+    #[tokio::test]
+    async fn messagepack_handshake_switches_framing() {
+        let mut h = start_with(both_protocols(), limits()).await;
+        let mut first = b"{\"protocol\":\"messagepack\",\"version\":1}\x1e".to_vec();
+        let invoke = HubMessage::Invocation {
+            headers: vec![],
+            invocation_id: Some("7".into()),
+            target: "Nope".into(),
+            arguments: vec![],
+            stream_ids: vec![],
+        };
+        first.extend(HubProtocol::MessagePack.encode(&invoke));
+        h.to_server
+            .send(Ok(Frame::Binary(Bytes::from(first))))
+            .unwrap();
+        assert_eq!(h.next().await, Frame::Binary(Bytes::from_static(b"{}\x1e")));
+        let Frame::Binary(reply) = h.next().await else {
+            panic!("expected a binary frame")
+        };
+        let mut splitter = HubProtocol::MessagePack.splitter(1024);
+        let payloads = splitter.push(&reply).unwrap();
+        assert!(matches!(
+            protocol::msgpack::parse(&payloads[0]).unwrap(),
+            HubMessage::Completion {
+                outcome: Outcome::Error(_),
+                ..
+            }
+        ));
+    }
+
+    /// A backplane message with only a "json" entry aborts a MessagePack
+    /// connection, with the Close in MessagePack
+    /// (SerializedHubMessage.GetSerializedMessage throws for a protocol a
+    /// message from Redis lacks; HubConnectionContext.WriteCore aborts).
+    #[tokio::test]
+    async fn json_only_backplane_message_aborts_a_messagepack_connection() {
+        let mut h = start_with(both_protocols(), limits()).await;
+        h.send("{\"protocol\":\"messagepack\",\"version\":1}\x1e");
+        assert_eq!(h.next().await, Frame::Binary(Bytes::from_static(b"{}\x1e")));
+        let body = protocol::backplane::Invocation::json(&HubMessage::Ping, vec![]).encode();
+        let channel = h.hub.channels().connection("c1");
+        h.hub.backplane().publish(channel, body).await.unwrap();
+        let close = HubMessage::Close {
+            error: Some(CLOSED_WITH_ERROR.into()),
+            allow_reconnect: true,
+        };
+        assert_eq!(
+            h.next().await,
+            Frame::Binary(Bytes::from(HubProtocol::MessagePack.encode(&close)))
         );
         assert!(matches!(h.task.await.unwrap(), Ending::Aborted(_)));
     }

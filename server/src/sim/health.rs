@@ -175,7 +175,11 @@ mod tests {
     /// Without Redis both checks pass and the report is Healthy.
     #[tokio::test]
     async fn single_instance_is_healthy() {
-        let hub = Hub::start(SimConfig::new("t", None)).await;
+        let hub = Hub::start(
+            std::sync::Arc::new(SimConfig::new("t", None)),
+            &crate::sim::profiles::NAVIGATION,
+        )
+        .await;
         let r = report(&hub, Scope::All).await;
         assert_eq!(r.status, Status::Healthy);
         let names: Vec<_> = r.checks.iter().map(|c| c.name.as_str()).collect();

@@ -1,6 +1,8 @@
-//! The sim's HTTP surface: negotiate and the WebSocket transport at the hub
-//! path, the health endpoints, the test trigger and the model-mapping
-//! stand-in, all behind Conduit's CORS policy.
+//! The sim's HTTP surface: negotiate and the WebSocket transport at each
+//! hub's path (a secure hub's behind its virtual key, taken as Conduit's
+//! `VirtualKeyAuthenticationHandler` takes it), the health endpoints, the
+//! test trigger and the model-mapping stand-in, all behind Conduit's CORS
+//! policy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,8 +30,9 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use super::connection::{self, Frame, Limits};
 use super::health::{self, Scope};
-use super::hub::new_connection_id;
-use super::{CorsOrigins, Sim, SimError, HUB_PATH};
+use super::hub::{new_connection_id, Hub};
+use super::profiles::NAVIGATION;
+use super::{CorsOrigins, Sim, SimError};
 use crate::clock::unix_ms;
 use crate::locks::lock;
 
@@ -128,12 +131,33 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "No Connection with that ID").into_response()
 }
 
+/// What a hub's two routes share: the app, and which hub they are for.
+#[derive(Clone)]
+struct HubRoute {
+    /// Everything every route shares.
+    app: AppState,
+    /// The hub mapped at this path.
+    hub: Arc<Hub>,
+}
+
 /// The router, with no socket: tests call it with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.sim.hub().config().cors);
-    Router::new()
-        .route(HUB_PATH, get(websocket))
-        .route(&format!("{HUB_PATH}/negotiate"), post(negotiate))
+    let mut router = Router::new();
+    for hub in state.sim.hubs() {
+        let route = HubRoute {
+            app: state.clone(),
+            hub: hub.clone(),
+        };
+        let path = hub.profile().path;
+        router = router
+            .route(path, get(websocket).with_state(route.clone()))
+            .route(
+                &format!("{path}/negotiate"),
+                post(negotiate).with_state(route),
+            );
+    }
+    router
         .route("/health", get(health_all))
         .route("/health/ready", get(health_all))
         .route("/health/live", get(health_live))
@@ -181,10 +205,65 @@ struct NegotiateQuery {
     negotiate_version: Option<String>,
 }
 
+/// The virtual key a request presents, where Conduit's
+/// `VirtualKeyAuthenticationHandler.ExtractVirtualKey` looks on a `/hubs`
+/// path, first found wins: `access_token` in the query (what the official
+/// client puts on the WebSocket URL), `api_key` in the query,
+/// `Authorization: Bearer` (what it sends on negotiate), `X-API-Key`.
+fn presented_key(query: &HashMap<String, String>, headers: &HeaderMap) -> Option<String> {
+    let from_query = |name: &str| query.get(name).cloned();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    from_query("access_token")
+        .or_else(|| from_query("api_key"))
+        .or_else(|| {
+            let auth = header("authorization")?;
+            let scheme = auth.get(..7)?;
+            scheme
+                .eq_ignore_ascii_case("Bearer ")
+                .then(|| auth[7..].trim().to_owned())
+        })
+        .or_else(|| header("x-api-key").map(|k| k.trim().to_owned()))
+}
+
+/// A request without a valid virtual key, answered as ASP.NET's
+/// authorization middleware answers when the VirtualKey scheme's challenge
+/// runs (`AuthenticationHandler`'s default): 401 alone, no body, no
+/// `WWW-Authenticate`.
+struct Unauthorized;
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+/// Whether a request may use `hub`: the id of the key it presented
+/// (`None` on an anonymous hub).
+fn authorize(
+    hub: &Hub,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Option<u32>, Unauthorized> {
+    if !hub.profile().requires_key {
+        return Ok(None);
+    }
+    let keys = &hub.config().keys;
+    presented_key(query, headers)
+        .and_then(|key| keys.iter().position(|k| *k == key))
+        .map(|at| Some(at as u32 + 1))
+        .ok_or(Unauthorized)
+}
+
 async fn negotiate(
-    State(state): State<AppState>,
+    State(route): State<HubRoute>,
     Query(q): Query<NegotiateQuery>,
+    Query(all): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, SimError> {
+    if let Err(refused) = authorize(&route.hub, &all, &headers) {
+        return Ok(refused.into_response());
+    }
+    let state = route.app;
     // HttpConnectionDispatcher.ProcessNegotiate: a bad version is still a
     // 200, with only an error in the body (the client throws it).
     let requested = match q.negotiate_version.as_deref().map(str::parse::<i32>) {
@@ -248,10 +327,18 @@ struct SocketQuery {
 }
 
 async fn websocket(
-    State(state): State<AppState>,
+    State(route): State<HubRoute>,
     Query(q): Query<SocketQuery>,
+    Query(all): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // Authorization runs before the connection dispatcher looks at the id.
+    let virtual_key = match authorize(&route.hub, &all, &headers) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
+    };
+    let HubRoute { app: state, hub } = route;
     // ASP.NET checks the id before the transport, so a stale id is a 404
     // even on a request that could not be upgraded.
     if let Some(token) = &q.id {
@@ -271,7 +358,7 @@ async fn websocket(
             Claim::Unknown => return not_found(),
         },
     };
-    let config = state.sim.hub().config();
+    let config = hub.config();
     let limits = Limits {
         liveness: config.liveness,
         handshake_timeout: config.handshake_timeout,
@@ -285,23 +372,55 @@ async fn websocket(
         .max_message_size(config.max_message_size * 4)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve_socket(state, socket, connection_id, token, limits))
+        .on_upgrade(move |socket| {
+            let connection = Accepted {
+                hub,
+                id: connection_id,
+                token,
+                virtual_key,
+                limits,
+            };
+            serve_socket(state, socket, connection)
+        })
 }
 
-async fn serve_socket(
-    state: AppState,
-    socket: WebSocket,
+/// A WebSocket request that passed every check.
+struct Accepted {
+    /// The hub it is for.
+    hub: Arc<Hub>,
+    /// Its connection id.
     id: String,
+    /// The negotiated token it used up, released when it ends.
     token: Option<String>,
+    /// The id of the virtual key it presented.
+    virtual_key: Option<u32>,
+    /// Its limits.
     limits: Limits,
-) {
+}
+
+async fn serve_socket(state: AppState, socket: WebSocket, accepted: Accepted) {
+    let Accepted {
+        hub,
+        id,
+        token,
+        virtual_key,
+        limits,
+    } = accepted;
     // Holding a `done` sender is how the server knows this one still runs.
     let _running = state.done.clone();
     let (tx, rx) = socket.split();
     let sink = tx.with(|frame: Frame| future::ready(Ok::<_, axum::Error>(to_message(frame))));
     let stream = rx.filter_map(|m| future::ready(from_message(m)));
-    let hub = state.sim.hub().clone();
-    connection::run(hub, id, limits, sink, stream, state.stop.clone()).await;
+    connection::run(
+        hub,
+        id,
+        virtual_key,
+        limits,
+        sink,
+        stream,
+        state.stop.clone(),
+    )
+    .await;
     if let Some(token) = token {
         state.tokens().active.remove(&token);
     }
@@ -315,6 +434,7 @@ fn to_message(frame: Frame) -> Message {
             Ok(text) => Message::Text(text),
             Err(_) => Message::Binary(bytes),
         },
+        Frame::Binary(bytes) => Message::Binary(bytes),
         Frame::Close(code, reason) => Message::Close(Some(CloseFrame {
             code,
             reason: reason.into(),
@@ -325,7 +445,7 @@ fn to_message(frame: Frame) -> Message {
 fn from_message(message: Result<Message, axum::Error>) -> Option<Result<Frame, axum::Error>> {
     match message {
         Ok(Message::Text(text)) => Some(Ok(Frame::Text(Bytes::from(text)))),
-        Ok(Message::Binary(bytes)) => Some(Ok(Frame::Text(bytes))),
+        Ok(Message::Binary(bytes)) => Some(Ok(Frame::Binary(bytes))),
         Ok(Message::Close(frame)) => {
             let (code, reason) =
                 frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
@@ -361,7 +481,7 @@ async fn trigger(
     let hub = state.sim.hub();
     let target = request
         .target
-        .unwrap_or_else(|| NAVIGATION_EVENT.to_owned());
+        .unwrap_or_else(|| hub.profile().trigger_event().to_owned());
     if target.trim().is_empty() {
         return Err(SimError::BadRequest("target must not be empty".into()));
     }
@@ -374,17 +494,18 @@ async fn trigger(
     );
     let argument = request.payload.unwrap_or_else(|| broadcast.to_argument());
     let message = HubMessage::invocation(target.clone(), vec![argument]);
-    let receivers = hub.send_group(NAVIGATION_GROUP, &message).await?;
+    let receivers = hub.send_to_audience(&message).await?;
     Ok(Json(TriggerResponse {
         id: broadcast.id,
         seq: broadcast.seq,
         sent_at: broadcast.sent_at,
         target,
-        channel: hub.config().channels.group(NAVIGATION_GROUP),
+        channel: hub.profile().audience.channel(hub.channels()),
         mode: TriggerMode::Instance,
         receivers,
         channel_subscribers: None,
         instance: Some(name),
+        hub: None,
     }))
 }
 
@@ -414,7 +535,12 @@ async fn create_model_mapping(
     let alias = required(body, "virtualModelName")?;
     let provider_model = required(body, "providerModelName")?;
     let provider = required(body, "providerName")?;
-    let hub = state.sim.hub();
+    let hub = state.sim.hub_for(&NAVIGATION).ok_or_else(|| {
+        SimError::BadRequest(
+            "model mappings notify the navigation hub, which is not served (--hub navigation)"
+                .into(),
+        )
+    })?;
     let mapping_id = hub.next_mapping_id();
     let event = json!({
         "type": "ModelMappingChanged",
@@ -573,6 +699,41 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("POST"));
+    }
+
+    /// The key is looked for where Conduit's handler looks, in its order:
+    /// `access_token`, `api_key`, `Authorization: Bearer` (any case,
+    /// trimmed), `X-API-Key`.
+    #[test]
+    fn presented_key_follows_conduits_order() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_static("from-header"));
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-header")
+        );
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("bearer  from-bearer "),
+        );
+        assert_eq!(
+            presented_key(&query(&[]), &headers).as_deref(),
+            Some("from-bearer")
+        );
+        let both = query(&[("api_key", "from-api-key"), ("access_token", "from-token")]);
+        assert_eq!(
+            presented_key(&both, &headers).as_deref(),
+            Some("from-token")
+        );
+        headers.insert("authorization", HeaderValue::from_static("Basic abc"));
+        headers.remove("x-api-key");
+        assert_eq!(presented_key(&query(&[]), &headers), None);
     }
 
     /// Any loopback origin is allowed by default, other hosts only if listed.

@@ -1,6 +1,7 @@
-//! Conduit's `NavigationStateHub` and the hub lifetime manager under it:
-//! the local connections and groups, the hub methods clients may call, and
-//! delivery of what arrives from the backplane.
+//! One of Conduit's hubs (a [`Profile`]) and the hub lifetime manager under
+//! it: the local connections and groups, the hub methods clients may call,
+//! and delivery of what arrives from the backplane, in each connection's
+//! hub protocol.
 //!
 //! As in ASP.NET, sends to All and to groups always go through the
 //! backplane, even for local clients; only replies to the caller are local.
@@ -13,13 +14,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Bytes;
 use base64::Engine as _;
-use protocol::backplane::{ChannelKind, GroupAction, GroupCommand, Invocation, NAVIGATION_GROUP};
+use protocol::backplane::{ChannelKind, Channels, GroupAction, GroupCommand, Invocation};
 use protocol::broadcast::iso8601_utc;
 use protocol::message::{HubMessage, Outcome};
+use protocol::HubProtocol;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::backplane::{Backplane, Inbound};
+use super::profiles::{key_group, HubMethod, Profile};
 use super::{SimConfig, SimError};
 use crate::clock::unix_ms;
 use crate::locks::lock;
@@ -54,8 +57,8 @@ pub enum ConnectFailure {
     /// exception escapes the handler, no Close message is written and the
     /// WebSocket closes with 1011.
     LifetimeManager(SimError),
-    /// The hub's own `OnConnectedAsync` (joining `navigation-updates`)
-    /// failed: a Close with an error and without `allowReconnect`.
+    /// The hub's own `OnConnectedAsync` (joining its groups) failed: a
+    /// Close with an error and without `allowReconnect`.
     Hub(SimError),
 }
 
@@ -68,10 +71,21 @@ impl std::fmt::Display for ConnectFailure {
     }
 }
 
+/// Who is connecting, as the hub needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The hub protocol of its handshake: what its records are written in.
+    pub protocol: HubProtocol,
+    /// The id of the virtual key it presented (secure hubs only).
+    pub virtual_key: Option<u32>,
+}
+
 /// A local connection as the hub sees it.
 struct Member {
     /// Where its records go.
     outbox: Outbox,
+    /// Its hub protocol: which serialization of a broadcast it gets.
+    protocol: HubProtocol,
     /// The groups it is in, to leave them all when it goes.
     groups: HashSet<String>,
     /// Client-result invocations another server is waiting on:
@@ -88,10 +102,14 @@ struct Registry {
     groups: HashMap<String, HashSet<String>>,
 }
 
-/// The hub of one instance.
+/// One hub of one instance.
 pub struct Hub {
-    /// The settings it was started with.
-    config: SimConfig,
+    /// The instance's settings, shared by its hubs.
+    config: Arc<SimConfig>,
+    /// Which of Conduit's hubs this is.
+    profile: &'static Profile,
+    /// Its channel names (the instance's prefix, its type name).
+    channels: Channels,
     /// Redis (or the local loop-back).
     backplane: Backplane,
     /// Local connections and groups.
@@ -109,12 +127,17 @@ pub fn new_connection_id() -> String {
 }
 
 impl Hub {
-    /// Starts the backplane and the task that delivers what it receives.
-    pub async fn start(config: SimConfig) -> Arc<Self> {
+    /// Starts the hub's backplane (its own connections, as each ASP.NET
+    /// `RedisHubLifetimeManager<THub>` has) and the task that delivers what
+    /// it receives.
+    pub async fn start(config: Arc<SimConfig>, profile: &'static Profile) -> Arc<Self> {
+        let channels = profile.channels(&config.prefix);
         let (backplane, inbound) =
-            Backplane::start(&config.name, config.redis.as_ref(), config.channels.clone());
+            Backplane::start(&config.name, config.redis.as_ref(), channels.clone());
         let hub = Arc::new(Self {
             config,
+            profile,
+            channels,
             backplane,
             registry: Mutex::new(Registry::default()),
             broadcasts_sent: AtomicU64::new(0),
@@ -127,6 +150,16 @@ impl Hub {
     /// The instance's settings.
     pub fn config(&self) -> &SimConfig {
         &self.config
+    }
+
+    /// Which hub this is.
+    pub fn profile(&self) -> &'static Profile {
+        self.profile
+    }
+
+    /// Its channel names.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
     }
 
     /// The backplane.
@@ -145,29 +178,43 @@ impl Hub {
 
     /// Runs after the handshake answer, as in ASP.NET: the lifetime
     /// manager's `OnConnectedAsync` (subscribe `:connection:<id>`), then the
-    /// hub's (join `navigation-updates`). Fails, leaving no trace, if Redis
-    /// is down, and says which step failed.
+    /// hub's (join its groups, and a keyed caller its key's group). Fails,
+    /// leaving no trace, if Redis is down, and says which step failed.
     ///
     /// The connection is registered here before either subscription is
     /// awaited, as ASP.NET adds it to its connection store first: a
     /// broadcast published right after the client saw `{}` still reaches it.
-    pub async fn connect(&self, id: &str, outbox: Outbox) -> Result<(), ConnectFailure> {
+    pub async fn connect(
+        &self,
+        id: &str,
+        outbox: Outbox,
+        caller: Caller,
+    ) -> Result<(), ConnectFailure> {
         self.registry().connections.insert(
             id.to_owned(),
             Member {
                 outbox,
+                protocol: caller.protocol,
                 groups: HashSet::new(),
                 awaited_results: HashMap::new(),
             },
         );
-        let channel = self.config.channels.connection(id);
+        let channel = self.channels.connection(id);
         if let Err(e) = self.backplane.subscribe(channel).await {
             self.forget(id);
             return Err(ConnectFailure::LifetimeManager(e));
         }
-        if let Err(e) = self.join_local(id, NAVIGATION_GROUP).await {
-            self.remove(id);
-            return Err(ConnectFailure::Hub(e));
+        let groups = self
+            .profile
+            .groups_on_connect
+            .iter()
+            .map(|g| g.to_string())
+            .chain(caller.virtual_key.map(key_group));
+        for group in groups {
+            if let Err(e) = self.join_local(id, &group).await {
+                self.remove(id);
+                return Err(ConnectFailure::Hub(e));
+            }
         }
         Ok(())
     }
@@ -181,9 +228,15 @@ impl Hub {
     /// answer every client-result invoke still waiting on this connection
     /// with "Connection disconnected." on its server's return channel.
     pub async fn disconnect(&self, id: &str) {
+        // In the connection's protocol, like its own Completions.
+        let protocol = self
+            .registry()
+            .connections
+            .get(id)
+            .map_or(HubProtocol::Json, |m| m.protocol);
         for (invocation_id, return_channel) in self.remove(id) {
             let error = completion(invocation_id, Err(CONNECTION_DISCONNECTED.to_owned()));
-            self.return_result(&return_channel, error.to_record()).await;
+            self.return_result(&return_channel, protocol, &error).await;
         }
     }
 
@@ -203,11 +256,9 @@ impl Hub {
             (released, member.awaited_results.into_iter().collect())
         };
         for group in released {
-            self.backplane
-                .unsubscribe(self.config.channels.group(&group));
+            self.backplane.unsubscribe(self.channels.group(&group));
         }
-        self.backplane
-            .unsubscribe(self.config.channels.connection(id));
+        self.backplane.unsubscribe(self.channels.connection(id));
         awaited
     }
 
@@ -254,10 +305,7 @@ impl Hub {
                 .or_default()
                 .insert(id.to_owned());
         }
-        let subscribed = self
-            .backplane
-            .subscribe(self.config.channels.group(group))
-            .await;
+        let subscribed = self.backplane.subscribe(self.channels.group(group)).await;
         if subscribed.is_err() {
             let mut registry = self.registry();
             if let Some(member) = registry.connections.get_mut(id) {
@@ -281,8 +329,7 @@ impl Hub {
             was
         };
         if was_member {
-            self.backplane
-                .unsubscribe(self.config.channels.group(group));
+            self.backplane.unsubscribe(self.channels.group(group));
         }
     }
 
@@ -299,7 +346,9 @@ impl Hub {
     ) -> Result<Value, String> {
         let binding_failed =
             || format!("Failed to invoke '{target}' due to an error on the server.");
-        let method = HubMethod::find(target).ok_or_else(|| method_does_not_exist(target))?;
+        let method = self
+            .find_method(target)
+            .ok_or_else(|| method_does_not_exist(target))?;
         // DefaultHubDispatcher.Invoke checks the stream count before binding
         // arguments; a HubException's text is always shown to the client.
         if stream_ids != 0 {
@@ -316,7 +365,7 @@ impl Hub {
                     "StateUpdateRequested",
                     vec![json!({ "timestamp": iso8601_utc(unix_ms()) })],
                 );
-                self.send_to_local(caller, Bytes::from(reply.to_record()));
+                self.send_to_local(caller, &reply);
             }
             HubMethod::SubscribeToModel | HubMethod::UnsubscribeFromModel => {
                 let [model] = arguments else {
@@ -348,7 +397,7 @@ impl Hub {
     /// an unknown method, or (all of Conduit's) a non-streaming one
     /// (`DefaultHubDispatcher.ValidateInvocationMode`).
     pub fn stream_invocation_error(&self, target: &str) -> String {
-        match HubMethod::find(target) {
+        match self.find_method(target) {
             None => method_does_not_exist(target),
             Some(_) => format!(
                 "The client attempted to invoke the non-streaming '{target}' method with a streaming invocation."
@@ -356,8 +405,20 @@ impl Hub {
         }
     }
 
-    fn send_to_local(&self, id: &str, record: Bytes) {
+    /// The hub's method called `target`; ASP.NET matches method names
+    /// case-insensitively.
+    fn find_method(&self, target: &str) -> Option<HubMethod> {
+        self.profile
+            .methods
+            .iter()
+            .copied()
+            .find(|m| format!("{m:?}").eq_ignore_ascii_case(target))
+    }
+
+    /// Sends `message` to a local connection, in its protocol.
+    fn send_to_local(&self, id: &str, message: &HubMessage) {
         if let Some(member) = self.registry().connections.get(id) {
+            let record = Bytes::from(member.protocol.encode(message));
             offer(&member.outbox, Outgoing::Record(record));
         }
     }
@@ -369,10 +430,26 @@ impl Hub {
         group: &str,
         message: &HubMessage,
     ) -> Result<Option<i64>, SimError> {
-        let body = Invocation::json(message, Vec::new()).encode();
-        self.backplane
-            .publish(self.config.channels.group(group), body)
-            .await
+        self.publish(self.channels.group(group), message).await
+    }
+
+    /// Sends `message` to the hub's [`Profile::audience`] (what its server
+    /// notifies, and what the trigger sends to).
+    pub async fn send_to_audience(&self, message: &HubMessage) -> Result<Option<i64>, SimError> {
+        let channel = self.profile.audience.channel(&self.channels);
+        self.publish(channel, message).await
+    }
+
+    /// PUBLISHes `message` on `channel`, serialized for every protocol the
+    /// instance serves, as RedisHubLifetimeManager does for every protocol
+    /// the app registered.
+    async fn publish(
+        &self,
+        channel: String,
+        message: &HubMessage,
+    ) -> Result<Option<i64>, SimError> {
+        let body = Invocation::serialized(message, &self.config.protocols, Vec::new()).encode();
+        self.backplane.publish(channel, body).await
     }
 
     /// The next test broadcast sequence number (1, 2, …).
@@ -387,7 +464,7 @@ impl Hub {
 
     /// Delivers one backplane message to the local connections it names.
     fn deliver(self: &Arc<Self>, inbound: Inbound) {
-        let Some(kind) = self.config.channels.classify(&inbound.channel) else {
+        let Some(kind) = self.channels.classify(&inbound.channel) else {
             return;
         };
         match kind {
@@ -411,13 +488,18 @@ impl Hub {
             Err(e) => return tracing::warn!("undecodable invocation: {e}"),
         };
         // Without an entry for a connection's protocol ASP.NET's write
-        // throws (SerializedHubMessage.GetSerializedMessage) and
+        // throws (SerializedHubMessage.GetSerializedMessage: a message read
+        // from Redis has no HubMessage to serialize on demand) and
         // HubConnectionContext.WriteCore aborts that connection, allowing a
-        // reconnect: every connection the message was for is ended.
-        let outgoing = match invocation.message_for("json") {
-            Some(json) => Outgoing::Record(Bytes::copy_from_slice(json)),
+        // reconnect: every connection of that protocol it was for is ended.
+        let outgoing_for = |protocol: HubProtocol| match invocation.message_for(protocol.name()) {
+            Some(bytes) => Outgoing::Record(Bytes::copy_from_slice(bytes)),
             None => Outgoing::Abort(NO_PROTOCOL_ENTRY.to_owned()),
         };
+        let (json, msgpack) = (
+            outgoing_for(HubProtocol::Json),
+            outgoing_for(HubProtocol::MessagePack),
+        );
         let excluded: HashSet<&str> = invocation
             .excluded_connection_ids
             .iter()
@@ -434,6 +516,10 @@ impl Hub {
         }
         let send = |id: &str| {
             if let Some(member) = registry.connections.get(id) {
+                let outgoing = match member.protocol {
+                    HubProtocol::Json => &json,
+                    HubProtocol::MessagePack => &msgpack,
+                };
                 offer(&member.outbox, outgoing.clone());
             }
         };
@@ -479,26 +565,31 @@ impl Hub {
     }
 
     /// Forwards a client's Completion to the server that invoked it, if one
-    /// is waiting (ASP.NET's `:internal:return:` channel).
-    pub async fn client_result(&self, id: &str, invocation_id: &str, record: Vec<u8>) {
-        let return_channel = self
-            .registry()
-            .connections
-            .get_mut(id)
-            .and_then(|m| m.awaited_results.remove(invocation_id));
-        let Some(return_channel) = return_channel else {
+    /// is waiting (ASP.NET's `:internal:return:` channel), written in the
+    /// client's protocol as ASP.NET re-serializes it.
+    pub async fn client_result(&self, id: &str, invocation_id: &str, message: &HubMessage) {
+        let awaited = self.registry().connections.get_mut(id).and_then(|m| {
+            let channel = m.awaited_results.remove(invocation_id)?;
+            Some((channel, m.protocol))
+        });
+        let Some((return_channel, protocol)) = awaited else {
             return;
         };
-        self.return_result(&return_channel, record).await;
+        self.return_result(&return_channel, protocol, message).await;
     }
 
-    /// Publishes a Completion record on another server's return channel.
-    async fn return_result(&self, return_channel: &str, record: Vec<u8>) {
+    /// Publishes a Completion on another server's return channel.
+    async fn return_result(
+        &self,
+        return_channel: &str,
+        protocol: HubProtocol,
+        message: &HubMessage,
+    ) {
         // The address travels without the channel prefix; SE.Redis adds it.
-        let channel = format!("{}{return_channel}", self.config.channels.prefix);
+        let channel = format!("{}{return_channel}", self.channels.prefix);
         let body = protocol::backplane::Completion {
-            protocol: "json".into(),
-            message: record,
+            protocol: protocol.name().into(),
+            message: protocol.encode(message),
         }
         .encode();
         if let Err(e) = self.backplane.publish(channel, body).await {
@@ -554,30 +645,6 @@ async fn deliver_inbound(hub: Weak<Hub>, mut inbound: mpsc::UnboundedReceiver<In
     }
 }
 
-/// The methods `NavigationStateHub` exposes to clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HubMethod {
-    /// Reply `StateUpdateRequested {timestamp}` to the caller.
-    RequestCurrentState,
-    /// Join `model-{id}`.
-    SubscribeToModel,
-    /// Leave `model-{id}`.
-    UnsubscribeFromModel,
-}
-
-impl HubMethod {
-    /// ASP.NET matches hub method names case-insensitively.
-    fn find(target: &str) -> Option<Self> {
-        [
-            Self::RequestCurrentState,
-            Self::SubscribeToModel,
-            Self::UnsubscribeFromModel,
-        ]
-        .into_iter()
-        .find(|m| format!("{m:?}").eq_ignore_ascii_case(target))
-    }
-}
-
 /// What an invoke's Completion says, from a method's result.
 pub fn completion(invocation_id: String, result: Result<Value, String>) -> HubMessage {
     HubMessage::Completion {
@@ -594,9 +661,18 @@ pub fn completion(invocation_id: String, result: Result<Value, String>) -> HubMe
 mod tests {
     use super::*;
 
+    use crate::sim::profiles::{NAVIGATION, NOTIFICATIONS};
+    use protocol::backplane::NAVIGATION_GROUP;
+
     async fn local_hub() -> Arc<Hub> {
-        Hub::start(SimConfig::new("t", None)).await
+        Hub::start(Arc::new(SimConfig::new("t", None)), &NAVIGATION).await
     }
+
+    /// A JSON caller without a key.
+    const JSON_CALLER: Caller = Caller {
+        protocol: HubProtocol::Json,
+        virtual_key: None,
+    };
 
     /// Connection ids are 22 base64url characters.
     #[test]
@@ -609,13 +685,51 @@ mod tests {
     }
 
     /// Hub methods are found whatever their case; others are not.
-    #[test]
-    fn methods_match_case_insensitively() {
+    #[tokio::test]
+    async fn methods_match_case_insensitively() {
+        let hub = local_hub().await;
         assert_eq!(
-            HubMethod::find("requestcurrentstate"),
+            hub.find_method("requestcurrentstate"),
             Some(HubMethod::RequestCurrentState)
         );
-        assert_eq!(HubMethod::find("SubscribeToUpdates"), None);
+        assert_eq!(hub.find_method("SubscribeToUpdates"), None);
+    }
+
+    /// A keyed connection to the notifications hub joins its key's group
+    /// and no navigation group (SecureHub.OnConnectedAsync).
+    #[tokio::test]
+    async fn keyed_connection_joins_its_key_group() {
+        let hub = Hub::start(Arc::new(SimConfig::new("t", None)), &NOTIFICATIONS).await;
+        let (tx, _rx) = mpsc::channel(4);
+        let caller = Caller {
+            virtual_key: Some(2),
+            ..JSON_CALLER
+        };
+        hub.connect("c1", tx, caller).await.unwrap();
+        assert_eq!(hub.local_members("vkey-2"), vec!["c1".to_owned()]);
+        assert!(hub.local_members(NAVIGATION_GROUP).is_empty());
+    }
+
+    /// One broadcast reaches a JSON and a MessagePack member each in its
+    /// own protocol's bytes.
+    #[tokio::test]
+    async fn each_member_gets_its_protocol() {
+        let mut config = SimConfig::new("t", None);
+        config.protocols = vec![HubProtocol::Json, HubProtocol::MessagePack];
+        let hub = Hub::start(Arc::new(config), &NAVIGATION).await;
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        hub.connect("j", tx1, JSON_CALLER).await.unwrap();
+        let msgpack = Caller {
+            protocol: HubProtocol::MessagePack,
+            ..JSON_CALLER
+        };
+        hub.connect("m", tx2, msgpack).await.unwrap();
+        let msg = HubMessage::invocation("E", vec![json!(1)]);
+        hub.send_to_audience(&msg).await.unwrap();
+        let record = |p: HubProtocol| Outgoing::Record(Bytes::from(p.encode(&msg)));
+        assert_eq!(rx1.recv().await.unwrap(), record(HubProtocol::Json));
+        assert_eq!(rx2.recv().await.unwrap(), record(HubProtocol::MessagePack));
     }
 
     /// An unknown method gets ASP.NET's binding-failure text.
@@ -633,7 +747,7 @@ mod tests {
     async fn connect_joins_navigation_group() {
         let hub = local_hub().await;
         let (tx, _rx) = mpsc::channel(4);
-        hub.connect("c1", tx).await.unwrap();
+        hub.connect("c1", tx, JSON_CALLER).await.unwrap();
         assert_eq!(hub.local_members(NAVIGATION_GROUP), vec!["c1".to_owned()]);
         hub.disconnect("c1").await;
         assert!(hub.local_members(NAVIGATION_GROUP).is_empty());
@@ -644,7 +758,7 @@ mod tests {
     async fn model_groups() {
         let hub = local_hub().await;
         let (tx, _rx) = mpsc::channel(4);
-        hub.connect("c1", tx).await.unwrap();
+        hub.connect("c1", tx, JSON_CALLER).await.unwrap();
         assert_eq!(
             hub.invoke("c1", "SubscribeToModel", &[json!("gpt")], 0)
                 .await,
@@ -663,8 +777,8 @@ mod tests {
         let hub = local_hub().await;
         let (tx1, mut rx1) = mpsc::channel(4);
         let (tx2, mut rx2) = mpsc::channel(4);
-        hub.connect("c1", tx1).await.unwrap();
-        hub.connect("c2", tx2).await.unwrap();
+        hub.connect("c1", tx1, JSON_CALLER).await.unwrap();
+        hub.connect("c2", tx2, JSON_CALLER).await.unwrap();
         hub.invoke("c1", "SubscribeToModel", &[json!("m")], 0)
             .await
             .unwrap();

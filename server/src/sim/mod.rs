@@ -1,17 +1,20 @@
 //! `signalscope sim`: a stand-in Conduit instance.
 //!
-//! It serves `NavigationStateHub` at `/hubs/navigation-state` with the JSON
-//! hub protocol over WebSockets, and scales out through Redis exactly as
+//! It serves one or more of Conduit's hubs (by default `NavigationStateHub`
+//! at `/hubs/navigation-state`) with the JSON hub protocol (and, on request,
+//! MessagePack) over WebSockets, and scales out through Redis exactly as
 //! `Microsoft.AspNetCore.SignalR.StackExchangeRedis` does, so stand-ins and
 //! real ASP.NET Core instances on one Redis exchange broadcasts.
 //!
-//! * [`hub`]: Conduit's hub behaviour and the local connections and groups.
+//! * [`profiles`]: the hubs it can serve, each modelled on one of Conduit's.
+//! * [`hub`]: a hub's behaviour and the local connections and groups.
 //! * [`connection`]: one SignalR connection (handshake, then
 //!   `OnConnectedAsync`, records, keep-alive on a fixed cadence, the client
 //!   timeout), with ASP.NET's order and texts.
 //! * [`backplane`]: the Redis side: subscriptions, publishes, group commands
 //!   and acks, outages and resubscription.
-//! * [`http`]: the routes: negotiate, WebSocket, trigger, model mappings, CORS.
+//! * [`http`]: the routes: negotiate and WebSocket per hub (with the secure
+//!   hubs' virtual key), trigger, model mappings, CORS.
 //! * [`health`]: `/health` in ASP.NET HealthChecks JSON.
 
 pub mod backplane;
@@ -19,6 +22,7 @@ pub mod connection;
 pub mod health;
 pub mod http;
 pub mod hub;
+pub mod profiles;
 
 use std::error::Error;
 use std::future::Future;
@@ -26,17 +30,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use protocol::backplane::{Channels, CONDUIT_HUB, CONDUIT_PREFIX};
+use protocol::backplane::CONDUIT_PREFIX;
 use protocol::connection::Liveness;
 use protocol::framing::DEFAULT_MAX_RECORD_SIZE;
+use protocol::HubProtocol;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::redis_target::RedisTarget;
 use hub::Hub;
-
-/// Where the hub is mapped in Conduit's Core API.
-pub const HUB_PATH: &str = "/hubs/navigation-state";
+use profiles::{Profile, NAVIGATION};
 
 /// Conduit's CORS origins (docs/CONDUIT.md §3).
 pub const CONDUIT_ORIGINS: [&str; 4] = [
@@ -72,9 +75,22 @@ pub struct Args {
     /// StackExchange.Redis ChannelPrefix, concatenated with no separator.
     #[arg(long, default_value = CONDUIT_PREFIX)]
     pub prefix: String,
-    /// Hub type full name, the middle part of every channel.
-    #[arg(long, default_value = CONDUIT_HUB)]
-    pub hub: String,
+    /// A hub to serve (repeatable): `navigation` (Conduit's
+    /// NavigationStateHub at /hubs/navigation-state, anonymous) or
+    /// `notifications` (SystemNotificationHub at /hubs/notifications, needs a
+    /// --require-key key) [default: navigation]
+    #[arg(long = "hub", value_name = "PROFILE", value_parser = profiles::find)]
+    pub hubs: Vec<&'static Profile>,
+    /// A virtual key the secure hubs accept (repeatable), sent as Conduit
+    /// takes it: `access_token` or `api_key` in the query, `Authorization:
+    /// Bearer`, or `X-API-Key`. The n-th key has id n: its connections join
+    /// group `vkey-<n>`.
+    #[arg(long = "require-key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Hub protocols accepted from clients and published to the backplane,
+    /// comma-separated: json, messagepack (Conduit: json).
+    #[arg(long, value_delimiter = ',', default_value = "json")]
+    pub protocols: Vec<HubProtocol>,
     /// Seconds between the server's Pings, a fixed cadence whatever else
     /// is sent (Conduit: 30).
     #[arg(long, default_value_t = 30)]
@@ -120,8 +136,16 @@ pub struct SimConfig {
     pub name: String,
     /// The backplane's Redis; `None` is single-instance mode.
     pub redis: Option<RedisTarget>,
-    /// Channel naming (prefix and hub type name).
-    pub channels: Channels,
+    /// StackExchange.Redis `ChannelPrefix`, shared by every hub.
+    pub prefix: String,
+    /// The hubs served, in `--hub` order; the first answers the trigger
+    /// and `/health`.
+    pub hubs: Vec<&'static Profile>,
+    /// The virtual keys the secure hubs accept; the n-th (from 1) has id n.
+    pub keys: Vec<String>,
+    /// The hub protocols accepted in handshakes and serialized for in
+    /// every publish, in this order.
+    pub protocols: Vec<HubProtocol>,
     /// Ping interval and client timeout.
     pub liveness: Liveness,
     /// How long a new connection may take to send its handshake.
@@ -138,7 +162,10 @@ impl SimConfig {
         Self {
             name: name.into(),
             redis,
-            channels: Channels::conduit(),
+            prefix: CONDUIT_PREFIX.to_owned(),
+            hubs: vec![&NAVIGATION],
+            keys: Vec::new(),
+            protocols: vec![HubProtocol::Json],
             liveness: Liveness::CONDUIT_SERVER,
             handshake_timeout: Duration::from_secs(15),
             max_message_size: DEFAULT_MAX_RECORD_SIZE,
@@ -147,9 +174,49 @@ impl SimConfig {
     }
 }
 
+impl SimConfig {
+    /// Checks what flags cannot: a usable set of hubs, keys and protocols.
+    /// Each error names the setting at fault.
+    fn validate(&self) -> Result<(), SimError> {
+        let bad = |why: String| Err(SimError::Config(why));
+        if self.hubs.is_empty() {
+            return bad("--hub: no hub to serve".into());
+        }
+        for (i, hub) in self.hubs.iter().enumerate() {
+            if self.hubs[..i].iter().any(|h| h.path == hub.path) {
+                return bad(format!("--hub: '{}' is given twice", hub.name));
+            }
+            if hub.requires_key && self.keys.is_empty() {
+                return bad(format!(
+                    "--hub {} requires a virtual key: add --require-key <key>",
+                    hub.name
+                ));
+            }
+        }
+        if let Some(key) = self.keys.iter().find(|k| !valid_key(k)) {
+            return bad(format!(
+                "--require-key: {key:?} is not a usable key (printable ASCII without spaces, not empty)"
+            ));
+        }
+        if self.protocols.is_empty() {
+            return bad("--protocols: at least one protocol is needed".into());
+        }
+        Ok(())
+    }
+}
+
+/// A key a client can send in a header or a query: printable ASCII, no
+/// spaces (a `Bearer` value is trimmed, so spaces could never match).
+fn valid_key(key: &str) -> bool {
+    valid_name(key)
+}
+
 /// Everything that can go wrong in the sim; HTTP handlers answer with it.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// The settings do not make a usable stand-in.
+    #[error("{0}")]
+    Config(String),
     /// The instance name cannot be a Redis client name.
     #[error("invalid instance name '{0}': use printable ASCII without spaces")]
     InvalidName(String),
@@ -186,29 +253,50 @@ impl IntoResponse for SimError {
     }
 }
 
-/// One running stand-in instance: its hub and backplane. Cheap to clone.
+/// One running stand-in instance: its hubs and their backplanes. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Sim {
-    /// The hub, shared by every connection and route.
-    hub: Arc<Hub>,
+    /// The hubs, in `--hub` order, shared by every connection and route.
+    hubs: Arc<[Arc<Hub>]>,
 }
 
 impl Sim {
-    /// Connects the backplane (waiting briefly for Redis) and builds the hub.
+    /// Connects the backplanes (waiting briefly for Redis) and builds the
+    /// hubs.
     pub async fn start(config: SimConfig) -> Result<Self, SimError> {
         if !valid_name(&config.name) {
             return Err(SimError::InvalidName(config.name));
         }
-        let hub = Hub::start(config).await;
-        if !hub.backplane().wait_up(FIRST_CONNECT_WAIT).await {
-            tracing::warn!("Redis is not reachable yet; serving anyway and retrying");
+        config.validate()?;
+        let config = Arc::new(config);
+        let mut hubs = Vec::with_capacity(config.hubs.len());
+        for profile in &config.hubs {
+            hubs.push(Hub::start(config.clone(), profile).await);
         }
-        Ok(Self { hub })
+        for hub in &hubs {
+            if !hub.backplane().wait_up(FIRST_CONNECT_WAIT).await {
+                tracing::warn!("Redis is not reachable yet; serving anyway and retrying");
+                break;
+            }
+        }
+        Ok(Self { hubs: hubs.into() })
     }
 
-    /// The hub, for adding remote connections to groups and the like.
+    /// The first hub (`navigation` by default): the trigger's and
+    /// `/health`'s.
     pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+        &self.hubs[0]
+    }
+
+    /// Every hub, in `--hub` order.
+    pub fn hubs(&self) -> &[Arc<Hub>] {
+        &self.hubs
+    }
+
+    /// The hub serving `profile`, if this instance serves it.
+    pub fn hub_for(&self, profile: &Profile) -> Option<&Arc<Hub>> {
+        self.hubs.iter().find(|h| h.profile() == profile)
     }
 
     /// Serves on `listener` until `shutdown` resolves, then sends every
@@ -233,7 +321,9 @@ impl Sim {
         // The router (and its `done` sender) is gone; live connections hold
         // the remaining senders until they have sent their Close.
         let _ = tokio::time::timeout(DRAIN_LIMIT, done_rx.recv()).await;
-        self.hub.backplane().stop();
+        for hub in self.hubs.iter() {
+            hub.backplane().stop();
+        }
         served.map_err(SimError::from)
     }
 }
@@ -275,7 +365,12 @@ impl Args {
             self.name.clone().unwrap_or_else(|| format!("sim-{port}")),
             self.redis.clone(),
         );
-        config.channels = Channels::new(self.prefix.clone(), self.hub.clone());
+        config.prefix = self.prefix.clone();
+        if !self.hubs.is_empty() {
+            config.hubs = self.hubs.clone();
+        }
+        config.keys = self.keys.clone();
+        config.protocols = self.protocols.clone();
         config.liveness = Liveness {
             keep_alive_ms: self.keep_alive.saturating_mul(1000),
             timeout_ms: self.client_timeout.saturating_mul(1000),
@@ -303,6 +398,8 @@ pub async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
     let config = args.config(addr.port());
+    // Refuse bad settings before saying anything about the backplane.
+    config.validate()?;
     if config.redis.is_some() {
         println!("[Conduit] SignalR configured with Redis backplane for horizontal scaling");
     } else {
@@ -311,7 +408,14 @@ pub async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> {
     let name = config.name.clone();
     let sim = Sim::start(config).await?;
     println!("listening on http://{addr}");
-    tracing::info!("instance {name}: hub at http://{addr}{HUB_PATH}");
+    for hub in sim.hubs() {
+        let profile = hub.profile();
+        tracing::info!(
+            "instance {name}: {} hub at http://{addr}{}",
+            profile.name,
+            profile.path
+        );
+    }
     sim.serve(listener, crate::shutdown::signal()).await?;
     Ok(())
 }
@@ -340,6 +444,75 @@ mod tests {
             Some("10.0.0.1:80")
         );
         assert_eq!(listen_from_urls("https://x:1"), None);
+    }
+
+    /// Bad hub, key and protocol settings are refused with the setting named.
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let config = |hubs: Vec<&'static Profile>, keys: &[&str]| {
+            let mut c = SimConfig::new("api-1", None);
+            c.hubs = hubs;
+            c.keys = keys.iter().map(|k| k.to_string()).collect();
+            c.validate().map_err(|e| e.to_string())
+        };
+        let secure = &profiles::NOTIFICATIONS;
+        assert!(config(vec![secure], &[])
+            .unwrap_err()
+            .contains("--hub notifications requires a virtual key"));
+        assert!(config(vec![secure], &["a key"])
+            .unwrap_err()
+            .starts_with("--require-key:"));
+        assert!(config(vec![&NAVIGATION, &NAVIGATION], &[])
+            .unwrap_err()
+            .contains("given twice"));
+        assert_eq!(config(vec![&NAVIGATION, secure], &["k1"]), Ok(()));
+    }
+
+    /// The command line refuses an unknown profile or protocol, naming the
+    /// flag and what is known.
+    #[test]
+    fn unknown_profile_or_protocol_is_refused_by_the_cli() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let err = Cli::try_parse_from(["sim", "--hub", "admin"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--hub") && err.contains("navigation, notifications"),
+            "{err}"
+        );
+        let err = Cli::try_parse_from(["sim", "--protocols", "json,protobuf"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--protocols") && err.contains("known: json, messagepack"),
+            "{err}"
+        );
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--hub",
+            "navigation",
+            "--hub",
+            "notifications",
+            "--require-key",
+            "k",
+            "--protocols",
+            "json,messagepack",
+        ])
+        .unwrap();
+        let config = cli.args.config(5000);
+        assert_eq!(config.hubs, [&NAVIGATION, &profiles::NOTIFICATIONS]);
+        assert_eq!(
+            config.protocols,
+            [HubProtocol::Json, HubProtocol::MessagePack]
+        );
+        assert_eq!(config.validate().map_err(|e| e.to_string()), Ok(()));
     }
 
     /// Names with spaces cannot be Redis client names and are refused.

@@ -244,6 +244,7 @@ impl Sim {
             instance: Instance {
                 name: name.into(),
                 url: format!("http://{addr}"),
+                hubs: Vec::new(),
             },
             _stop: stop,
         }
@@ -293,6 +294,7 @@ impl StandIn {
             instance: Instance {
                 name: name.into(),
                 url: format!("http://{addr}"),
+                hubs: Vec::new(),
             },
             task,
         }
@@ -325,6 +327,7 @@ impl StandIn {
             instance: Instance {
                 name: name.into(),
                 url: format!("https://{addr}"),
+                hubs: Vec::new(),
             },
             task,
         }
@@ -434,6 +437,7 @@ async fn stand_in_trigger(
         receivers: Some(receivers),
         channel_subscribers: None,
         instance: Some(s.name.clone()),
+        hub: None,
     }))
 }
 

@@ -1,17 +1,23 @@
 //! What the sim's integration tests share: a sim served on a real loopback
-//! socket (stoppable, restartable on the same port), and a minimal SignalR
-//! client over tokio-tungstenite that speaks the wire protocol by hand.
+//! socket (stoppable, restartable on the same port), a minimal SignalR
+//! client over tokio-tungstenite that speaks the wire protocol by hand, and
+//! a node script (the official client) whose JSON lines are its events.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::message::HubMessage;
 use protocol::RecordSplitter;
+use serde_json::Value;
 use signalscope::redis_target::RedisTarget;
 use signalscope::sim::{Sim, SimConfig, SimError};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -72,6 +78,83 @@ impl TestSim {
             .await
             .expect("serve task")
             .expect("serve ends cleanly");
+    }
+}
+
+/// How long a node script may take for any one step.
+pub const NODE_LIMIT: Duration = Duration::from_secs(30);
+
+/// A node script, its events so far (one JSON object per stdout line,
+/// `{"event": …}`), and its stdin.
+pub struct Node {
+    /// The node process, killed on drop.
+    child: Child,
+    /// Every JSON line it printed.
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Node {
+    /// Runs `script` (a path from the repository root, so `require` finds
+    /// node_modules) with `args`.
+    pub fn start(script: &str, args: &[String]) -> Self {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node on PATH");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let event = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                sink.lock().unwrap().push(event);
+            }
+        });
+        Self { child, events }
+    }
+
+    /// Events named `name`.
+    pub fn named(&self, name: &str) -> Vec<Value> {
+        let events = self.events.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| e["event"] == name)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `count` events named `name` match `filter`; fails at
+    /// once if the script reported an error.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        count: usize,
+        filter: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        crate::support::eventually(NODE_LIMIT, &format!("{count} '{name}' events"), || async {
+            let errors = self.named("error");
+            assert!(errors.is_empty(), "node reported {errors:?}");
+            let found: Vec<_> = self.named(name).into_iter().filter(|e| filter(e)).collect();
+            (found.len() >= count).then_some(found)
+        })
+        .await
+    }
+
+    /// Says "stop" on stdin and waits for a clean exit.
+    pub async fn stop(mut self) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"stop\n").await.unwrap();
+        let status = tokio::time::timeout(NODE_LIMIT, self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "node exited with {status}");
     }
 }
 

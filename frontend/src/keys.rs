@@ -1,0 +1,104 @@
+//! Hub keys on the page. A panel starts with the key the companion handed
+//! over (only when its operator exposed them behind its token), else one
+//! this browser remembered; a key typed into a panel lives in that panel's
+//! memory for the session, and in localStorage only when the user ticks
+//! "remember".
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use protocol::api::{DashboardConfig, Hub};
+
+use crate::panels::PanelEntry;
+use crate::signalr::Credential;
+
+/// localStorage key of the remembered keys, by `instance/hub`.
+const STORAGE_KEY: &str = "signalscope.hub-keys";
+
+/// The key a panel starts with: the companion's for this instance, then
+/// its for every instance, then one this browser remembered.
+pub fn initial(config: &DashboardConfig, instance: &str, hub: &Hub) -> Option<Credential> {
+    let of = |i: Option<&str>| {
+        config
+            .hub_keys
+            .iter()
+            .find(|k| k.hub == hub.name && k.instance.as_deref() == i)
+            .map(|k| k.key.clone())
+    };
+    let key = of(Some(instance))
+        .or_else(|| of(None))
+        .or_else(|| remembered().remove(&slot(instance, &hub.name)))?;
+    Some(Credential {
+        key,
+        placement: hub.auth.clone(),
+    })
+}
+
+/// Where a key is remembered.
+fn slot(instance: &str, hub: &str) -> String {
+    format!("{instance}/{hub}")
+}
+
+/// The keys this browser remembers; none when storage is unreadable.
+fn remembered() -> BTreeMap<String, String> {
+    storage()
+        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Remembers `key` for the slot, or forgets it (`None`).
+fn remember(slot: String, key: Option<String>) {
+    let mut all = remembered();
+    match key {
+        Some(k) => all.insert(slot, k),
+        None => all.remove(&slot),
+    };
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&all)) {
+        let _ = s.set_item(STORAGE_KEY, &text);
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// A panel's key field: a password input, "remember in this browser", and
+/// a button that reconnects with the key.
+#[component]
+pub fn KeyField(
+    /// The panel whose connection takes the key.
+    entry: PanelEntry,
+    /// Its hub, for the key's placement and the label.
+    hub: Hub,
+) -> impl IntoView {
+    let slot = slot(&entry.instance.name, &hub.name);
+    let typed = RwSignal::new(String::new());
+    let keep = RwSignal::new(remembered().contains_key(&slot));
+    let label = format!("Key for {} on {}", hub.name, entry.instance.name);
+    let apply = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let key = Some(typed.get_untracked()).filter(|k| !k.is_empty());
+        remember(slot.clone(), key.clone().filter(|_| keep.get_untracked()));
+        entry.set_key(key.map(|key| Credential {
+            key,
+            placement: hub.auth.clone(),
+        }));
+    };
+    view! {
+        <form class="key" on:submit=apply>
+            <input
+                type="password"
+                autocomplete="off"
+                placeholder="hub key"
+                aria-label=label
+                bind:value=typed
+            />
+            <label title="Off: the key lives in this tab's memory until reload">
+                <input type="checkbox" bind:checked=keep/>
+                " remember"
+            </label>
+            <button type="submit">"Use key"</button>
+        </form>
+    }
+}
