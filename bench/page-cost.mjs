@@ -27,7 +27,7 @@
 //
 // Usage: bash bench/page-cost.sh [--dist DIR] [options]  (builds, then runs this)
 //        node bench/page-cost.mjs --bin BIN --publisher BIN --dist DIR [options]
-// Options: --paced N (200) --rate R (40) --bursts K (2) --burst-size N (500)
+// Options: --quick (paced 100, 1 burst, 3 s sustained, 3 clicks) --paced N (200) --rate R (40) --bursts K (2) --burst-size N (500)
 //          --sustain-s S (10) --sustain-rate R (1000) --clicks N (15)
 //          --only seed|dashboard  --json FILE
 // Figures: docs/BENCHMARKS.md, "Dashboard vs the seed page".
@@ -47,7 +47,15 @@ const opts = {
   bin: null, publisher: null, dist: join(root, 'dist'), paced: 200, rate: 40, bursts: 2, burstSize: 500,
   sustainS: 10, sustainRate: 1000, clicks: 15, only: null, json: null,
 };
+/** `--quick`: a shorter run (about a minute) for trying one change; its
+ *  figures are noisier, so the docs quote full runs. Later options win. */
+const QUICK = { paced: 100, bursts: 1, sustainS: 3, clicks: 3 };
 for (let i = 2; i < process.argv.length; i += 2) {
+  if (process.argv[i] === '--quick') {
+    Object.assign(opts, QUICK);
+    i -= 1;
+    continue;
+  }
   const [flag, value] = [process.argv[i], process.argv[i + 1]];
   const key = flag.replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
   if (!(key in opts) || value === undefined) throw new Error(`unknown or incomplete option ${flag}`);
@@ -213,7 +221,8 @@ async function metrics(cdp) {
   return {
     mainMs: (m.TaskDuration + m.ScriptDuration + m.LayoutDuration + m.RecalcStyleDuration) * 1000,
     parts: { task: m.TaskDuration * 1000, script: m.ScriptDuration * 1000, layout: m.LayoutDuration * 1000,
-      style: m.RecalcStyleDuration * 1000 },
+      style: m.RecalcStyleDuration * 1000, layouts: m.LayoutCount, styleRecalcs: m.RecalcStyleCount },
+    nodes: m.Nodes,
     heap: m.JSHeapUsedSize,
   };
 }
@@ -256,7 +265,7 @@ async function stream(ctx, command, limitMs) {
   const latencies = sent.sent_us.map((us, k) => visible.get(sent.first + k) - offset - us / 1000);
   const n = sent.sent_us.length;
   const parts = Object.fromEntries(Object.keys(after.parts).map((k) => [k, (after.parts[k] - before.parts[k]) / n]));
-  return { sent, behind: false, mainMsPerMessage: (after.mainMs - before.mainMs) / n, parts, latencies };
+  return { sent, behind: false, mainMsPerMessage: (after.mainMs - before.mainMs) / n, parts, nodes: after.nodes, latencies };
 }
 
 /** Waits (5 s at most) until the dashboard's feed shows the publish of
@@ -334,7 +343,7 @@ async function measurePage(browser, name, url, publisher, observer) {
 
   const paced = mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream');
   result.paced = {
-    messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts,
+    messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts, nodes: paced.nodes,
     p50: quantile(paced.latencies, 0.5), p99: quantile(paced.latencies, 0.99),
   };
 
@@ -444,6 +453,13 @@ function table(seed, dash) {
     if (c) {
       lines.push(`${opts.sustainRate}/s, ${name}: sent ${r.sustained.messages}; counted per panel ${c.shown.join(', ') || '— (no count shown)'}; ` +
         `drawn per panel ${c.drawn.join(', ')}; lost per panel ${c.lost.join(', ') || '—'}; ${r.sustained.keys} key presses handled`);
+    }
+  }
+  for (const [name, r] of [['seed', seed], ['dashboard', dash]]) {
+    const p = r?.paced?.parts;
+    if (p) {
+      lines.push(`paced, ${name}, per message: task ${f(p.task)} script ${f(p.script)} layout ${f(p.layout)} ` +
+        `style ${f(p.style)} ms; ${f(p.layouts)} layouts, ${f(p.styleRecalcs)} style recalcs; ${r.paced.nodes} DOM nodes`);
     }
   }
   const c = dash?.clicks;

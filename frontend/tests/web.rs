@@ -233,6 +233,47 @@ async fn a_frame_batch_flushes_once_per_frame() {
     assert_eq!(*flushed.borrow(), [vec![1, 2, 3], vec![4]]);
 }
 
+/// A PUBLISH line from api-1 whose raw text is `raw`.
+fn feed_line(raw: &str) -> FeedLine {
+    FeedLine {
+        time_micros: 0,
+        source: FeedSource::Monitor,
+        node: None,
+        publisher_addr: Some("127.0.0.1:1".into()),
+        publisher_name: Some("api-1".into()),
+        command: "PUBLISH".into(),
+        channel: None,
+        summary: None,
+        raw: raw.into(),
+        truncated: false,
+    }
+}
+
+/// The feed draws only its newest 100 lines; the older ones it keeps
+/// appear on "Show older lines", which goes once none are left.
+#[wasm_bindgen_test]
+async fn feed_draws_a_window_and_shows_older_lines_on_request() {
+    let (root, dash, _handle) = mount_with_dashboard(|| view! { <Feed/> }).await;
+    dash.feed_log
+        .update(|l| (0..150).for_each(|i| l.push(feed_line(&i.to_string()))));
+    leptos::task::tick().await;
+    let lines = || {
+        root.query_selector(".feed-lines")
+            .unwrap()
+            .map_or(0, |l| l.child_element_count())
+    };
+    assert_eq!(lines(), 100);
+    let more: HtmlElement = root
+        .query_selector("[data-feed-more]")
+        .unwrap()
+        .expect("show older lines")
+        .unchecked_into();
+    more.click();
+    leptos::task::tick().await;
+    assert_eq!(lines(), 150);
+    assert!(root.query_selector("[data-feed-more]").unwrap().is_none());
+}
+
 /// The feed shows lines as text, raw only on demand, and its Redis state.
 #[wasm_bindgen_test]
 async fn feed_shows_lines_as_text_and_raw_on_demand() {
@@ -240,16 +281,8 @@ async fn feed_shows_lines_as_text_and_raw_on_demand() {
     let (root, dash, _handle) = mount_with_dashboard(|| view! { <Feed/> }).await;
     dash.feed_log.update(|l| {
         l.push(FeedLine {
-            time_micros: 0,
-            source: FeedSource::Monitor,
-            node: None,
-            publisher_addr: Some("127.0.0.1:1".into()),
-            publisher_name: Some("api-1".into()),
-            command: "PUBLISH".into(),
             channel: Some("<img src=x onerror=alert(1)>".into()),
-            summary: None,
-            raw: hostile.into(),
-            truncated: false,
+            ..feed_line(hostile)
         })
     });
     leptos::task::tick().await;

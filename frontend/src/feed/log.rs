@@ -94,14 +94,22 @@ impl FeedLog {
         self.overflowed = 0;
     }
 
+    /// The newest `limit` shown lines matching `filter`, newest first.
+    pub fn visible(&self, filter: &str, limit: usize) -> Vec<Row> {
+        self.matching(filter).take(limit).cloned().collect()
+    }
+
+    /// How many shown lines match `filter`.
+    pub fn count(&self, filter: &str) -> usize {
+        self.matching(filter).count()
+    }
+
     /// Shown lines matching `filter`, newest first.
-    pub fn visible(&self, filter: &str) -> Vec<Row> {
+    fn matching<'a>(&'a self, filter: &str) -> impl Iterator<Item = &'a Row> + 'a {
         let needle = lowercase(filter.trim());
         self.shown
             .iter()
-            .filter(|r| needle.is_empty() || matches(&r.line, &needle))
-            .cloned()
-            .collect()
+            .filter(move |r| needle.is_empty() || matches(&r.line, &needle))
     }
 
     /// Every line kept, oldest first, for the export.
@@ -225,7 +233,7 @@ mod tests {
         for i in 0..600 {
             log.push(line("PUBLISH", &i.to_string()));
         }
-        let rows = log.visible("");
+        let rows = log.visible("", MAX_LINES);
         assert_eq!(rows.len(), MAX_LINES);
         assert_eq!(rows[0].line.raw, "599");
         assert_eq!(rows[499].line.raw, "100");
@@ -239,10 +247,14 @@ mod tests {
         log.pause();
         log.push(line("B", "2"));
         log.push(line("C", "3"));
-        assert_eq!(log.visible("").len(), 1);
+        assert_eq!(log.visible("", MAX_LINES).len(), 1);
         assert_eq!(log.held(), 2);
         log.resume();
-        let raws: Vec<_> = log.visible("").iter().map(|r| r.line.raw.clone()).collect();
+        let raws: Vec<_> = log
+            .visible("", MAX_LINES)
+            .iter()
+            .map(|r| r.line.raw.clone())
+            .collect();
         assert_eq!(raws, ["3", "2", "1"]);
     }
 
@@ -263,9 +275,29 @@ mod tests {
         let mut log = FeedLog::default();
         log.push(line("SUBSCRIBE", "\"SUBSCRIBE\" \"x\""));
         log.push(line("PUBLISH", "\"PUBLISH\" \"conduit_signalr:Hub:all\""));
-        let rows = log.visible("Conduit_SignalR");
+        let rows = log.visible("Conduit_SignalR", MAX_LINES);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line.command, "PUBLISH");
+    }
+
+    /// A window shows the newest lines that match; the count says how
+    /// many match in all, so the page can offer the rest.
+    #[test]
+    fn a_window_shows_the_newest_matching_lines() {
+        let mut log = FeedLog::default();
+        for i in 0..10 {
+            log.push(line(
+                if i % 2 == 0 { "PUBLISH" } else { "PING" },
+                &i.to_string(),
+            ));
+        }
+        let raws: Vec<_> = log
+            .visible("publish", 2)
+            .iter()
+            .map(|r| r.line.raw.clone())
+            .collect();
+        assert_eq!(raws, ["8", "6"]);
+        assert_eq!((log.count("publish"), log.count("")), (5, 10));
     }
 
     /// Clear forgets shown and held lines.
@@ -276,7 +308,7 @@ mod tests {
         log.pause();
         log.push(line("B", "2"));
         log.clear();
-        assert_eq!((log.visible("").len(), log.held()), (0, 0));
+        assert_eq!((log.visible("", MAX_LINES).len(), log.held()), (0, 0));
     }
 
     /// A decoded invocation reads as channel, target and arguments.

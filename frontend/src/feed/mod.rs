@@ -210,19 +210,37 @@ fn FeedStatus(
     }
 }
 
-/// The shown lines, newest first, keyed by line id: a frame creates rows
-/// only for the lines it brought.
+/// Feed lines on screen at first, and how many more each "Show more" adds.
+/// Every line in the DOM is styled and laid out again on each frame that
+/// adds one at the top, so the page draws a window of the newest and keeps
+/// the rest of the log ([`log::MAX_LINES`]) for the filter, more and export.
+const WINDOW: usize = 100;
+
+/// The newest matching lines, newest first, keyed by line id: a frame
+/// creates rows only for the lines it brought. The older ones on request.
 #[component]
 fn FeedLines(
     /// What the shown lines must contain.
     filter: RwSignal<String>,
 ) -> impl IntoView {
     let log = expect_context::<Dashboard>().feed_log;
-    let rows = move || log.with(|l| l.visible(&filter.get()));
+    let limit = RwSignal::new(WINDOW);
+    let rows = move || log.with(|l| l.visible(&filter.get(), limit.get()));
+    let more = move || {
+        log.with(|l| l.count(&filter.get()))
+            .saturating_sub(limit.get())
+    };
     view! {
         <ol class="feed-lines">
             <For each=rows key=|row| row.id children=|row| view! { <FeedRow row/> }/>
         </ol>
+        <Show when=move || { more() > 0 }>
+            <button type="button" class="quiet small" data-feed-more="" on:click=move |_| limit.update(|l| *l += WINDOW)>
+                // Fixed words: a count here would change, and be laid out
+                // again, on every frame that brings a line.
+                "Show older lines"
+            </button>
+        </Show>
     }
 }
 

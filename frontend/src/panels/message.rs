@@ -47,12 +47,17 @@ pub fn Message(
     #[prop(into)]
     latency_ms: Signal<Option<f64>>,
 ) -> impl IntoView {
-    let compact = Value::Array(row.arguments.clone()).to_string();
+    let compact = serde_json::to_string(&row.arguments).unwrap_or_default();
     let preview = match compact.char_indices().nth(PREVIEW_CHARS) {
         Some((at, _)) => format!("{}…", &compact[..at]),
         None => compact,
     };
-    let pretty = serde_json::to_string_pretty(&row.arguments).unwrap_or_default();
+    // The pretty JSON is made when the row is opened, not for every
+    // message: most rows scroll away unopened, and each element and text
+    // node a row carries is styled and laid out on every frame that adds one.
+    let open = RwSignal::new(false);
+    let arguments = row.arguments;
+    let pretty = move || serde_json::to_string_pretty(&arguments).unwrap_or_default();
     let seq = row.seq.map(|s| s.to_string());
     let latency = move || {
         latency_ms
@@ -70,11 +75,13 @@ pub fn Message(
                 {latency}
                 {row.duplicate.then(|| view! { <span class="badge warn">"duplicate"</span> })}
             </div>
-            <details>
+            <details on:toggle=move |ev| open.set(event_target::<web_sys::Element>(&ev).has_attribute("open"))>
                 <summary>
                     <code>{preview}</code>
                 </summary>
-                <pre>{pretty}</pre>
+                <Show when=move || open.get()>
+                    <pre>{pretty()}</pre>
+                </Show>
             </details>
         </li>
     }

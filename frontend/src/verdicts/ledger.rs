@@ -329,6 +329,12 @@ impl Ledger {
 }
 
 impl Sent {
+    /// From this moment (monotonic ms) on, the verdict no longer depends
+    /// on the clock: a panel that has not answered by then has missed it.
+    pub fn settles_at(&self, pass_within_ms: u64) -> f64 {
+        self.clicked_at_ms + pass_within_ms as f64
+    }
+
     /// PASS when every expected panel received it within `pass_within_ms`;
     /// undecided while one still might, at `now_ms`.
     pub fn verdict(&self, pass_within_ms: u64, now_ms: f64) -> Verdict {
@@ -415,6 +421,20 @@ mod tests {
                 late: vec![]
             }
         );
+    }
+
+    /// Once settled, a verdict is the same at any later moment: the page
+    /// may stop redrawing it with the clock.
+    #[test]
+    fn a_settled_verdict_no_longer_changes_with_the_clock() {
+        let mut l = Ledger::default();
+        l.sent(&response("x", 1), 100.0, panels(&["a", "b"]), &[]);
+        l.arrived("a", &broadcast("x", 1), 110.0);
+        let sent = l.find("x").unwrap();
+        let settled = sent.settles_at(50);
+        assert_eq!(sent.verdict(50, settled), Verdict::Pending);
+        let after = sent.verdict(50, settled + 0.001);
+        assert_eq!(sent.verdict(50, settled + 3_600_000.0), after);
     }
 
     /// A late arrival is a FAIL naming the late panel.

@@ -272,7 +272,7 @@ pub fn Verdicts() -> impl IntoView {
     let totals = move || {
         dash.ledger.with(|l| {
             let sent = l.broadcasts();
-            let now = dash.now.get();
+            let now = verdict_clock(dash.now, sent, pass_within_ms);
             let passed = sent
                 .iter()
                 .filter(|s| s.verdict(pass_within_ms, now) == Verdict::Pass)
@@ -326,8 +326,10 @@ fn VerdictRow(
     });
     let verdict = move || {
         sent.with(|s| {
-            s.as_ref()
-                .map(|s| s.verdict(pass_within_ms, dash.now.get()))
+            s.as_ref().map(|s| {
+                let now = verdict_clock(dash.now, [s], pass_within_ms);
+                s.verdict(pass_within_ms, now)
+            })
         })
         .unwrap_or(Verdict::Pending)
     };
@@ -381,6 +383,21 @@ fn VerdictRow(
             </td>
         </tr>
     }
+}
+
+/// The clock for the verdicts of `sent`, subscribed to only while one of
+/// them can still change with it: settled rows and totals are not redrawn
+/// every second.
+fn verdict_clock<'a>(
+    now: RwSignal<f64>,
+    sent: impl IntoIterator<Item = &'a Sent>,
+    pass_within_ms: u64,
+) -> f64 {
+    let at = now.get_untracked();
+    if sent.into_iter().any(|s| at <= s.settles_at(pass_within_ms)) {
+        now.track();
+    }
+    at
 }
 
 /// One panel's line in a verdict row.
