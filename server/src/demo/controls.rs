@@ -36,6 +36,8 @@ pub struct StandInRecipe {
     pub exe: std::path::PathBuf,
     /// The backplane's Redis URL.
     pub redis_url: String,
+    /// More `sim` flags every stand-in gets (its hubs and keys).
+    pub flags: Vec<String>,
     /// The next port to try; instances take consecutive ports.
     pub next_port: u16,
 }
@@ -46,7 +48,7 @@ impl StandInRecipe {
         Supervised::new(
             name.to_owned(),
             &self.exe,
-            vec![
+            [
                 "sim".into(),
                 "--listen".into(),
                 format!("127.0.0.1:{port}"),
@@ -54,7 +56,10 @@ impl StandInRecipe {
                 self.redis_url.clone(),
                 "--name".into(),
                 name.to_owned(),
-            ],
+            ]
+            .into_iter()
+            .chain(self.flags.iter().cloned())
+            .collect(),
             "listening on",
             true,
         )

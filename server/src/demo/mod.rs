@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 use crate::children::{free_port, ChildError, Supervised};
 use crate::companion::{self, CompanionConfig};
 use crate::redis_target::RedisTarget;
+use crate::sim::profiles::Profile;
 use controls::{Fleet, StandInRecipe};
 
 /// Printed once everything is up; scripts and the end-to-end tests wait
@@ -70,6 +71,40 @@ pub struct Args {
     /// often (`10s`); see /metrics.
     #[arg(long, value_parser = crate::load::plan::parse_duration)]
     pub canary: Option<std::time::Duration>,
+    /// A hub every stand-in serves (repeatable): `navigation` (the
+    /// default) or `notifications` (needs --require-key); the page opens a
+    /// panel per instance and hub.
+    #[arg(long = "hub", value_name = "PROFILE", value_parser = crate::sim::profiles::find)]
+    pub hubs: Vec<&'static Profile>,
+    /// A virtual key the stand-ins' secure hubs accept (repeatable); the
+    /// page asks for it on those hubs' panels.
+    #[arg(long = "require-key", value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+impl Args {
+    /// The stand-ins' own flags for the hubs and keys asked for; refused
+    /// before anything starts when a secure hub has no key.
+    fn stand_in_flags(&self) -> Result<Vec<String>, BoxError> {
+        if let Some(hub) = self.hubs.iter().find(|h| h.requires_key) {
+            if self.keys.is_empty() {
+                return Err(format!(
+                    "--hub {} requires a virtual key: add --require-key <key>",
+                    hub.name
+                )
+                .into());
+            }
+        }
+        let hubs = self
+            .hubs
+            .iter()
+            .flat_map(|h| ["--hub".into(), h.name.into()]);
+        let keys = self
+            .keys
+            .iter()
+            .flat_map(|k| ["--require-key".into(), k.clone()]);
+        Ok(hubs.chain(keys).collect())
+    }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -77,6 +112,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Runs the demo until Ctrl-C or SIGTERM, then stops every child.
 pub async fn run(args: Args) -> Result<(), BoxError> {
     ensure_dashboard(&args.dist)?;
+    let stand_in_flags = args.stand_in_flags()?;
     // Claim every port before starting anything, so a busy port fails fast
     // with a clear message instead of half a demo.
     let listener = TcpListener::bind(args.listen)
@@ -108,6 +144,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         recipe: StandInRecipe {
             exe,
             redis_url: redis_target.url().into(),
+            flags: stand_in_flags,
             next_port: ports.last().map_or(args.base_port, |p| p.saturating_add(1)),
         },
     };
@@ -137,6 +174,14 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     config.pass_within_ms = args.pass_within_ms;
     config.canary = args.canary;
     config.demo = Some(demo);
+    if !args.hubs.is_empty() {
+        // Every stand-in profile is one of Conduit's hubs (profiles.rs).
+        config.hubs = args
+            .hubs
+            .iter()
+            .filter_map(|p| protocol::hubs::conduit(p.name))
+            .collect();
+    }
     config.extra_routes = Some(controls::routes(fleet.clone()));
 
     let url = format!("http://{}/", listener.local_addr()?);
@@ -150,10 +195,13 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             " (started by the demo)"
         }
     );
+    let paths: Vec<&str> = config.hubs.iter().map(|h| h.path.as_str()).collect();
     for i in &instances {
         println!(
-            "  {:<10} {}  (stand-in instance, hub /hubs/navigation-state)",
-            i.name, i.url
+            "  {:<10} {}  (stand-in instance, {})",
+            i.name,
+            i.url,
+            paths.join(", ")
         );
     }
     if let Some(every) = args.canary {
@@ -187,4 +235,61 @@ fn ensure_dashboard(dist: &Path) -> Result<(), BoxError> {
         dist.display()
     )
     .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `demo`'s flags as `main` would read them.
+    fn demo(args: &[&str]) -> Args {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            demo: Args,
+        }
+        Cli::parse_from(std::iter::once("demo").chain(args.iter().copied())).demo
+    }
+
+    /// Without `--hub` the stand-ins get no extra flag: today's demo.
+    #[test]
+    fn no_hub_adds_no_flag() {
+        assert!(demo(&[]).stand_in_flags().unwrap().is_empty());
+    }
+
+    /// Hubs and keys reach every stand-in as its own flags, in order.
+    #[test]
+    fn hubs_and_keys_reach_the_stand_ins() {
+        let args = demo(&[
+            "--hub",
+            "navigation",
+            "--hub",
+            "notifications",
+            "--require-key",
+            "vk-1",
+        ]);
+        assert_eq!(
+            args.stand_in_flags().unwrap(),
+            [
+                "--hub",
+                "navigation",
+                "--hub",
+                "notifications",
+                "--require-key",
+                "vk-1"
+            ]
+        );
+    }
+
+    /// A secure hub without a key is refused before anything starts,
+    /// naming the flag to add.
+    #[test]
+    fn a_secure_hub_needs_a_key() {
+        let e = demo(&["--hub", "notifications"])
+            .stand_in_flags()
+            .unwrap_err();
+        assert!(e.to_string().contains("--require-key"), "{e}");
+    }
 }
