@@ -155,10 +155,7 @@ fn put_value(out: &mut Vec<u8>, value: &Value) {
             }
         }
         Value::String(s) => put_str(out, s),
-        Value::Array(items) => {
-            put_array(out, items.len());
-            items.iter().for_each(|v| put_value(out, v));
-        }
+        Value::Array(items) => put_values(out, items),
         Value::Object(map) => {
             put_map(out, map.len());
             for (k, v) in map {
@@ -167,6 +164,13 @@ fn put_value(out: &mut Vec<u8>, value: &Value) {
             }
         }
     }
+}
+
+/// An array of values, written in place (no `Value::Array` built around
+/// a message's arguments just to write it).
+fn put_values(out: &mut Vec<u8>, items: &[Value]) {
+    put_array(out, items.len());
+    items.iter().for_each(|v| put_value(out, v));
 }
 
 /// `PackHeaders`: always a map, empty when there are none.
@@ -205,7 +209,7 @@ pub fn payload(message: &HubMessage) -> Vec<u8> {
                 None => rmp::encode::write_nil(&mut out).expect("writing to a Vec"),
             }
             put_str(&mut out, target);
-            put_value(&mut out, &Value::Array(arguments.clone()));
+            put_values(&mut out, arguments);
             put_str_array(&mut out, stream_ids);
         }
         HubMessage::StreamInvocation {
@@ -220,7 +224,7 @@ pub fn payload(message: &HubMessage) -> Vec<u8> {
             put_headers(&mut out, headers);
             put_str(&mut out, invocation_id);
             put_str(&mut out, target);
-            put_value(&mut out, &Value::Array(arguments.clone()));
+            put_values(&mut out, arguments);
             put_str_array(&mut out, stream_ids);
         }
         HubMessage::StreamItem {
