@@ -9,11 +9,10 @@ mod sim_support;
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use companion_support::{config, publish, trigger, Companion, WAIT};
 use ha_support::RedisCluster;
-use load_support::{cli, load, SERIAL};
+use load_support::{load, SERIAL};
 use protocol::api::{Status, TriggerResponse};
 use protocol::backplane::{Channels, NAVIGATION_GROUP};
 use protocol::broadcast::TestBroadcast;
@@ -144,15 +143,5 @@ async fn load_runs_against_the_cluster() {
 async fn no_reachable_seed_is_an_error_naming_the_setting() {
     let (a, b) = (support::free_port(), support::free_port());
     let redis = format!("127.0.0.1:{a},127.0.0.1:{b}");
-    let out = cli(
-        &["serve", "--listen", "127.0.0.1:0", "--redis", &redis],
-        Duration::from_secs(30),
-    )
-    .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("--redis") && stderr.contains("no seed answered"),
-        "{stderr}"
-    );
+    ha_support::serve_refuses(&redis, "no seed answered").await;
 }

@@ -9,11 +9,8 @@ mod load_support;
 mod sim_support;
 mod support;
 
-use std::time::Duration;
-
 use companion_support::{config, trigger, Companion};
 use ha_support::{SentinelSet, FORM};
-use load_support::cli;
 use protocol::api::{Status, TriggerResponse};
 use protocol::broadcast::TestBroadcast;
 use serde_json::json;
@@ -71,15 +68,5 @@ async fn the_feed_and_the_stand_in_follow_a_failover() {
 async fn an_unreachable_sentinel_is_an_error_naming_the_setting() {
     let port = support::free_port();
     let redis = format!("127.0.0.1:{port},serviceName=mymaster");
-    let out = cli(
-        &["serve", "--listen", "127.0.0.1:0", "--redis", &redis],
-        Duration::from_secs(30),
-    )
-    .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("--redis") && stderr.contains("no sentinel named the master 'mymaster'"),
-        "{stderr}"
-    );
+    ha_support::serve_refuses(&redis, "no sentinel named the master 'mymaster'").await;
 }

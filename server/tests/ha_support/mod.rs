@@ -265,3 +265,19 @@ impl SentinelSet {
         Some(port)
     }
 }
+
+/// Runs `signalscope serve --redis <redis>` and checks it refuses to start,
+/// naming `--redis` and saying `why`.
+pub async fn serve_refuses(redis: &str, why: &str) {
+    let out = crate::load_support::cli(
+        &["serve", "--listen", "127.0.0.1:0", "--redis", redis],
+        FORM,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--redis") && stderr.contains(why),
+        "{stderr}"
+    );
+}
