@@ -327,7 +327,7 @@ pub fn Panel(
     let refused = move || {
         state
             .status
-            .with(|s| s.words(0.0).contains(crate::signalr::KEY_REFUSED))
+            .with(|s| matches!(s, ConnectionStatus::NeedsKey { .. }))
     };
     let key_required = hub.key_required;
     let show_key = move || key_required || refused();

@@ -14,6 +14,7 @@ impl ConnectionStatus {
             Self::Reconnecting { .. } => "reconnecting",
             Self::Disconnected { .. } => "disconnected",
             Self::Failed { .. } => "failed",
+            Self::NeedsKey { .. } => "needs-key",
         }
     }
 
@@ -40,6 +41,7 @@ impl ConnectionStatus {
             Self::Disconnected { reason: None } => "Disconnected".into(),
             Self::Disconnected { reason: Some(r) } => format!("Disconnected: {r}"),
             Self::Failed { reason } => format!("Failed: {reason}"),
+            Self::NeedsKey { reason } => format!("Waiting for a key: {reason}"),
         }
     }
 }
@@ -76,6 +78,20 @@ mod tests {
         assert_eq!(
             (s.key(), s.words(0.0).as_str()),
             ("failed", "Failed: negotiate answered HTTP 404")
+        );
+    }
+
+    /// A refused key has its own key and says the panel waits for a key,
+    /// keeping the refusal's words.
+    #[test]
+    fn refused_key_waits_for_a_key() {
+        let s = ConnectionStatus::NeedsKey {
+            reason: format!("{}; more", crate::signalr::KEY_REFUSED),
+        };
+        assert_eq!(s.key(), "needs-key");
+        assert_eq!(
+            s.words(0.0),
+            "Waiting for a key: 401 Unauthorized: key refused; more"
         );
     }
 }

@@ -1,13 +1,14 @@
 //! The topology view: the publisher (the companion, or the instance that
-//! sent it) → Redis → each instance → its panel, as a graph. On every test
-//! broadcast a dot travels the edges, and each hop's time is written on its
-//! edge: the PUBLISH as the feed saw it, then the arrival at each panel,
+//! sent it) → Redis → each instance → its panel, as a graph; with several
+//! hubs an instance has a panel per hub it serves, each with its own edge.
+//! On every test broadcast a dot travels the edges (a hub's broadcast only
+//! to its hub's panels), and each hop's time is written on its edge: the PUBLISH as the feed saw it, then the arrival at each panel,
 //! both from the click. Redis is drawn up or down, each instance by its
 //! health and each panel by its connection, so a killed instance greys out
 //! and comes back.
 
 use leptos::prelude::*;
-use protocol::api::{FeedLine, Status};
+use protocol::api::{FeedLine, Hub, Instance, Status};
 use protocol::backplane::summary::Payload;
 use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN};
 
@@ -24,7 +25,8 @@ pub const WIDTH: i32 = 1000;
 const COLUMNS: [i32; 4] = [80, 360, 630, 920];
 /// A node box's half width and half height.
 const HALF: Point = Point { x: 75, y: 36 };
-/// Vertical pitch of the instance rows.
+/// Vertical pitch of the rows: one per panel (an instance without a
+/// panel still takes one).
 const ROW: i32 = 120;
 /// Room above the first row and below the last, for hop labels.
 const MARGIN: i32 = 70;
@@ -35,29 +37,45 @@ const MOST_ROWS: usize = 1_000;
 /// Where every node sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
-    /// The drawing's height in user units (it grows with the instances).
+    /// The drawing's height in user units (it grows with the panels).
     pub height: i32,
     /// The publisher's centre.
     pub publisher: Point,
     /// Redis's centre.
     pub redis: Point,
-    /// Each instance's centre, in the page's order.
+    /// Each instance's centre, in the page's order, level with the middle
+    /// of its panels.
     pub instances: Vec<Point>,
-    /// Each panel's centre, beside its instance.
-    pub panels: Vec<Point>,
+    /// Each instance's panels' centres, one row each, in hub order.
+    pub panels: Vec<Vec<Point>>,
 }
 
-/// Four columns; the instances and their panels one row each, the
+/// Four columns; one row per panel, each instance beside the middle of its
+/// panels (`panels[i]` of them: with one hub, one row per instance), the
 /// publisher and Redis at mid height so every fan-out edge is as long.
-pub fn layout(instances: usize) -> Layout {
-    let count = instances.min(MOST_ROWS);
-    let rows = count.max(1) as i32;
-    let height = 2 * MARGIN + (rows - 1) * ROW;
-    let middle = height / 2;
-    let row = |column: usize, i: usize| Point {
+pub fn layout(panels: &[usize]) -> Layout {
+    let at = |column: usize, row: i32| Point {
         x: COLUMNS[column],
-        y: MARGIN + i as i32 * ROW,
+        y: MARGIN + row * ROW,
     };
+    let (mut instances, mut beside) = (Vec::new(), Vec::new());
+    let mut rows = 0;
+    for &count in panels {
+        if rows >= MOST_ROWS {
+            break;
+        }
+        let count = count.min(MOST_ROWS);
+        let first = rows as i32;
+        // Half a pitch per extra panel keeps the instance centred on them.
+        instances.push(Point {
+            y: MARGIN + first * ROW + (count.max(1) as i32 - 1) * ROW / 2,
+            ..at(2, 0)
+        });
+        beside.push((0..count as i32).map(|k| at(3, first + k)).collect());
+        rows += count.max(1);
+    }
+    let height = 2 * MARGIN + (rows.max(1) as i32 - 1) * ROW;
+    let middle = height / 2;
     Layout {
         height,
         publisher: Point {
@@ -68,8 +86,8 @@ pub fn layout(instances: usize) -> Layout {
             x: COLUMNS[1],
             y: middle,
         },
-        instances: (0..count).map(|i| row(2, i)).collect(),
-        panels: (0..count).map(|i| row(3, i)).collect(),
+        instances,
+        panels: beside,
     }
 }
 
@@ -123,20 +141,61 @@ pub struct Dot {
     pub route: String,
 }
 
+/// An instance as the topology draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drawn {
+    /// The instance's name: its node's `data-node`, its health's key.
+    pub instance: String,
+    /// Its panels in hub order: each one's name as the ledger counts it
+    /// (its hop's `data-hop`), and its node's title.
+    pub panels: Vec<(String, String)>,
+}
+
+/// What the topology draws for `instances` serving `hubs`: a panel per hub
+/// each instance serves, named by `panel_name(instance, hub)`. With one
+/// hub a panel is titled "panel", as before hubs; with several, by its hub.
+pub fn drawn(
+    instances: &[Instance],
+    hubs: &[Hub],
+    panel_name: impl Fn(&str, &str) -> String,
+) -> Vec<Drawn> {
+    let several = hubs.len() > 1;
+    instances
+        .iter()
+        .map(|i| Drawn {
+            instance: i.name.clone(),
+            panels: hubs
+                .iter()
+                .filter(|h| i.serves(&h.name))
+                .map(|h| {
+                    let title = if several { h.name.as_str() } else { "panel" };
+                    (panel_name(&i.name, &h.name), title.to_owned())
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The dots for broadcast `sent`: one into Redis, and one out to each
-/// panel (of `names`, laid out by `layout`) that received it.
-pub fn dots(sent: &Sent, names: &[String], layout: &Layout) -> Vec<Dot> {
+/// panel (of `drawn`, laid out by `layout`) that received it, so a hub's
+/// broadcast travels only to its hub's panels.
+pub fn dots(sent: &Sent, drawn: &[Drawn], layout: &Layout) -> Vec<Dot> {
     let publish = Dot {
         key: (sent.seq, None),
         route: route(&[layout.publisher, layout.redis]),
     };
-    let deliveries = names
+    let deliveries = drawn
         .iter()
         .zip(layout.instances.iter().zip(&layout.panels))
-        .filter(|(name, _)| sent.latencies.contains_key(*name))
-        .map(|(name, (&instance, &panel))| Dot {
-            key: (sent.seq, Some(name.clone())),
-            route: route(&[layout.redis, instance, panel]),
+        .flat_map(|(d, (&instance, panels))| {
+            d.panels
+                .iter()
+                .zip(panels)
+                .filter(|((name, _), _)| sent.latencies.contains_key(name))
+                .map(move |((name, _), &panel)| Dot {
+                    key: (sent.seq, Some(name.clone())),
+                    route: route(&[layout.redis, instance, panel]),
+                })
         });
     std::iter::once(publish).chain(deliveries).collect()
 }
@@ -196,7 +255,7 @@ fn panel_key(dash: Dashboard, name: &str) -> &'static str {
     let status = dash.panels.with_value(|panels| {
         panels
             .iter()
-            .find(|p| p.instance.name == name)
+            .find(|p| p.name == name)
             .map(|p| p.state.status)
     });
     match status {
@@ -213,11 +272,16 @@ fn panel_key(dash: Dashboard, name: &str) -> &'static str {
 pub fn Topology() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let limit = dash.config.with_value(|c| c.thresholds.pass_within_ms) as f64;
-    let names = Memo::new(move |_| {
+    let hubs = dash.hubs();
+    // Panel titles name their hub when there are several.
+    let hub_kind = if hubs.len() > 1 { "panel hub" } else { "panel" };
+    let shown = Memo::new(move |_| {
         dash.instances
-            .with(|list| list.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
+            .with(|list| drawn(list, &hubs, |i, h| dash.panel_name(i, h)))
     });
-    let shape = Memo::new(move |_| layout(names.with(Vec::len)));
+    let shape = Memo::new(move |_| {
+        shown.with(|d| layout(&d.iter().map(|d| d.panels.len()).collect::<Vec<_>>()))
+    });
     let latest = Memo::new(move |_| dash.ledger.with(|l| l.broadcasts().last().cloned()));
     let publisher = Signal::derive(move || {
         latest.with(|s| {
@@ -227,10 +291,12 @@ pub fn Topology() -> impl IntoView {
     });
     let redis = Signal::derive(move || dash.status.with(|s| redis_key(s.as_ref())));
     let moving = move || {
-        let (layout, names) = (shape.get(), names.get());
-        latest
-            .with(|s| s.as_ref().map(|s| dots(s, &names, &layout)))
-            .unwrap_or_default()
+        let layout = shape.get();
+        shown.with(|shown| {
+            latest
+                .with(|s| s.as_ref().map(|s| dots(s, shown, &layout)))
+                .unwrap_or_default()
+        })
     };
     let hop = move |at: Point, name: Option<String>| {
         let key = name.clone().unwrap_or_else(|| "publish".into());
@@ -264,31 +330,57 @@ pub fn Topology() -> impl IntoView {
     // box on its way through.
     let graph = move || {
         let layout = shape.get();
-        let names = names.get();
-        let edges = names
-            .iter()
-            .zip(layout.instances.iter().zip(&layout.panels))
-            .map(|(name, (&instance, &panel))| {
+        let shown = shown.get();
+        let placed = || {
+            shown
+                .iter()
+                .zip(layout.instances.iter().zip(&layout.panels))
+        };
+        let edges = placed()
+            .map(|(d, (&instance, panels))| {
+                let fan = d
+                    .panels
+                    .iter()
+                    .zip(panels)
+                    .map(|((name, _), &panel)| {
+                        view! {
+                            <path class="edge" d=route(&[instance, panel])/>
+                            {hop(label(instance, panel), Some(name.clone()))}
+                        }
+                    })
+                    .collect_view();
                 view! {
                     <path class="edge" d=route(&[layout.redis, instance])/>
-                    <path class="edge" d=route(&[instance, panel])/>
-                    {hop(label(instance, panel), Some(name.clone()))}
+                    {fan}
                 }
             })
             .collect_view();
-        let boxes = names
-            .into_iter()
-            .zip(layout.instances.iter().zip(&layout.panels))
-            .map(|(name, (&instance, &panel))| {
-                let (for_health, for_panel) = (name.clone(), name.clone());
-                let health = Signal::derive(move || {
-                    dash.status.with(|s| health_key(s.as_ref(), &for_health))
-                });
-                let connection = Signal::derive(move || panel_key(dash, &for_panel));
-                let panel_id = format!("panel:{name}");
+        let boxes = placed()
+            .map(|(d, (&instance, panels))| {
+                let name = d.instance.clone();
+                let health =
+                    Signal::derive(move || dash.status.with(|s| health_key(s.as_ref(), &name)));
+                let fan = d
+                    .panels
+                    .iter()
+                    .zip(panels)
+                    .map(|((name, title), &panel)| {
+                        let for_panel = name.clone();
+                        let connection = Signal::derive(move || panel_key(dash, &for_panel));
+                        let id = format!("panel:{name}");
+                        node(
+                            panel,
+                            hub_kind,
+                            id,
+                            Signal::stored(title.clone()),
+                            connection,
+                        )
+                    })
+                    .collect_view();
+                let title = Signal::stored(d.instance.clone());
                 view! {
-                    {node(instance, "instance", name.clone(), Signal::stored(name), health)}
-                    {node(panel, "panel", panel_id, Signal::stored("panel".into()), connection)}
+                    {node(instance, "instance", d.instance.clone(), title, health)}
+                    {fan}
                 }
             })
             .collect_view();
@@ -320,7 +412,7 @@ pub fn Topology() -> impl IntoView {
                 class="topology-graph"
                 viewBox=move || format!("0 0 {WIDTH} {}", shape.with(|l| l.height))
                 role="img"
-                aria-label="The publisher, Redis, each instance and its panel; each hop's time on its edge"
+                aria-label="The publisher, Redis, each instance and its panels; each hop's time on its edge"
             >
                 {graph}
             </svg>
@@ -375,22 +467,73 @@ mod tests {
         }
     }
 
-    /// Instances stack one row each; publisher and Redis sit at mid height.
+    /// With one hub, instances stack one row each, each panel level with
+    /// its instance, publisher and Redis at mid height: the layout from
+    /// before hubs, to the unit.
     #[test]
-    fn rows_stack_and_the_hub_is_centred() {
-        let l = layout(3);
+    fn one_hub_rows_stack_and_the_hub_is_centred() {
+        let l = layout(&[1, 1, 1]);
         assert_eq!(l.height, 2 * MARGIN + 2 * ROW);
         let ys: Vec<_> = l.instances.iter().map(|p| p.y).collect();
         assert_eq!(ys, [MARGIN, MARGIN + ROW, MARGIN + 2 * ROW]);
         assert_eq!(l.redis.y, l.instances[1].y);
         assert_eq!(l.publisher.y, l.redis.y);
-        assert!(l
-            .panels
-            .iter()
-            .zip(&l.instances)
-            .all(|(p, i)| p.y == i.y && p.x > i.x));
-        assert_eq!(layout(0).instances.len(), 0);
-        assert_eq!(layout(0).height, 2 * MARGIN);
+        let beside = |i: &Point| {
+            vec![Point {
+                x: COLUMNS[3],
+                y: i.y,
+            }]
+        };
+        assert_eq!(l.panels, l.instances.iter().map(beside).collect::<Vec<_>>());
+        assert_eq!(layout(&[]).instances.len(), 0);
+        assert_eq!(layout(&[]).height, 2 * MARGIN);
+    }
+
+    /// With several hubs each panel takes a row and its instance sits
+    /// level with the middle of its panels; an instance serving no hub
+    /// still takes a row, with no panel.
+    #[test]
+    fn several_hubs_give_a_row_per_panel() {
+        let l = layout(&[2, 1, 0]);
+        assert_eq!(l.height, 2 * MARGIN + 3 * ROW);
+        let ys = |ps: &[Point]| ps.iter().map(|p| p.y).collect::<Vec<_>>();
+        assert_eq!(ys(&l.panels[0]), [MARGIN, MARGIN + ROW]);
+        assert_eq!(ys(&l.panels[1]), [MARGIN + 2 * ROW]);
+        assert!(l.panels[2].is_empty());
+        assert_eq!(
+            ys(&l.instances),
+            [MARGIN + ROW / 2, MARGIN + 2 * ROW, MARGIN + 3 * ROW]
+        );
+        assert_eq!(l.redis.y, l.height / 2);
+    }
+
+    fn hub(name: &str) -> Hub {
+        Hub {
+            name: name.into(),
+            ..protocol::hubs::navigation()
+        }
+    }
+
+    /// A panel per hub the instance serves, named as the page names it;
+    /// titled by its hub with several hubs, "panel" with one.
+    #[test]
+    fn drawn_names_a_panel_per_served_hub() {
+        let mut admin = Instance::new("admin", "http://a");
+        admin.hubs = vec!["b".into()];
+        let instances = [Instance::new("api-1", "http://x"), admin];
+        let name = |i: &str, h: &str| format!("{i}/{h}");
+        let two = drawn(&instances, &[hub("a"), hub("b")], name);
+        let panels: Vec<_> = two.iter().map(|d| d.panels.clone()).collect();
+        let pair = |n: &str, t: &str| (n.to_owned(), t.to_owned());
+        assert_eq!(
+            panels,
+            [
+                vec![pair("api-1/a", "a"), pair("api-1/b", "b")],
+                vec![pair("admin/b", "b")]
+            ]
+        );
+        let one = drawn(&instances[..1], &[hub("a")], |i, _| i.to_owned());
+        assert_eq!(one[0].panels, [pair("api-1", "panel")]);
     }
 
     /// A route leaves each box on its right, enters the next on its left,
@@ -410,15 +553,23 @@ mod tests {
     }
 
     /// A dot goes into Redis, and one out to each panel that received the
-    /// broadcast; panels that did not get it get none.
+    /// broadcast; panels that did not get it (another hub's) get none.
     #[test]
     fn dots_follow_the_arrivals() {
-        let names = vec!["api-1".to_owned(), "api-2".to_owned()];
-        let l = layout(2);
-        let d = dots(&sent(&[("api-2", 3.0), ("gone", 1.0)]), &names, &l);
+        let shown = ["api-1", "api-2"].map(|i| Drawn {
+            instance: i.into(),
+            panels: ["nav", "note"]
+                .map(|h| (format!("{i}/{h}"), h.to_owned()))
+                .to_vec(),
+        });
+        let l = layout(&[2, 2]);
+        let d = dots(&sent(&[("api-2/note", 3.0), ("gone", 1.0)]), &shown, &l);
         let keys: Vec<_> = d.iter().map(|d| d.key.clone()).collect();
-        assert_eq!(keys, [(4, None), (4, Some("api-2".to_owned()))]);
-        assert_eq!(d[1].route, route(&[l.redis, l.instances[1], l.panels[1]]));
+        assert_eq!(keys, [(4, None), (4, Some("api-2/note".to_owned()))]);
+        assert_eq!(
+            d[1].route,
+            route(&[l.redis, l.instances[1], l.panels[1][1]])
+        );
     }
 
     /// Hop times keep one decimal and never go below zero.

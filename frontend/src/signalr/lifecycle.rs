@@ -80,8 +80,9 @@ impl Lifecycle {
         }
     }
 
-    /// The server closed without allowing a reconnect.
-    pub fn closed_by_server(&mut self) {
+    /// The connection ended for good: the server closed without allowing
+    /// a reconnect, or the hub refused the key.
+    pub fn ended(&mut self) {
         self.apply(ConnectionEvent::GaveUp);
     }
 

@@ -17,6 +17,7 @@
 pub mod lifecycle;
 mod negotiation;
 
+use negotiation::is_key_refusal;
 pub use negotiation::{Credential, KEY_REFUSED};
 mod session;
 mod socket;
@@ -62,6 +63,12 @@ pub enum ConnectionStatus {
     /// The reconnect policy gave up.
     Failed {
         /// Why the last attempt failed.
+        reason: String,
+    },
+    /// The hub refused the key (401). Not transient: no retry until a key
+    /// is given or the user reconnects.
+    NeedsKey {
+        /// The refusal, starting with [`KEY_REFUSED`].
         reason: String,
     },
 }
@@ -149,6 +156,9 @@ enum Terminal {
     GaveUp(String),
     /// The server closed without allowing a reconnect.
     ServerClosed(Option<String>),
+    /// The hub refused the key: retrying with the same one would only be
+    /// refused again.
+    KeyRefused(String),
 }
 
 /// The background task: obeys commands, and between them connects.
@@ -179,6 +189,7 @@ async fn drive(
                 emit(ClientEvent::Status(match terminal {
                     Terminal::GaveUp(reason) => ConnectionStatus::Failed { reason },
                     Terminal::ServerClosed(reason) => ConnectionStatus::Disconnected { reason },
+                    Terminal::KeyRefused(reason) => ConnectionStatus::NeedsKey { reason },
                 }));
                 inbox.next().await
             }
@@ -191,8 +202,8 @@ async fn drive(
     }
 }
 
-/// Connects, runs and retries until the policy gives up or the server
-/// closes for good. Dropping it closes the socket.
+/// Connects, runs and retries until the policy gives up, the server
+/// closes for good or the hub refuses the key. Dropping it closes the socket.
 async fn connect(
     options: &ClientOptions,
     life: &mut Lifecycle,
@@ -233,12 +244,16 @@ async fn connect(
                         "the server closed the connection and allowed a reconnect".into()
                     }),
                     Ended::ServerClosed { error, .. } => {
-                        life.closed_by_server();
+                        life.ended();
                         return Terminal::ServerClosed(Some(
                             error.unwrap_or_else(|| "the server closed the connection".into()),
                         ));
                     }
                 }
+            }
+            Err(reason) if is_key_refusal(&reason) => {
+                life.ended();
+                return Terminal::KeyRefused(reason);
             }
             Err(reason) => reason,
         };

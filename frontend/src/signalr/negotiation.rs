@@ -227,6 +227,12 @@ pub fn status_failure(status: u16, status_text: &str, body: &str) -> String {
     text
 }
 
+/// Whether a failed attempt was the hub refusing the key ([`status_failure`]
+/// words a 401 so): not transient, so not retried.
+pub fn is_key_refusal(reason: &str) -> bool {
+    reason.starts_with(KEY_REFUSED)
+}
+
 fn failed(error: &str) -> String {
     format!("Failed to complete negotiation with the server: {error}")
 }
@@ -450,5 +456,14 @@ mod tests {
     #[test]
     fn unauthorized_says_key_refused() {
         assert!(status_failure(401, "Unauthorized", "").starts_with(KEY_REFUSED));
+    }
+
+    /// Only a 401 is a refused key; other failures stay retryable.
+    #[test]
+    fn only_a_401_is_a_key_refusal() {
+        assert!(is_key_refusal(&status_failure(401, "Unauthorized", "")));
+        assert!(!is_key_refusal(&status_failure(403, "Forbidden", "")));
+        assert!(!is_key_refusal(&status_failure(503, "", "")));
+        assert!(!is_key_refusal(&failed("TypeError: Failed to fetch")));
     }
 }
