@@ -2,8 +2,10 @@
 // a Redis of its own, one stand-in instance serving the navigation hub
 // (anonymous) and the notifications hub (key `vk-1`), and the companion
 // naming both hubs. The page opens one panel per hub; the keyless
-// notifications panel is refused with a 401, takes a typed key and
-// connects; each hub's test broadcast reaches only its own panel.
+// notifications panel is refused with a 401 and waits for a key without
+// asking again, takes a typed key and connects; each hub's test broadcast
+// reaches only its own panel, and the topology draws a panel node per hub
+// with each broadcast timed on its own hub's edge.
 // Screenshots: test-output/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,8 @@ const NOTE = `section.panel[data-hub="notifications"][data-instance="${INSTANCE}
 const children = [];
 let companionUrl, browser, page;
 const consoleLines = [];
+/** Every negotiate the page sent to the notifications hub: its key header. */
+const noteNegotiates = [];
 
 /** A free TCP port on 127.0.0.1 (an ephemeral one: never Redis's 6379). */
 function freePort() {
@@ -137,6 +141,11 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/hubs/notifications/negotiate') {
+      noteNegotiates.push(r.headers().authorization ?? null);
+    }
+  });
   await page.goto(companionUrl);
 });
 
@@ -159,9 +168,22 @@ test('Two hubs, two panels: navigation connects, notifications without a key is 
   await waitInPage('notifications panel shows the refused key',
     (sel) => document.querySelector(sel)?.textContent.includes('401 Unauthorized: key refused'), NOTE);
   const note = await panelState(NOTE);
-  assert.notEqual(note.status, 'connected', `notifications must not connect without a key: ${JSON.stringify(note)}`);
+  assert.equal(note.status, 'needs-key', `notifications waits for a key: ${JSON.stringify(note)}`);
+  assert.match(note.words, /Waiting for a key/, `the panel says it waits for a key: ${note.words}`);
   assert.doesNotMatch(note.text, /unreachable/i, `a refused key is not an unreachable instance: ${note.text}`);
   await page.screenshot({ path: shot('hubs-key-refused'), fullPage: true });
+});
+
+test('A refused key is not retried: no further negotiate until a key is typed', async () => {
+  assert.deepEqual(noteNegotiates, [null], 'one keyless negotiate, refused');
+  // The official policy would retry at once and again after 2 s: watch
+  // for 3 s that nothing is sent.
+  const watchUntil = Date.now() + 3_000;
+  while (Date.now() < watchUntil) {
+    assert.equal(noteNegotiates.length, 1, `the refused key was retried: ${JSON.stringify(noteNegotiates)}`);
+    assert.equal((await panelState(NOTE)).status, 'needs-key');
+    await page.waitForTimeout(100);
+  }
 });
 
 test('A key typed into the notifications panel connects it', async () => {
@@ -171,6 +193,7 @@ test('A key typed into the notifications panel connects it', async () => {
   await waitInPage('notifications panel connected with the key',
     (sel) => document.querySelector(sel)?.dataset.status === 'connected', NOTE);
   assert.equal((await panelState(NAV)).status, 'connected', 'navigation stays connected');
+  assert.deepEqual(noteNegotiates, [null, `Bearer ${KEY}`], 'one more negotiate, with the typed key');
   await page.screenshot({ path: shot('hubs-key-accepted'), fullPage: true });
 });
 
@@ -213,4 +236,44 @@ test('The status bar shows each hub on the prefix: both hubs with their connecti
     ['navigation', 'notifications'].every((h) =>
       /: 1 servers · [1-9]\d* connections/.test(document.querySelector(`[data-hub-traffic="${h}"]`)?.textContent ?? '')),
   undefined, 15_000);
+});
+
+/** Each hop's `data-ms` in the topology, by its `data-hop`. */
+function hops() {
+  return page.$$eval('.topology [data-hop]', (els) => Object.fromEntries(els.map((e) => [e.dataset.hop, e.dataset.ms ?? null])));
+}
+
+/** Sends a test broadcast to `hub` from the page and waits until the topology times its panel's hop. */
+async function broadcastFromPage(hub) {
+  const seq = await page.getAttribute('.topology', 'data-seq');
+  await page.getByLabel('Hub').selectOption(hub);
+  await page.getByRole('button', { name: 'Test Broadcast' }).click();
+  await waitInPage(`the topology times ${hub}'s hop`, ([seq, hop]) => {
+    const topology = document.querySelector('.topology');
+    return topology.dataset.seq !== seq && document.querySelector(`[data-hop="${hop}"]`)?.dataset.ms !== undefined;
+  }, [seq, `${INSTANCE}/${hub}`], 10_000);
+  return hops();
+}
+
+test('The topology draws a panel per hub; a broadcast to each hub is timed on its own hub\'s edge only', async () => {
+  const panels = [`panel:${INSTANCE}/navigation`, `panel:${INSTANCE}/notifications`];
+  await waitInPage('both panel nodes connected', (ids) =>
+    ids.every((id) => document.querySelector(`[data-node="${id}"]`)?.dataset.status === 'connected'), panels);
+  assert.equal(await page.locator(`.topology [data-node="${INSTANCE}"]`).count(), 1, 'one instance node');
+  assert.deepEqual(Object.keys(await hops()).sort(), [`${INSTANCE}/navigation`, `${INSTANCE}/notifications`, 'publish']);
+
+  const afterNote = await broadcastFromPage('notifications');
+  assert.ok(Number(afterNote[`${INSTANCE}/notifications`]) > 0, `notifications hop timed: ${JSON.stringify(afterNote)}`);
+  assert.equal(afterNote[`${INSTANCE}/navigation`], null, `no navigation hop for a notifications broadcast: ${JSON.stringify(afterNote)}`);
+  // Freeze the dots where they are: one into Redis, one out to the notifications panel.
+  const dots = await page.evaluate(() => document.getAnimations()
+    .filter((a) => a.effect?.target?.classList.contains('hop-dot'))
+    .map((a) => { a.pause(); return a.effect.target.getAttribute('class'); }));
+  assert.deepEqual(dots.sort(), ['hop-dot delivery', 'hop-dot publish'], 'a dot only to the hub\'s own panel');
+  await page.locator('section.topology').screenshot({ path: shot('hubs-topology-notifications') });
+
+  const afterNav = await broadcastFromPage('navigation');
+  assert.ok(Number(afterNav[`${INSTANCE}/navigation`]) > 0, `navigation hop timed: ${JSON.stringify(afterNav)}`);
+  assert.equal(afterNav[`${INSTANCE}/notifications`], null, `no notifications hop for a navigation broadcast: ${JSON.stringify(afterNav)}`);
+  await page.locator('section.topology').screenshot({ path: shot('hubs-topology') });
 });

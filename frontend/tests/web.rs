@@ -53,10 +53,18 @@ async fn eventually(limit_ms: f64, what: &str, check: impl Fn() -> bool) {
 async fn mount_with_dashboard<N: IntoView>(
     view: impl FnOnce() -> N + 'static,
 ) -> (HtmlElement, Dashboard, UnmountHandle<N::State>) {
+    mount_with_config(config(), view).await
+}
+
+/// [`mount_with_dashboard`], the dashboard made with `config`.
+async fn mount_with_config<N: IntoView>(
+    config: DashboardConfig,
+    view: impl FnOnce() -> N + 'static,
+) -> (HtmlElement, Dashboard, UnmountHandle<N::State>) {
     let root = container();
     let (tx, rx) = futures::channel::oneshot::channel();
     let handle = mount_to(root.clone(), move || {
-        let dash = dashboard(vec![]);
+        let dash = dashboard_with(config, vec![]);
         provide_context(dash);
         let _ = tx.send(dash);
         view()
@@ -88,8 +96,13 @@ fn config() -> DashboardConfig {
 }
 
 fn dashboard(instances: Vec<Instance>) -> Dashboard {
+    dashboard_with(config(), instances)
+}
+
+/// A fresh dashboard for `config`, showing `instances`.
+fn dashboard_with(config: DashboardConfig, instances: Vec<Instance>) -> Dashboard {
     Dashboard::new(
-        config(),
+        config,
         StoredValue::new(Companion::default()),
         instances,
         Saved::default(),
@@ -407,7 +420,8 @@ fn run_js(code: &str) -> JsValue {
 
 /// Replaces the page's `fetch` with one that records each negotiate POST in
 /// `__negotiates` and answers the n-th with `answers[n]` (the last one
-/// again after that), so a client runs without a server.
+/// again after that), so a client runs without a server. An answer with a
+/// `status` is sent with that HTTP status, others with 200.
 fn fake_fetch(answers: &[serde_json::Value]) {
     run_js(&format!(
         r#"
@@ -423,7 +437,7 @@ fn fake_fetch(answers: &[serde_json::Value]) {
                 authorization: req.headers.get("authorization"),
             }});
             const body = answers[Math.min(globalThis.__negotiates.length, answers.length) - 1];
-            return new Response(JSON.stringify(body), {{ status: 200 }});
+            return new Response(JSON.stringify(body), {{ status: body.status ?? 200 }});
         }};"#,
         answers = serde_json::Value::from(answers.to_vec())
     ));
@@ -811,5 +825,137 @@ async fn presentation_keys_broadcast_and_leave() {
     key("document.body", "Escape");
     leptos::task::tick().await;
     assert!(!present.get_untracked());
+    restore_page();
+}
+
+/// The companion's config with two hubs, navigation and notifications.
+fn two_hub_config() -> DashboardConfig {
+    let notifications = protocol::hubs::conduit("notifications").unwrap();
+    let mut config = config();
+    config.hubs.push(notifications);
+    config
+}
+
+/// With two hubs the topology draws a panel node per hub under its
+/// instance, each with its own hop named after the panel; a broadcast to
+/// one hub is timed and animated only towards that hub's panels.
+#[wasm_bindgen_test]
+async fn topology_draws_a_panel_per_hub() {
+    use signalscope_frontend::pictures::topology::Topology;
+    let (root, dash, _handle) = mount_with_config(two_hub_config(), || view! { <Topology/> }).await;
+    let mut nav_only = Instance::new("api-2", "http://127.0.0.1:9");
+    nav_only.hubs = vec!["navigation".into()];
+    dash.instances
+        .set(vec![Instance::new("api-1", "http://127.0.0.1:9"), nav_only]);
+    leptos::task::tick().await;
+    let all = |selector: &str, name: &str| -> String {
+        let code = format!(
+            "return [...document.querySelectorAll('.topology {selector}')].map((e) => e.getAttribute('{name}')).join();"
+        );
+        run_js(&code).as_string().unwrap()
+    };
+    assert_eq!(
+        all("[data-node^='panel:']", "data-node"),
+        "panel:api-1/navigation,panel:api-1/notifications,panel:api-2/navigation"
+    );
+    assert_eq!(
+        all("[data-hop]", "data-hop"),
+        "publish,api-1/navigation,api-1/notifications,api-2/navigation"
+    );
+    assert_eq!(all(".instance", "data-node"), "api-1,api-2");
+    let title = |node: &str| {
+        root.query_selector(&format!("[data-node='{node}'] .name"))
+            .unwrap()
+            .unwrap()
+            .text_content()
+    };
+    assert_eq!(
+        title("panel:api-1/notifications").as_deref(),
+        Some("notifications")
+    );
+
+    let to = "api-1/notifications".to_owned();
+    dash.ledger.update(|l| {
+        l.sent(&response("n", 5), 100.0, vec![to.clone()], &[]);
+        l.arrived(&to, &TestBroadcast::new("n", 5, 0, "companion"), 107.0);
+    });
+    leptos::task::tick().await;
+    assert_eq!(
+        attr(&root, "[data-hop='api-1/notifications']", "data-ms").as_deref(),
+        Some("7.0")
+    );
+    assert_eq!(
+        attr(&root, "[data-hop='api-1/navigation']", "data-ms"),
+        None
+    );
+    assert_eq!(
+        attr(&root, "[data-hop='api-2/navigation']", "data-ms"),
+        None
+    );
+    assert_eq!(all(".hop-dot", "class"), "hop-dot publish,hop-dot delivery");
+}
+
+/// How many negotiates the faked `fetch` has seen.
+fn negotiates() -> usize {
+    run_js("return globalThis.__negotiates.length;")
+        .as_f64()
+        .unwrap() as usize
+}
+
+/// Holds for `ms` that the faked `fetch` saw exactly `count` negotiates:
+/// a retry would have come within it (the official policy retries at
+/// once, then after 2 s).
+async fn negotiates_stay(count: usize, ms: f64, what: &str) {
+    let until = now_ms() + ms;
+    while now_ms() < until {
+        assert_eq!(negotiates(), count, "{what}");
+        sleep(50).await;
+    }
+}
+
+/// A panel whose hub refuses its key (401) stops retrying and says it
+/// waits for a key; typing a key tries once with it, and so does
+/// Reconnect — no negotiate in between.
+#[wasm_bindgen_test]
+async fn refused_key_waits_for_a_key_without_retrying() {
+    fake_fetch(&[json!({"status": 401})]);
+    let root = container();
+    root.set_id("keyed");
+    let _handle = mount_to(root.clone(), || {
+        let instance = Instance::new("api-1", "http://keyed.invalid");
+        provide_context(dashboard_with(two_hub_config(), vec![instance.clone()]));
+        let hub = protocol::hubs::conduit("notifications");
+        view! { <Panel instance hub/> }
+    });
+    let panel = root.query_selector("section.panel").unwrap().unwrap();
+    let status = || panel.get_attribute("data-status").unwrap_or_default();
+    eventually(5_000.0, "status needs-key", || status() == "needs-key").await;
+    let text = panel.text_content().unwrap();
+    assert!(
+        text.contains("Waiting for a key: 401 Unauthorized: key refused"),
+        "{text}"
+    );
+    negotiates_stay(1, 2_500.0, "a refused key is not retried").await;
+
+    run_js(
+        r#"const input = document.querySelector('#keyed form.key input[type=password]');
+           input.value = "vk-1";
+           input.dispatchEvent(new Event("input"));
+           input.form.requestSubmit();"#,
+    );
+    eventually(5_000.0, "a negotiate with the typed key", || {
+        negotiates() == 2
+    })
+    .await;
+    eventually(5_000.0, "refused again", || status() == "needs-key").await;
+    negotiates_stay(2, 1_000.0, "the typed key is tried once").await;
+    let key = run_js("return globalThis.__negotiates[1].authorization;");
+    assert_eq!(key.as_string().as_deref(), Some("Bearer vk-1"));
+
+    run_js(
+        r#"[...document.querySelectorAll('#keyed button')]
+               .find((b) => b.textContent === "Reconnect").click();"#,
+    );
+    eventually(5_000.0, "a negotiate on Reconnect", || negotiates() == 3).await;
     restore_page();
 }

@@ -2,8 +2,9 @@
 //! sent it) → Redis → each instance → its panel, as a graph; with several
 //! hubs an instance has a panel per hub it serves, each with its own edge.
 //! On every test broadcast a dot travels the edges (a hub's broadcast only
-//! to its hub's panels), and each hop's time is written on its edge: the PUBLISH as the feed saw it, then the arrival at each panel,
-//! both from the click. Redis is drawn up or down, each instance by its
+//! to its hub's panels), and each hop's time is written on its edge: the
+//! PUBLISH as the feed saw it, then the arrival at each panel, both from
+//! the click. Redis is drawn up or down, each instance by its
 //! health and each panel by its connection, so a killed instance greys out
 //! and comes back.
 
@@ -68,8 +69,8 @@ pub fn layout(panels: &[usize]) -> Layout {
         let first = rows as i32;
         // Half a pitch per extra panel keeps the instance centred on them.
         instances.push(Point {
+            x: COLUMNS[2],
             y: MARGIN + first * ROW + (count.max(1) as i32 - 1) * ROW / 2,
-            ..at(2, 0)
         });
         beside.push((0..count as i32).map(|k| at(3, first + k)).collect());
         rows += count.max(1);
@@ -327,67 +328,62 @@ pub fn Topology() -> impl IntoView {
         }
     };
     // Edges first, dots over them, boxes over both: a dot slips under a
-    // box on its way through.
+    // box on its way through. Flat lists, one view type each: lighter in
+    // the .wasm than a view per instance with its panels inside.
     let graph = move || {
         let layout = shape.get();
-        let shown = shown.get();
-        let placed = || {
-            shown
+        let mut edges = vec![route(&[layout.publisher, layout.redis])];
+        let mut hops = vec![hop(label(layout.publisher, layout.redis), None)];
+        let mut boxes = vec![
+            node(
+                layout.publisher,
+                "publisher",
+                "publisher".into(),
+                publisher,
+                Signal::stored("publisher"),
+            ),
+            node(
+                layout.redis,
+                "redis",
+                "redis".into(),
+                Signal::stored("Redis".into()),
+                redis,
+            ),
+        ];
+        shown.with(|shown| {
+            for (d, (&instance, panels)) in shown
                 .iter()
                 .zip(layout.instances.iter().zip(&layout.panels))
-        };
-        let edges = placed()
-            .map(|(d, (&instance, panels))| {
-                let fan = d
-                    .panels
-                    .iter()
-                    .zip(panels)
-                    .map(|((name, _), &panel)| {
-                        view! {
-                            <path class="edge" d=route(&[instance, panel])/>
-                            {hop(label(instance, panel), Some(name.clone()))}
-                        }
-                    })
-                    .collect_view();
-                view! {
-                    <path class="edge" d=route(&[layout.redis, instance])/>
-                    {fan}
-                }
-            })
-            .collect_view();
-        let boxes = placed()
-            .map(|(d, (&instance, panels))| {
+            {
                 let name = d.instance.clone();
                 let health =
                     Signal::derive(move || dash.status.with(|s| health_key(s.as_ref(), &name)));
-                let fan = d
-                    .panels
-                    .iter()
-                    .zip(panels)
-                    .map(|((name, title), &panel)| {
-                        let for_panel = name.clone();
-                        let connection = Signal::derive(move || panel_key(dash, &for_panel));
-                        let id = format!("panel:{name}");
-                        node(
-                            panel,
-                            hub_kind,
-                            id,
-                            Signal::stored(title.clone()),
-                            connection,
-                        )
-                    })
-                    .collect_view();
-                let title = Signal::stored(d.instance.clone());
-                view! {
-                    {node(instance, "instance", d.instance.clone(), title, health)}
-                    {fan}
+                edges.push(route(&[layout.redis, instance]));
+                boxes.push(node(
+                    instance,
+                    "instance",
+                    d.instance.clone(),
+                    Signal::stored(d.instance.clone()),
+                    health,
+                ));
+                for ((name, title), &panel) in d.panels.iter().zip(panels) {
+                    let for_panel = name.clone();
+                    let connection = Signal::derive(move || panel_key(dash, &for_panel));
+                    edges.push(route(&[instance, panel]));
+                    hops.push(hop(label(instance, panel), Some(name.clone())));
+                    boxes.push(node(
+                        panel,
+                        hub_kind,
+                        format!("panel:{name}"),
+                        Signal::stored(title.clone()),
+                        connection,
+                    ));
                 }
-            })
-            .collect_view();
+            }
+        });
         view! {
-            <path class="edge" d=route(&[layout.publisher, layout.redis])/>
-            {hop(label(layout.publisher, layout.redis), None)}
-            {edges}
+            {edges.into_iter().map(|d| view! { <path class="edge" d=d/> }).collect_view()}
+            {hops.into_iter().collect_view()}
             <For
                 each=moving
                 key=|dot| dot.key.clone()
@@ -396,9 +392,7 @@ pub fn Topology() -> impl IntoView {
                     view! { <circle class=class r="11" style=format!("offset-path: path('{}')", dot.route)/> }
                 }
             />
-            {node(layout.publisher, "publisher", "publisher".into(), publisher, Signal::stored("publisher"))}
-            {node(layout.redis, "redis", "redis".into(), Signal::stored("Redis".into()), redis)}
-            {boxes}
+            {boxes.into_iter().collect_view()}
         }
     };
     view! {
