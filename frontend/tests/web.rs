@@ -850,7 +850,7 @@ async fn topology_draws_a_panel_per_hub() {
     leptos::task::tick().await;
     let all = |selector: &str, name: &str| -> String {
         let code = format!(
-            "return [...document.querySelectorAll('.topology {selector}')].map((e) => e.getAttribute('{name}')).join();"
+            r#"return [...document.querySelectorAll(".topology {selector}")].map((e) => e.getAttribute("{name}")).join();"#
         );
         run_js(&code).as_string().unwrap()
     };
@@ -924,7 +924,7 @@ async fn refused_key_waits_for_a_key_without_retrying() {
     let _handle = mount_to(root.clone(), || {
         let instance = Instance::new("api-1", "http://keyed.invalid");
         provide_context(dashboard_with(two_hub_config(), vec![instance.clone()]));
-        let hub = protocol::hubs::conduit("notifications");
+        let hub = protocol::hubs::conduit("notifications").unwrap();
         view! { <Panel instance hub/> }
     });
     let panel = root.query_selector("section.panel").unwrap().unwrap();
