@@ -117,11 +117,15 @@ pub fn route(stops: &[Point]) -> String {
 }
 
 /// Where the label of the edge from `a` to `b` goes: above the curve's
-/// middle (which, by symmetry, is the middle of its ends).
+/// middle (which, by symmetry, is the middle of its ends), or below it
+/// when the edge runs downwards, so the edges fanning out of an instance
+/// to its hubs' panels keep their times apart.
 pub fn label(a: Point, b: Point) -> Point {
+    let middle = (a.y + b.y) / 2;
     Point {
         x: (a.x + b.x) / 2,
-        y: (a.y + b.y) / 2 - 12,
+        // A text's y is its baseline: below needs its height too.
+        y: if b.y > a.y { middle + 30 } else { middle - 12 },
     }
 }
 
@@ -543,7 +547,17 @@ mod tests {
             "M175 50 C250 50 250 150 325 150 L475 150 C550 150 550 150 625 150"
         );
         assert_eq!(route(&[a]), "");
-        assert_eq!(label(a, b), Point { x: 250, y: 88 });
+    }
+
+    /// A hop's label sits above a level or rising edge's middle and below
+    /// a falling one's, so a fan's labels stay apart.
+    #[test]
+    fn labels_sit_beside_the_middle() {
+        let a = Point { x: 100, y: 50 };
+        let b = Point { x: 400, y: 150 };
+        assert_eq!(label(a, b), Point { x: 250, y: 130 });
+        assert_eq!(label(b, a), Point { x: 250, y: 88 });
+        assert_eq!(label(b, Point { x: 700, y: 150 }), Point { x: 550, y: 138 });
     }
 
     /// A dot goes into Redis, and one out to each panel that received the
