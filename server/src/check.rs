@@ -235,7 +235,7 @@ async fn load_run(
         ramp: args.ramp,
         send_via: SendVia::Redis,
         skip_negotiation: false,
-        event: NAVIGATION_EVENT.into(),
+        event: None,
         agents: if chaos { 0 } else { args.agents },
         remote_agents: 0,
         control_redis: None,

@@ -74,10 +74,10 @@ impl AppState {
                 CanarySettings {
                     interval,
                     instances: config.instances.clone(),
-                    hub_path: config.primary().path.clone(),
+                    hubs: config.hubs.clone(),
+                    keys: config.hub_keys.clone(),
+                    prefix: config.prefix.clone(),
                     redis: config.redis.clone(),
-                    channel: config.channels().name(&config.primary().audience.channel()),
-                    event: config.primary().events.broadcast.clone(),
                 },
                 metrics.clone(),
             )?),
