@@ -175,7 +175,8 @@ async fn check_passes_a_secure_hub_with_its_key() {
 }
 
 /// The canary holds a connection to every hub of every instance, the
-/// secure one with its key, and each gets every round, named by hub.
+/// secure one with its key, and each gets every round, named by hub in
+/// its report and its metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_watches_every_hub_with_its_key() {
     let stack = SecureStack::start().await;
@@ -232,6 +233,11 @@ async fn canary_watches_every_hub_with_its_key() {
         .unwrap();
     assert!(
         metrics.contains("signalscope_instance_up{signalr_instance=\"api-2/notifications\"} 1"),
+        "{metrics}"
+    );
+    // No series for a bare instance: it would read as a canary that is down.
+    assert!(
+        !metrics.contains("signalscope_instance_up{signalr_instance=\"api-1\"}"),
         "{metrics}"
     );
     companion.stop().await;

@@ -68,6 +68,18 @@ pub struct CanarySettings {
     pub redis: RedisTarget,
 }
 
+impl CanarySettings {
+    /// What its report and metrics call each listener, in order.
+    pub fn labels(&self) -> Vec<String> {
+        self.doors().into_iter().map(|d| d.label).collect()
+    }
+
+    /// Every instance × hub it listens on.
+    fn doors(&self) -> Vec<Door> {
+        doors(&self.instances, &self.hubs, &self.keys)
+    }
+}
+
 /// What the tasks share.
 #[derive(Debug)]
 struct Shared {
@@ -117,7 +129,7 @@ impl Canary {
         }
         let link = RedisLink::new(&settings.redis, CANARY_CLIENT_NAME)?;
         let miss_after = MISS_AFTER.max(settings.interval);
-        let doors = doors(&settings.instances, &settings.hubs, &settings.keys);
+        let doors = settings.doors();
         // Each round goes out once per hub, on its audience channel.
         let channels = settings
             .hubs
