@@ -120,7 +120,8 @@ pub struct PlanEcho {
     pub ramp_per_s: f64,
     /// `redis` (PUBLISH into the backplane) or `instance` (its trigger).
     pub send_via: String,
-    /// The instances, in round-robin order.
+    /// The instances (instance × hub pairs with several hubs), in
+    /// round-robin order.
     pub instances: Vec<String>,
     /// Agent processes (0: everything in this process).
     pub agents: u32,
