@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use load_support::{cli, load, SERIAL};
+use load_support::{cli, load, DemoStack, SERIAL};
 use protocol::api::{CanaryReport, HubKey, KeyPlacement};
 use serde_json::Value;
 use signalscope::redis_target::RedisTarget;
@@ -145,33 +145,61 @@ async fn header_key_rides_the_upgrade() {
     );
 }
 
+/// Runs `check --json` small, with `flags`; returns whether it passed and
+/// its criteria.
+async fn check(flags: Vec<&str>) -> (bool, Value) {
+    #[rustfmt::skip]
+    let mut args = vec![
+        "check", "--json", "--connections", "40", "--duration", "2s", "--chaos-connections", "60",
+        "--chaos-duration", "6s", "--max-lag-ms", "1000", "--pass-within-ms", "500",
+    ];
+    args.extend(flags);
+    let out = cli(&args, Duration::from_secs(180)).await;
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), json)
+}
+
+/// The verdict of criterion `n`.
+fn verdict(json: &Value, n: u64) -> Option<&str> {
+    json.as_array()?
+        .iter()
+        .find(|c| c["number"] == n)
+        .and_then(|c| c["verdict"].as_str())
+}
+
 /// `check` measures a deployment with a secure hub when given its key:
 /// the criteria its runs judge pass on both hubs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_passes_a_secure_hub_with_its_key() {
     let _serial = SERIAL.lock().await;
     let stack = SecureStack::start().await;
-    #[rustfmt::skip]
-    let small = [
-        "check", "--json", "--connections", "40", "--duration", "2s", "--max-lag-ms", "1000",
-        "--pass-within-ms", "500", "--hub-key", "notifications=k",
-    ];
-    let mut args = small.to_vec();
-    args.extend(stack.with(&[]));
-    let out = cli(&args, Duration::from_secs(120)).await;
-    let json: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    let verdict = |n: u64| {
-        json.as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["number"] == n)
-            .map(|c| c["verdict"].as_str().unwrap_or("?").to_owned())
-    };
+    let (ok, json) = check(stack.with(&["--hub-key", "notifications=k"])).await;
     for n in [1, 2, 3, 4, 6] {
-        assert_eq!(verdict(n).as_deref(), Some("PASS"), "{n}: {json:#}");
+        assert_eq!(verdict(&json, n), Some("PASS"), "{n}: {json:#}");
     }
-    assert!(out.status.success(), "{json:#}");
+    assert!(ok, "{json:#}");
+}
+
+/// Against a demo serving both hubs, `check` with the key passes all
+/// eight: the chaos run's added instance gets connections on both hubs,
+/// and the removed instance's come back on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_all_eight_on_a_demo_with_a_secure_hub() {
+    let _serial = SERIAL.lock().await;
+    let hubs = ["--hub", "navigation", "--hub", "notifications"];
+    let mut extra = hubs.to_vec();
+    extra.extend(["--require-key", KEY]);
+    let demo = DemoStack::start_with(&extra).await;
+    let flags = demo.flags();
+    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    args.extend(hubs);
+    args.extend(["--hub-key", "notifications=k"]);
+    let (ok, json) = check(args).await;
+    for n in 1..=8 {
+        assert_eq!(verdict(&json, n), Some("PASS"), "{n}: {json:#}");
+    }
+    assert!(ok, "{json:#}");
 }
 
 /// The canary holds a connection to every hub of every instance, the
