@@ -1,7 +1,7 @@
 //! The canary's connection to one instance × hub: open it as the official
-//! client does (with the hub's key), keep it alive, time each canary that arrives, and reconnect on
-//! the official delays, then every 30 s, forever: a canary that gives up
-//! watches nothing.
+//! client does (with the hub's key), keep it alive, time each canary that
+//! arrives, and reconnect on the official delays, then every 30 s, forever:
+//! a canary that gives up watches nothing.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
