@@ -14,7 +14,8 @@
 //!   behind VarInt length prefixes, and [`hub_protocol`] names the two
 //!   protocols and picks a framing, an encoder and a parser for each.
 //! * [`negotiate`] builds the negotiate URL, reads (and, for the stand-in,
-//!   writes) its response, and builds the WebSocket URL.
+//!   writes) its response, and builds the WebSocket URL; [`credential`]
+//!   places a hub's key on them as the official client places a token.
 //! * [`connection`] is the client's connection policy: states and their
 //!   legal transitions, reconnect delays, keep-alive and server timeout,
 //!   all as functions of timestamps the caller passes in.
@@ -35,6 +36,7 @@ pub mod api;
 pub mod backplane;
 pub mod broadcast;
 pub mod connection;
+pub mod credential;
 pub mod framing;
 pub mod handshake;
 pub mod hub_protocol;

@@ -235,7 +235,7 @@ async fn load_run(
         ramp: args.ramp,
         send_via: SendVia::Redis,
         skip_negotiation: false,
-        event: NAVIGATION_EVENT.into(),
+        event: None,
         agents: if chaos { 0 } else { args.agents },
         remote_agents: 0,
         control_redis: None,
@@ -406,11 +406,18 @@ async fn pubsub_of(client: Option<&redis::Client>) -> Option<redis::aio::PubSub>
 
 /// How a load run was measured, in words.
 fn measured(s: &LoadSummary) -> String {
+    // The plan's rows are instances, or instance × hub pairs with several hubs.
+    let over = match s.hubs.len() {
+        0 | 1 => format!("{} instance(s)", s.plan.instances.len()),
+        hubs => format!(
+            "{} instance × hub pairs ({hubs} hubs)",
+            s.plan.instances.len()
+        ),
+    };
     format!(
-        "`signalscope load` run {}: {} connections over {} instance(s), {:.0} s hold, {} broadcasts at {:.1}/s via {}",
+        "`signalscope load` run {}: {} connections over {over}, {:.0} s hold, {} broadcasts at {:.1}/s via {}",
         s.run_id,
         s.plan.connections,
-        s.plan.instances.len(),
         s.plan.duration_s,
         s.broadcasts.sent,
         s.plan.rate,
@@ -556,11 +563,17 @@ fn reconnects(s: &LoadSummary, d: &Deployment) -> Criterion {
         .or(d.instances.first())
         .map(|i| i.name.clone())
         .unwrap_or_default();
-    let expected = s
+    // With several hubs its rows are `victim/<hub>`, one per hub.
+    let of_victim = |name: &str| {
+        name.strip_prefix(victim.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let expected: u64 = s
         .instances
         .iter()
-        .find(|i| i.name == victim)
-        .map_or(0, |i| i.connections);
+        .filter(|i| of_victim(&i.name))
+        .map(|i| i.connections)
+        .sum();
     let c = &s.connections;
     Criterion {
         number: 8,

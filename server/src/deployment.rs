@@ -2,7 +2,7 @@
 //! (path, type name, keys) and channel names — read the same way by
 //! `serve`, `load`, `check` and `canary`: flags, then `SIGNALSCOPE_*`
 //! variables, then a TOML file (see [`crate::settings`]), then Conduit's
-//! defaults. `load`, `check` and the canary drive the first hub.
+//! defaults. `load`, `check` and the canary drive every hub.
 //!
 //! A running `signalscope demo` writes its own settings to
 //! [`demo_file`], so `load` and `check` work against it with no flags.
@@ -94,8 +94,7 @@ pub struct Deployment {
     pub instances: Vec<Instance>,
     /// StackExchange.Redis ChannelPrefix.
     pub prefix: String,
-    /// The hubs, at least one; the first is the one `load`, `check` and
-    /// the canary drive.
+    /// The hubs, at least one; `--group` is the first one's.
     pub hubs: Vec<Hub>,
     /// The hubs' keys from the settings.
     pub keys: HubKeys,
@@ -108,7 +107,8 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// The first hub: the one `load`, `check` and the canary drive.
+    /// The first hub: the default one (`--group`, `--hub-path`, `check`'s
+    /// backplane probes).
     pub fn primary(&self) -> &Hub {
         &self.hubs[0]
     }
@@ -117,15 +117,12 @@ impl Deployment {
     pub fn channels(&self) -> Channels {
         self.primary().channels(&self.prefix)
     }
-
-    /// The channel the first hub's test broadcasts go to.
-    pub fn broadcast_channel(&self) -> String {
-        self.channels().name(&self.primary().audience.channel())
-    }
 }
 
-/// The hubs' keys, kept out of every Debug print and log line.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// The hubs' keys, kept out of every Debug print and log line (`load`
+/// hands them to its agents inside the plan).
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct HubKeys(Vec<HubKey>);
 
 impl fmt::Debug for HubKeys {
@@ -512,7 +509,10 @@ mod tests {
         let d = settle(&["--hub", "My.Hub", "--hub-path", "/h", "--group", "g"]).unwrap();
         assert_eq!(d.hubs.len(), 1);
         assert_eq!(d.primary().path, "/h");
-        assert_eq!(d.broadcast_channel(), "conduit_signalr:My.Hub:group:g");
+        assert_eq!(
+            d.channels().name(&d.primary().audience.channel()),
+            "conduit_signalr:My.Hub:group:g"
+        );
     }
 
     /// Keys are found per instance first, then per hub, and never printed.

@@ -91,9 +91,11 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// Every series registered, none recorded yet; the instances' series
-    /// exist from the start so a dashboard shows zeros, not gaps.
-    pub fn new(instances: &[String]) -> Self {
+    /// Every series registered, none recorded yet; the instances' health
+    /// and the canary's listeners' series (`instance`, or `instance/hub`
+    /// with several hubs) exist from the start so a dashboard shows zeros,
+    /// not gaps.
+    pub fn new(instances: &[String], listeners: &[String]) -> Self {
         let mut registry = Registry::with_prefix("signalscope");
         let m = Self {
             registry: Registry::default(),
@@ -192,13 +194,15 @@ impl Metrics {
             "Redis feed lines dropped for pages too slow to keep up",
             m.feed_dropped.clone(),
         );
-        for name in instances {
+        for name in listeners {
             let label = InstanceLabel::new(name);
             let _ = m.propagation.get_or_create(&label);
             let _ = m.canary_missed.get_or_create(&label);
             let _ = m.instance_up.get_or_create(&label);
             let _ = m.reconnects.get_or_create(&label);
-            let _ = m.instance_health.get_or_create(&label);
+        }
+        for name in instances {
+            let _ = m.instance_health.get_or_create(&InstanceLabel::new(name));
         }
         Self { registry, ..m }
     }
@@ -296,7 +300,7 @@ mod tests {
     /// Instances' series exist (at zero) before anything happened.
     #[test]
     fn instances_start_at_zero() {
-        let text = Metrics::new(&["api-1".into()]).encode();
+        let text = Metrics::new(&["api-1".into()], &["api-1".into()]).encode();
         line(
             &text,
             "signalscope_canary_missed_total{signalr_instance=\"api-1\"} 0",
@@ -311,7 +315,7 @@ mod tests {
     /// A 3 ms propagation lands in the 3 ms bucket and above, not below.
     #[test]
     fn propagation_buckets() {
-        let m = Metrics::new(&["a".into()]);
+        let m = Metrics::new(&["a".into()], &["a".into()]);
         m.propagated("a", 0.003);
         let text = m.encode();
         let bucket = |le: &str| {
@@ -334,7 +338,7 @@ mod tests {
     /// Health maps Healthy/Degraded/other to 1/0.5/0; Redis down reads 0.
     #[test]
     fn status_readings() {
-        let m = Metrics::new(&[]);
+        let m = Metrics::new(&[], &[]);
         let health = |name: &str, status: Option<&str>| InstanceHealth {
             name: name.into(),
             url: String::new(),

@@ -64,7 +64,7 @@ fn alert_rules_pass_their_unit_tests() {
 /// panel or mute an alert.
 #[test]
 fn rules_and_dashboard_name_only_exported_series() {
-    let metrics = Metrics::new(&["api-1".into()]);
+    let metrics = Metrics::new(&["api-1".into()], &["api-1".into()]);
     metrics.propagated("api-1", 0.002);
     let exported: std::collections::BTreeSet<String> = metrics
         .encode()

@@ -4,7 +4,8 @@
 //! browser part in `session` only sends what this builds and hands back the
 //! answers.
 
-use protocol::api::KeyPlacement;
+pub use protocol::credential::Credential;
+use protocol::credential::Presented;
 use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse};
 
 /// What a panel says when the hub answers 401.
@@ -55,80 +56,25 @@ pub enum Step {
     Fail(String),
 }
 
-/// A hub's key and how the hub takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
-    /// The key (a virtual or master key, an access token).
-    pub key: String,
-    /// Where it goes.
-    pub placement: KeyPlacement,
-}
-
-impl Credential {
-    /// The hub URL with the key as its query parameter, when the hub
-    /// takes it so (negotiate and the WebSocket both keep the query).
-    pub fn hub_url(credential: Option<&Self>, hub_url: &str) -> String {
-        match credential {
-            Some(Self {
-                key,
-                placement: KeyPlacement::Query(name),
-            }) => {
-                let join = if hub_url.contains('?') { '&' } else { '?' };
-                format!("{hub_url}{join}{name}={}", encode_uri_component(key))
-            }
-            _ => hub_url.to_owned(),
-        }
-    }
-
-    /// `access_token=` for a skipNegotiation WebSocket URL, when the key is
-    /// a bearer token (as the official client adds it).
-    pub fn websocket_suffix(credential: Option<&Self>) -> String {
-        match credential {
-            Some(Self {
-                key,
-                placement: KeyPlacement::Bearer,
-            }) => format!("&access_token={}", encode_uri_component(key)),
-            _ => String::new(),
-        }
-    }
-}
-
 /// One negotiate exchange, across its redirects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiation {
-    /// The hub URL, replaced by each redirect's `url`.
-    url: String,
-    /// A redirect's `accessToken`: a bearer token for the next negotiate
-    /// and `access_token=` on the WebSocket (browsers cannot set headers
-    /// on a WebSocket).
-    access_token: Option<String>,
+    /// The key as sent; a redirect replaces its hub URL (`url`) and, when
+    /// it gives one, its access token (a bearer token for the next
+    /// negotiate and `access_token=` on the WebSocket: browsers cannot set
+    /// headers on a WebSocket).
+    presented: Presented,
     /// Redirects followed so far, against [`MAX_REDIRECTS`].
     redirects: usize,
-    /// A key sent as a named header on every negotiate.
-    key_header: Option<(String, String)>,
 }
 
 impl Negotiation {
     /// Starts at the hub URL the user gave, presenting `credential` as the
-    /// hub takes it: a bearer key is the access token from the start, as
-    /// the official client's `accessTokenFactory` makes it.
+    /// hub takes it ([`Credential::present`]).
     pub fn new(hub_url: &str, credential: Option<&Credential>) -> Self {
-        let (access_token, key_header) = match credential {
-            Some(Credential {
-                key,
-                placement: KeyPlacement::Bearer,
-            }) => (Some(key.clone()), None),
-            Some(Credential {
-                key,
-                placement: KeyPlacement::Header(name),
-            }) => (None, Some((name.clone(), key.clone()))),
-            _ => (None, None),
-        };
         Self {
-            url: Credential::hub_url(credential, hub_url),
-            access_token,
+            presented: Credential::present(credential, hub_url),
             redirects: 0,
-            key_header,
         }
     }
 
@@ -140,12 +86,9 @@ impl Negotiation {
             ("X-Requested-With".to_owned(), "XMLHttpRequest".to_owned()),
             ("X-SignalR-User-Agent".to_owned(), USER_AGENT.to_owned()),
         ];
-        if let Some(token) = &self.access_token {
-            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-        }
-        headers.extend(self.key_header.clone());
+        headers.extend(self.presented.negotiate_headers());
         NegotiateRequest {
-            url: negotiate_url(&self.url),
+            url: negotiate_url(&self.presented.hub_url),
             headers,
         }
     }
@@ -170,9 +113,9 @@ impl Negotiation {
                 if self.redirects == MAX_REDIRECTS {
                     return Step::Fail("Negotiate redirection limit exceeded.".into());
                 }
-                self.url = url;
+                self.presented.hub_url = url;
                 if access_token.is_some() {
-                    self.access_token = access_token;
+                    self.presented.access_token = access_token;
                 }
                 Step::Again
             }
@@ -184,17 +127,11 @@ impl Negotiation {
                 Step::Fail("negotiate does not offer WebSockets".into())
             }
             NegotiateResponse::Connected(n) => {
-                match websocket_url(&self.url, Some(&n.connection_token)) {
-                    Ok(mut ws_url) => {
-                        if let Some(token) = &self.access_token {
-                            ws_url.push_str("&access_token=");
-                            ws_url.push_str(&encode_uri_component(token));
-                        }
-                        Step::Connect(Destination {
-                            ws_url,
-                            connection_id: n.connection_id,
-                        })
-                    }
+                match websocket_url(&self.presented.hub_url, Some(&n.connection_token)) {
+                    Ok(ws_url) => Step::Connect(Destination {
+                        ws_url: self.presented.websocket_url(&ws_url),
+                        connection_id: n.connection_id,
+                    }),
                     Err(e) => Step::Fail(e.to_string()),
                 }
             }
@@ -237,24 +174,10 @@ fn failed(error: &str) -> String {
     format!("Failed to complete negotiation with the server: {error}")
 }
 
-/// JavaScript's `encodeURIComponent`, which `WebSocketTransport` applies
-/// to the token: everything but `A–Z a–z 0–9 - _ . ! ~ * ' ( )` as UTF-8
-/// `%XX`.
-fn encode_uri_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::api::KeyPlacement;
 
     const CONNECTED: &[u8] = br#"{"negotiateVersion":1,"connectionId":"pub","connectionToken":"tok","availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]}]}"#;
 
@@ -399,13 +322,6 @@ mod tests {
         );
     }
 
-    /// encodeURIComponent's unreserved set stays; the rest is %XX of UTF-8.
-    #[test]
-    fn token_is_encoded_like_encode_uri_component() {
-        assert_eq!(encode_uri_component("aZ9-_.!~*'()"), "aZ9-_.!~*'()");
-        assert_eq!(encode_uri_component("a=b&c/é"), "a%3Db%26c%2F%C3%A9");
-    }
-
     /// A bearer key goes as `Authorization: Bearer` on negotiate and
     /// `access_token=` on the WebSocket, as the official client sends an
     /// access token.
@@ -421,10 +337,6 @@ mod tests {
             Step::Connect(d) => assert_eq!(d.ws_url, "ws://h/hub?id=tok&access_token=k%201"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            Credential::websocket_suffix(Some(&key)),
-            "&access_token=k%201"
-        );
     }
 
     /// A header key goes on negotiate; a query key on negotiate and the WebSocket.

@@ -146,9 +146,9 @@ impl Session {
                     "negotiate was refused (CORS or unreachable): trying skipNegotiation + WebSockets"
                         .into(),
                 ));
-                let hub_url = Credential::hub_url(credential, hub_url);
-                let url = websocket_url(&hub_url, None).map_err(|e| e.to_string())?;
-                (url + &Credential::websocket_suffix(credential), None)
+                let presented = Credential::present(credential, hub_url);
+                let url = websocket_url(&presented.hub_url, None).map_err(|e| e.to_string())?;
+                (presented.websocket_url(&url), None)
             }
         };
         let negotiated = connection_id.is_some();

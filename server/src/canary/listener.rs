@@ -1,7 +1,7 @@
-//! The canary's connection to one instance: open it as the official client
-//! does, keep it alive, time each canary that arrives, and reconnect on
-//! the official delays, then every 30 s, forever: a canary that gives up
-//! watches nothing.
+//! The canary's connection to one instance × hub: open it as the official
+//! client does (with the hub's key), keep it alive, time each canary that
+//! arrives, and reconnect on the official delays, then every 30 s, forever:
+//! a canary that gives up watches nothing.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,19 +19,18 @@ use crate::load::client::{self, Ws};
 /// One attempt (negotiate, WebSocket, handshake) may take this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Holds instance `i`'s connection until the task is aborted.
-pub(super) async fn listen(shared: Arc<Shared>, i: usize, hub_url: String, http: reqwest::Client) {
-    let name = &shared.names[i];
+/// Holds door `i`'s connection until the task is aborted.
+pub(super) async fn listen(shared: Arc<Shared>, i: usize, http: reqwest::Client) {
+    let door = &shared.doors[i];
+    let name = &door.label;
     let policy = ReconnectPolicy::forever();
     let mut retries = 0u32;
     let mut ever_connected = false;
     loop {
-        let attempt = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            client::connect(&http, &hub_url, false, None),
-        )
-        .await
-        .unwrap_or_else(|_| Err("timeout".into()));
+        let attempt =
+            tokio::time::timeout(CONNECT_TIMEOUT, client::connect(&http, door, false, None))
+                .await
+                .unwrap_or_else(|_| Err("timeout".into()));
         match attempt {
             Ok(mut ws) => {
                 if ever_connected {
@@ -45,6 +44,10 @@ pub(super) async fn listen(shared: Arc<Shared>, i: usize, hub_url: String, http:
                 shared.connected[i].store(false, Ordering::Relaxed);
                 shared.metrics.connection(name, false);
                 tracing::info!(instance = %name, %reason, "canary: connection lost");
+            }
+            // Said out loud: a refused key is no passing outage.
+            Err(reason) if client::is_key_refused(&reason) => {
+                tracing::warn!(instance = %name, %reason, "canary: cannot connect")
             }
             Err(reason) => tracing::debug!(instance = %name, %reason, "canary: cannot connect"),
         }
@@ -98,7 +101,7 @@ fn on_frame(shared: &Shared, i: usize, bytes: &[u8], arrived_us: u64) -> Option<
         match HubMessage::parse(record) {
             Ok(HubMessage::Invocation {
                 target, arguments, ..
-            }) if target == shared.event => {
+            }) if target == shared.doors[i].event => {
                 let Some(b) = TestBroadcast::from_arguments(&arguments) else {
                     continue;
                 };
@@ -107,7 +110,9 @@ fn on_frame(shared: &Shared, i: usize, bytes: &[u8], arrived_us: u64) -> Option<
                 }
                 let latency = shared.rounds().arrived(i, b.seq, arrived_us);
                 if let Some(us) = latency {
-                    shared.metrics.propagated(&shared.names[i], us as f64 / 1e6);
+                    shared
+                        .metrics
+                        .propagated(&shared.doors[i].label, us as f64 / 1e6);
                 }
             }
             Ok(HubMessage::Close { error, .. }) => {

@@ -1,15 +1,16 @@
 //! The always-on canary: the proof the dashboard gives while someone
 //! watches, kept running for monitoring.
 //!
-//! It holds one SignalR connection of its own to every instance (as the
-//! official client does: negotiate, handshake, pings, reconnects, forever),
-//! publishes a test broadcast into the backplane every interval, and
-//! records for each instance whether and when it arrived, timed by the
-//! kernel's receive time of the frame. Results go to [`Metrics`] (for
+//! It holds one SignalR connection of its own to every hub of every
+//! instance (as the official client does: negotiate with the hub's key,
+//! handshake, pings, reconnects, forever), publishes a test broadcast on
+//! every hub's channel each interval, and records for each instance × hub
+//! whether and when it arrived, timed by the kernel's receive time of the
+//! frame. With several hubs, rows and metric labels read `instance/hub`. Results go to [`Metrics`] (for
 //! `/metrics`) and to a short history for the page (`/api/canary`).
 //!
 //! * [`Canary`]: starts the tasks; they stop when it is dropped.
-//! * `listener`: one instance's connection.
+//! * `listener`: one instance × hub's connection.
 //! * `rounds`: the ledger of who got which round.
 //! * [`Args`] / [`run`]: `signalscope canary`, the canary with `/metrics`
 //!   and no dashboard.
@@ -27,14 +28,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::api::{CanaryReport, Instance};
+use protocol::api::{CanaryReport, Hub, Instance};
 use protocol::broadcast::{TestBroadcast, CANARY_ORIGIN_PREFIX};
 use tokio::task::AbortHandle;
 
 use crate::clock::unix_us;
 use crate::companion::{self, BoxError, CompanionConfig};
-use crate::deployment::DeploymentArgs;
-use crate::load::plan::parse_duration;
+use crate::deployment::{DeploymentArgs, HubKeys};
+use crate::load::plan::{doors, parse_duration, Door};
 use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::redis_link::RedisLink;
@@ -55,16 +56,28 @@ const MISS_AFTER: Duration = Duration::from_secs(5);
 pub struct CanarySettings {
     /// Time between two canary broadcasts.
     pub interval: Duration,
-    /// The instances to hold a connection to.
+    /// The instances to hold connections to, one per hub each serves.
     pub instances: Vec<Instance>,
-    /// The hub path on each instance.
-    pub hub_path: String,
+    /// The hubs: each one's path, key placement, audience channel and event.
+    pub hubs: Vec<Hub>,
+    /// The hubs' keys, for the secure ones.
+    pub keys: HubKeys,
+    /// StackExchange.Redis ChannelPrefix.
+    pub prefix: String,
     /// The backplane's Redis, where canaries are published.
     pub redis: RedisTarget,
-    /// The group channel the instances' clients listen on.
-    pub channel: String,
-    /// The event canaries are sent as.
-    pub event: String,
+}
+
+impl CanarySettings {
+    /// What its report and metrics call each listener, in order.
+    pub fn labels(&self) -> Vec<String> {
+        self.doors().into_iter().map(|d| d.label).collect()
+    }
+
+    /// Every instance × hub it listens on.
+    fn doors(&self) -> Vec<Door> {
+        doors(&self.instances, &self.hubs, &self.keys)
+    }
 }
 
 /// What the tasks share.
@@ -72,13 +85,11 @@ pub struct CanarySettings {
 struct Shared {
     /// This canary's broadcasts carry this origin; others are ignored.
     origin: String,
-    /// The event canaries are sent as.
-    event: String,
-    /// Instance names, in ledger order.
-    names: Vec<String>,
+    /// Every instance × hub listened on, in ledger order.
+    doors: Vec<Door>,
     /// Who got which round.
     rounds: Mutex<Rounds>,
-    /// The canary's connection to each instance is open.
+    /// The canary's connection through each door is open.
     connected: Vec<AtomicBool>,
     /// Where results are exported.
     metrics: Arc<Metrics>,
@@ -118,28 +129,35 @@ impl Canary {
         }
         let link = RedisLink::new(&settings.redis, CANARY_CLIENT_NAME)?;
         let miss_after = MISS_AFTER.max(settings.interval);
+        let doors = settings.doors();
+        // Each round goes out once per hub, on its audience channel.
+        let channels = settings
+            .hubs
+            .iter()
+            .map(|hub| {
+                let channel = hub.channels(&settings.prefix);
+                (
+                    channel.name(&hub.audience.channel()),
+                    hub.events.broadcast.clone(),
+                )
+            })
+            .collect();
         let shared = Arc::new(Shared {
             origin: format!("{CANARY_ORIGIN_PREFIX}-{:08x}", rand::random::<u32>()),
-            event: settings.event.clone(),
-            names: settings.instances.iter().map(|i| i.name.clone()).collect(),
-            rounds: Mutex::new(Rounds::new(settings.instances.len())),
-            connected: settings
-                .instances
-                .iter()
-                .map(|_| AtomicBool::new(false))
-                .collect(),
+            rounds: Mutex::new(Rounds::new(doors.len())),
+            connected: doors.iter().map(|_| AtomicBool::new(false)).collect(),
+            doors,
             metrics,
         });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
         let mut tasks = Vec::new();
-        for (i, instance) in settings.instances.iter().enumerate() {
-            let hub_url = format!("{}{}", instance.url, settings.hub_path);
-            let task = listener::listen(shared.clone(), i, hub_url, http.clone());
+        for i in 0..shared.doors.len() {
+            let task = listener::listen(shared.clone(), i, http.clone());
             tasks.push(tokio::spawn(task).abort_handle());
         }
-        let send = send(shared.clone(), link, settings.channel, settings.interval);
+        let send = send(shared.clone(), link, channels, settings.interval);
         tasks.push(tokio::spawn(send).abort_handle());
         tasks.push(tokio::spawn(judge(shared.clone(), miss_after)).abort_handle());
         Ok(Self {
@@ -156,7 +174,7 @@ impl Canary {
         CanaryReport {
             interval_ms: self.interval.as_millis() as u64,
             miss_after_ms: self.miss_after.as_millis() as u64,
-            instances: self.shared.names.clone(),
+            instances: self.shared.doors.iter().map(|d| d.label.clone()).collect(),
             connected: self
                 .shared
                 .connected
@@ -183,10 +201,16 @@ impl Drop for Canary {
     }
 }
 
-/// Publishes a canary every `interval`. A round enters the ledger before
-/// its publish (an arrival can beat PUBLISH's reply) and leaves it again
-/// if Redis refused it: a canary that never went out is nobody's miss.
-async fn send(shared: Arc<Shared>, link: RedisLink, channel: String, interval: Duration) {
+/// Publishes a canary every `interval` on every `(channel, event)`. A
+/// round enters the ledger before its publish (an arrival can beat
+/// PUBLISH's reply) and leaves it again if Redis refused it everywhere: a
+/// canary that never went out is nobody's miss.
+async fn send(
+    shared: Arc<Shared>,
+    link: RedisLink,
+    channels: Vec<(String, String)>,
+    interval: Duration,
+) {
     // The first canary waits one interval, so the connections are open:
     // a round sent before anyone could listen would be a false miss.
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -204,24 +228,26 @@ async fn send(shared: Arc<Shared>, link: RedisLink, channel: String, interval: D
         );
         broadcast.sent_at_us = Some(sent_us);
         shared.rounds().sent(next, sent_us);
-        let published = link
-            .publish_invocation(
-                &channel,
-                &shared.event,
-                vec![broadcast.to_argument()],
-                protocol::hub_protocol::JSON_ONLY,
-            )
-            .await;
-        match published {
-            Ok(_) => {
-                seq = next;
-                shared.metrics.canary_sent();
+        // A round counts if any hub's publish went out; a hub whose
+        // publish failed then shows it as missed, which it was.
+        let mut any = false;
+        for (channel, event) in &channels {
+            let argument = vec![broadcast.to_argument()];
+            let json = protocol::hub_protocol::JSON_ONLY;
+            match link
+                .publish_invocation(channel, event, argument, json)
+                .await
+            {
+                Ok(_) => any = true,
+                Err(e) => tracing::warn!(error = %e, %channel, "canary: publish failed"),
             }
-            Err(e) => {
-                shared.rounds().unsent(next);
-                shared.metrics.canary_publish_failed();
-                tracing::warn!(error = %e, "canary: publish failed");
-            }
+        }
+        if any {
+            seq = next;
+            shared.metrics.canary_sent();
+        } else {
+            shared.rounds().unsent(next);
+            shared.metrics.canary_publish_failed();
         }
     }
 }
@@ -236,7 +262,7 @@ async fn judge(shared: Arc<Shared>, miss_after: Duration) {
             .rounds()
             .settle(unix_us(), miss_after.as_micros() as u64);
         for i in misses {
-            shared.metrics.missed(&shared.names[i]);
+            shared.metrics.missed(&shared.doors[i].label);
         }
     }
 }
@@ -245,7 +271,7 @@ async fn judge(shared: Arc<Shared>, miss_after: Duration) {
 /// and `/api/canary`), without the dashboard.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Where the deployment is: Redis, instances, hub path and names.
+    /// Where the deployment is: Redis, instances, hubs, keys and names.
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     /// Address to serve /metrics on. A non-loopback address needs --token

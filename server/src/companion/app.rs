@@ -68,21 +68,19 @@ impl AppState {
             config.feed.clone(),
         ));
         let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();
-        let metrics = Arc::new(Metrics::new(&names));
-        let canary = match config.canary {
-            Some(interval) => Some(Canary::start(
-                CanarySettings {
-                    interval,
-                    instances: config.instances.clone(),
-                    hub_path: config.primary().path.clone(),
-                    redis: config.redis.clone(),
-                    channel: config.channels().name(&config.primary().audience.channel()),
-                    event: config.primary().events.broadcast.clone(),
-                },
-                metrics.clone(),
-            )?),
-            None => None,
-        };
+        let canary = config.canary.map(|interval| CanarySettings {
+            interval,
+            instances: config.instances.clone(),
+            hubs: config.hubs.clone(),
+            keys: config.hub_keys.clone(),
+            prefix: config.prefix.clone(),
+            redis: config.redis.clone(),
+        });
+        let listeners = canary.as_ref().map(CanarySettings::labels);
+        let metrics = Arc::new(Metrics::new(&names, &listeners.unwrap_or_default()));
+        let canary = canary
+            .map(|settings| Canary::start(settings, metrics.clone()))
+            .transpose()?;
         Ok(Self {
             inner: Arc::new(Shared {
                 link,

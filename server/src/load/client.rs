@@ -10,15 +10,19 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::connection::ReconnectPolicy;
+use protocol::credential::{Credential, Presented};
 use protocol::negotiate::{negotiate_url, websocket_url, NegotiateResponse};
 use serde::Deserialize;
 use tokio::net::TcpSocket;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::meter::{InstanceMeter, Meter};
+use super::plan::Door;
 use super::stamped::Stamped;
 use super::tally::Tally;
 use crate::clock::unix_us;
@@ -60,8 +64,6 @@ pub struct Shared {
     pub meter: Arc<Meter>,
     /// Negotiate requests, one client per source address.
     pub http: Vec<reqwest::Client>,
-    /// The event test broadcasts arrive as.
-    pub event: String,
     /// This run's broadcasts carry this origin; others are ignored.
     pub origin: String,
     /// Skip negotiate.
@@ -77,9 +79,9 @@ pub struct Shared {
 /// One connection's identity.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The hub URL on its instance.
-    pub hub_url: String,
-    /// Its instance's meter.
+    /// The instance × hub it connects to, its key and event.
+    pub door: Arc<Door>,
+    /// Its instance × hub's meter.
     pub meter: Arc<InstanceMeter>,
     /// Local address to connect from, if any, and its index in `http`.
     pub source: Option<(usize, IpAddr)>,
@@ -319,7 +321,7 @@ fn on_records(
         };
         let [arg] = b.arguments;
         if b.kind != 1
-            || b.target != Some(shared.event.as_str())
+            || b.target != Some(target.door.event.as_str())
             || arg.kind != protocol::broadcast::TEST_BROADCAST_TYPE
             || arg.data.origin != shared.origin
         {
@@ -368,29 +370,34 @@ async fn open_inner(shared: &Shared, target: &Target) -> Result<Ws, String> {
     let http = &shared.http[target.source.map_or(0, |(i, _)| i)];
     connect(
         http,
-        &target.hub_url,
+        &target.door,
         shared.skip_negotiation,
         target.source.map(|(_, ip)| ip),
     )
     .await
 }
 
-/// One connection to `hub_url`, as the official client opens it:
+/// One connection through `door`, as the official client opens it:
 /// negotiate (unless skipped), WebSocket from `source` if given, JSON
-/// handshake. The stream stamps every read with the kernel's receive time.
-/// The error is a short reason that groups well (`negotiate: HTTP 503`).
+/// handshake, the door's key placed as its hub takes it. The stream stamps
+/// every read with the kernel's receive time. The error is a short reason
+/// that groups well (`negotiate: HTTP 503`); a refused key says so.
 pub async fn connect(
     http: &reqwest::Client,
-    hub_url: &str,
+    door: &Door,
     skip_negotiation: bool,
     source: Option<IpAddr>,
 ) -> Result<Ws, String> {
+    let key = Credential::present(door.credential.as_ref(), &door.hub_url);
+    let refused = |step: &str| key_refused(step, door);
     let token = if skip_negotiation {
         None
     } else {
-        Some(negotiate(http, hub_url).await?)
+        Some(negotiate(http, &key, refused).await?)
     };
-    let url = websocket_url(hub_url, token.as_deref()).map_err(|e| format!("websocket: {e}"))?;
+    let url = websocket_url(&key.hub_url, token.as_deref())
+        .map(|url| key.websocket_url(&url))
+        .map_err(|e| format!("websocket: {e}"))?;
     let addr = socket_addr(&url).ok_or_else(|| format!("websocket: cannot resolve {url}"))?;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -413,14 +420,25 @@ pub async fn connect(
         .read_buffer_size(4096)
         .write_buffer_size(0);
     let stream = Stamped::new(stream);
-    let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
-            .await
-            .map_err(|e| match e {
-                tungstenite::Error::Http(r) => format!("websocket: HTTP {}", r.status().as_u16()),
-                tungstenite::Error::Io(e) => format!("websocket: {}", e.kind()),
-                other => format!("websocket: {other}"),
-            })?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("websocket: {e}"))?;
+    if let Some((name, value)) = &key.header {
+        // Unlike a browser, this client can put a header key on the upgrade.
+        let name = HeaderName::try_from(name.as_str()).map_err(|e| format!("websocket: {e}"))?;
+        let value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| "websocket: the key is not a valid header value".to_owned())?;
+        request.headers_mut().insert(name, value);
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .map_err(|e| match e {
+            tungstenite::Error::Http(r) if r.status().as_u16() == 401 => refused("websocket"),
+            tungstenite::Error::Http(r) => format!("websocket: HTTP {}", r.status().as_u16()),
+            tungstenite::Error::Io(e) => format!("websocket: {}", e.kind()),
+            other => format!("websocket: {other}"),
+        })?;
     ws.send(Message::text(HANDSHAKE))
         .await
         .map_err(|_| "handshake: send failed".to_owned())?;
@@ -434,22 +452,46 @@ pub async fn connect(
     }
 }
 
-/// POSTs negotiate; returns the connection token.
-async fn negotiate(http: &reqwest::Client, hub_url: &str) -> Result<String, String> {
-    let response = http
-        .post(negotiate_url(hub_url))
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                "negotiate: timeout".to_owned()
-            } else if e.is_connect() {
-                "negotiate: cannot connect".to_owned()
-            } else {
-                "negotiate: request failed".to_owned()
-            }
-        })?;
+/// What a 401 at `step` says: the door's key was refused, or none was
+/// given, and the setting that gives one.
+fn key_refused(step: &str, door: &Door) -> String {
+    let hub = &door.hub_name;
+    let what = if door.credential.is_some() {
+        "key refused"
+    } else {
+        "a key is required"
+    };
+    format!("{step}: HTTP 401 {what} by hub {hub} (give its key with --hub-key {hub}=<key>)")
+}
+
+/// Whether a [`connect`] error is a hub refusing the key (or its absence).
+pub fn is_key_refused(reason: &str) -> bool {
+    reason.contains(": HTTP 401 ")
+}
+
+/// POSTs negotiate with the key's headers; returns the connection token.
+async fn negotiate(
+    http: &reqwest::Client,
+    key: &Presented,
+    refused: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    let mut request = http.post(negotiate_url(&key.hub_url));
+    for (name, value) in key.negotiate_headers() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            "negotiate: timeout".to_owned()
+        } else if e.is_connect() {
+            "negotiate: cannot connect".to_owned()
+        } else {
+            "negotiate: request failed".to_owned()
+        }
+    })?;
     let status = response.status();
+    if status.as_u16() == 401 {
+        return Err(refused("negotiate"));
+    }
     if !status.is_success() {
         return Err(format!("negotiate: HTTP {}", status.as_u16()));
     }

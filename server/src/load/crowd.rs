@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::client::{self, Phase, Shared, Target};
 use super::gauge::{self, CpuMeter, LagProbe};
 use super::meter::{Hist, Interval, Machine, Meter};
-use super::plan::Plan;
+use super::plan::{Door, Plan};
 
 /// How often an agent reports.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -44,13 +44,19 @@ pub async fn run(
     let started = Instant::now();
     let nofile = gauge::raise_nofile();
     let rss_start_kib = gauge::rss_kib();
-    let meter = Arc::new(Meter::new(plan.instances.iter().map(|i| i.name.clone())));
+    let mut doors: Vec<Arc<Door>> = plan
+        .doors_of(&plan.instances)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let meter = Arc::new(Meter::new(
+        doors.iter().map(|d| (d.label.clone(), d.hub_name.clone())),
+    ));
     let (phase_tx, phase) = watch::channel(Phase::Running);
     let http = http_clients(&plan)?;
     let shared = Arc::new(Shared {
         meter: meter.clone(),
         http,
-        event: plan.event.clone(),
         origin: plan.origin(),
         skip_negotiation: plan.skip_negotiation,
         connect_timeout: Duration::from_millis(plan.connect_timeout_ms),
@@ -61,11 +67,11 @@ pub async fn run(
         },
         phase,
     });
-    let mut instances: Vec<String> = plan.instances.iter().map(|i| plan.hub_url_of(i)).collect();
+    let first_doors = doors.len();
     let mut tasks = JoinSet::new();
     let mut to_open: std::collections::VecDeque<(u64, usize)> = plan
         .share(index)
-        .map(|n| (n, (n % instances.len() as u64) as usize))
+        .map(|n| (n, (n % doors.len() as u64) as usize))
         .collect();
     let mut ramp = tokio::time::interval(plan.ramp_gap());
     ramp.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -92,7 +98,7 @@ pub async fn run(
         tokio::select! {
             _ = ramp.tick(), if !to_open.is_empty() => {
                 if let Some((number, i)) = to_open.pop_front() {
-                    let target = target(&plan, &meter, &instances[i], i, number);
+                    let target = target(&plan, &meter, &doors[i], i, number);
                     tasks.spawn(client::run(shared.clone(), target));
                 }
             }
@@ -114,16 +120,20 @@ pub async fn run(
                     break;
                 }
                 Some(Command::AddInstance(instance)) => {
-                    let i = meter.add_instance(instance.name.clone());
-                    instances.push(plan.hub_url_of(&instance));
-                    let per_instance = plan.connections / plan.instances.len().max(1) as u64;
-                    let first = plan.connections + per_instance * (i - plan.instances.len()) as u64;
+                    // The new instance's doors come after every earlier
+                    // one, each with a door's share of connections.
+                    let per_door = plan.connections / first_doors.max(1) as u64;
                     let agents = u64::from(plan.agents.max(1));
-                    to_open.extend(
-                        (first..first + per_instance)
-                            .filter(|n| n % agents == u64::from(index))
-                            .map(|n| (n, i)),
-                    );
+                    for door in plan.doors_of(std::slice::from_ref(&instance)) {
+                        let i = meter.add_instance(door.label.clone(), door.hub_name.clone());
+                        doors.push(Arc::new(door));
+                        let first = plan.connections + per_door * (i - first_doors) as u64;
+                        to_open.extend(
+                            (first..first + per_door)
+                                .filter(|n| n % agents == u64::from(index))
+                                .map(|n| (n, i)),
+                        );
+                    }
                 }
                 None => break,
             },
@@ -133,8 +143,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Connection `number`'s target on instance `i`.
-fn target(plan: &Plan, meter: &Meter, hub_url: &str, i: usize, number: u64) -> Target {
+/// Connection `number`'s target through door `i`.
+fn target(plan: &Plan, meter: &Meter, door: &Arc<Door>, i: usize, number: u64) -> Target {
     let m = meter.instance(i);
     m.assigned();
     let source = (!plan.source_addrs.is_empty()).then(|| {
@@ -142,7 +152,7 @@ fn target(plan: &Plan, meter: &Meter, hub_url: &str, i: usize, number: u64) -> T
         (s, plan.source_addrs[s])
     });
     Target {
-        hub_url: hub_url.to_owned(),
+        door: door.clone(),
         meter: m,
         source,
     }

@@ -34,8 +34,8 @@ struct AgentBook {
 /// Run totals and the timeline.
 #[derive(Debug)]
 pub struct Ledger {
-    /// Instance names in order.
-    names: Vec<String>,
+    /// Instance × hub names in order, each with its hub's name.
+    names: Vec<(String, String)>,
     /// Per agent index.
     agents: BTreeMap<u32, AgentBook>,
     /// Corrected latency per instance, whole run.
@@ -69,8 +69,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Books for `names`, expecting agents `0..agents` with their shares.
-    pub fn new(names: Vec<String>, shares: &[u64]) -> Self {
+    /// Books for `(name, hub)` pairs, expecting agents `0..agents` with
+    /// their shares.
+    pub fn new(names: Vec<(String, String)>, shares: &[u64]) -> Self {
         let n = names.len();
         let now = Instant::now();
         Self {
@@ -122,7 +123,7 @@ impl Ledger {
         let mut overall = histogram();
         for (i, inst) in interval.instances.iter_mut().enumerate() {
             while self.names.len() <= i {
-                self.names.push(inst.name.clone());
+                self.names.push((inst.name.clone(), inst.hub.clone()));
                 self.latency.push(histogram());
                 self.second.push(histogram());
             }
@@ -284,25 +285,54 @@ impl Ledger {
         }
     }
 
-    /// Per-instance figures.
+    /// Per-instance × hub figures.
     pub fn instances(&self) -> Vec<InstanceSummary> {
         let deliveries = self.deliveries();
-        self.names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| InstanceSummary {
-                name: name.clone(),
-                connections: self
-                    .agents
-                    .values()
-                    .filter_map(|b| b.latest.instances.get(i))
-                    .map(|x| x.connections)
-                    .sum(),
-                delivery: deliveries[i].clone(),
-                latency: Percentiles::of(&self.latency[i]),
-                curve: curve(&self.latency[i]),
-            })
+        (0..self.names.len())
+            .map(|i| self.summarise(&self.names[i].0, &[i], &deliveries))
             .collect()
+    }
+
+    /// Per-hub figures: every instance's share of each hub, in the order
+    /// the hubs first appear.
+    pub fn hubs(&self) -> Vec<InstanceSummary> {
+        let deliveries = self.deliveries();
+        let mut hubs: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, (_, hub)) in self.names.iter().enumerate() {
+            match hubs.iter_mut().find(|(h, _)| h == hub) {
+                Some((_, members)) => members.push(i),
+                None => hubs.push((hub, vec![i])),
+            }
+        }
+        hubs.into_iter()
+            .map(|(hub, members)| self.summarise(hub, &members, &deliveries))
+            .collect()
+    }
+
+    /// The figures of the instance × hub pairs `members`, together, as `name`.
+    fn summarise(&self, name: &str, members: &[usize], deliveries: &[Delivery]) -> InstanceSummary {
+        let mut delivery = Delivery::default();
+        let mut latency = histogram();
+        for &i in members {
+            delivery.add(&deliveries[i]);
+            let _ = latency.add(&self.latency[i]);
+        }
+        InstanceSummary {
+            name: name.to_owned(),
+            hub: members
+                .first()
+                .map(|&i| self.names[i].1.clone())
+                .unwrap_or_default(),
+            connections: self
+                .agents
+                .values()
+                .flat_map(|b| members.iter().filter_map(|&i| b.latest.instances.get(i)))
+                .map(|x| x.connections)
+                .sum(),
+            delivery,
+            latency: Percentiles::of(&latency),
+            curve: curve(&latency),
+        }
     }
 
     /// Each agent's fate.
@@ -364,7 +394,7 @@ mod tests {
     use crate::load::tally::Seen;
 
     fn agent_interval(agent: u32, received: u64, latencies: &[u64], done: bool) -> Interval {
-        let m = Meter::new(["a".to_owned()]);
+        let m = Meter::new([("a".to_owned(), "h".to_owned())]);
         for _ in 0..received {
             m.instance(0).seen(Seen::Next);
         }
@@ -379,7 +409,7 @@ mod tests {
     /// Two agents' books add up to exactly the sum of their parts.
     #[test]
     fn agents_merge_to_the_sum() {
-        let mut l = Ledger::new(vec!["a".into()], &[5, 5]);
+        let mut l = Ledger::new(vec![("a".into(), "h".into())], &[5, 5]);
         l.absorb(agent_interval(0, 3, &[1000, 2000, 3000], false));
         l.absorb(agent_interval(1, 2, &[4000, 5000], true));
         assert_eq!(l.delivery().received, 5);
@@ -401,7 +431,7 @@ mod tests {
     /// Ticks count arrivals per second, not cumulatively.
     #[test]
     fn ticks_are_per_second() {
-        let mut l = Ledger::new(vec!["a".into()], &[1]);
+        let mut l = Ledger::new(vec![("a".into(), "h".into())], &[1]);
         l.absorb(agent_interval(0, 4, &[1000], false));
         assert_eq!(l.tick(1.0, 4).received, 4);
         l.absorb(agent_interval(0, 6, &[], false));
@@ -409,10 +439,41 @@ mod tests {
         assert_eq!((t.received, t.p99_ms), (2, 0.0));
     }
 
+    /// A hub's row totals its instances' rows.
+    #[test]
+    fn hubs_total_their_instances() {
+        let m = Meter::new(
+            [("a/x", "x"), ("a/y", "y"), ("b/x", "x")].map(|(n, h)| (n.to_owned(), h.to_owned())),
+        );
+        for (i, received) in [(0, 2), (1, 1), (2, 3)] {
+            m.instance(i).assigned();
+            for _ in 0..received {
+                m.instance(i).seen(Seen::Next);
+                m.instance(i).latency(1000 * (i as u64 + 1));
+            }
+        }
+        let mut l = Ledger::new(Vec::new(), &[1]);
+        l.absorb(m.snapshot(0, 1000));
+        let hubs = l.hubs();
+        let rows: Vec<_> = hubs
+            .iter()
+            .map(|h| {
+                (
+                    h.name.as_str(),
+                    h.connections,
+                    h.delivery.received,
+                    h.latency.count,
+                )
+            })
+            .collect();
+        assert_eq!(rows, [("x", 2, 5, 5), ("y", 1, 1, 1)]);
+        assert_eq!(l.instances()[1].hub, "y");
+    }
+
     /// An agent nobody hears from is stopped, and the run can end.
     #[test]
     fn silent_agent_is_stopped() {
-        let mut l = Ledger::new(vec!["a".into()], &[1, 1]);
+        let mut l = Ledger::new(vec![("a".into(), "h".into())], &[1, 1]);
         l.absorb(agent_interval(0, 1, &[], true));
         for b in l.agents.values_mut() {
             b.heard -= AGENT_SILENCE * 2;

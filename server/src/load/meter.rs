@@ -15,11 +15,13 @@ use super::summary::{histogram, Delivery};
 use super::tally::Seen;
 use crate::locks::{lock, read, write};
 
-/// One instance's counters and this interval's latencies.
+/// One instance × hub's counters and this interval's latencies.
 #[derive(Debug)]
 pub struct InstanceMeter {
-    /// Its name, for the summary.
+    /// Its name, for the summary ([`super::plan::Door::label`]).
     pub name: String,
+    /// Its hub's name, so the summary can total each hub.
+    pub hub: String,
     /// Connections assigned to it.
     connections: AtomicU64,
     /// Corrected publish → arrival, µs, since the last snapshot.
@@ -39,9 +41,10 @@ pub struct InstanceMeter {
 }
 
 impl InstanceMeter {
-    fn new(name: String) -> Self {
+    fn new(name: String, hub: String) -> Self {
         Self {
             name,
+            hub,
             connections: AtomicU64::new(0),
             latency: Mutex::new(histogram()),
             received: AtomicU64::new(0),
@@ -136,7 +139,7 @@ fn take(h: &Mutex<Histogram<u64>>) -> Histogram<u64> {
 /// Everything an agent's connections record into.
 #[derive(Debug, Default)]
 pub struct Meter {
-    /// Per instance, in plan order (grows when an instance is added).
+    /// Per instance × hub, in plan order (grows when an instance is added).
     instances: RwLock<Vec<Arc<InstanceMeter>>>,
     /// Publish → arrival from the *actual* send, µs, this interval.
     uncorrected: Mutex<Option<Histogram<u64>>>,
@@ -173,23 +176,23 @@ fn take_opt(h: &Mutex<Option<Histogram<u64>>>) -> Histogram<u64> {
 }
 
 impl Meter {
-    /// A meter for `names`, in order.
-    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+    /// A meter for `(name, hub)` pairs, in order.
+    pub fn new(names: impl IntoIterator<Item = (String, String)>) -> Self {
         let meter = Self::default();
-        for name in names {
-            meter.add_instance(name);
+        for (name, hub) in names {
+            meter.add_instance(name, hub);
         }
         meter
     }
 
-    /// Adds an instance; returns its index.
-    pub fn add_instance(&self, name: String) -> usize {
+    /// Adds an instance × hub; returns its index.
+    pub fn add_instance(&self, name: String, hub: String) -> usize {
         let mut list = write(&self.instances);
-        list.push(Arc::new(InstanceMeter::new(name)));
+        list.push(Arc::new(InstanceMeter::new(name, hub)));
         list.len() - 1
     }
 
-    /// Instance `i`'s meter.
+    /// Instance × hub `i`'s meter.
     pub fn instance(&self, i: usize) -> Arc<InstanceMeter> {
         read(&self.instances)[i].clone()
     }
@@ -245,6 +248,7 @@ impl Meter {
             .iter()
             .map(|m| InstanceInterval {
                 name: m.name.clone(),
+                hub: m.hub.clone(),
                 connections: get(&m.connections),
                 delivery: m.delivery(),
                 latency: Hist(take(&m.latency)),
@@ -309,11 +313,14 @@ impl<'de> Deserialize<'de> for Hist {
     }
 }
 
-/// One instance's part of an interval.
+/// One instance × hub's part of an interval.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstanceInterval {
-    /// Which instance.
+    /// Which instance × hub.
     pub name: String,
+    /// Its hub's name.
+    #[serde(default)]
+    pub hub: String,
     /// Connections assigned (cumulative).
     pub connections: u64,
     /// Accounting so far (cumulative).
@@ -382,7 +389,7 @@ mod tests {
     /// A snapshot carries the interval's latencies once, then starts over.
     #[test]
     fn snapshot_takes_the_interval() {
-        let m = Meter::new(["a".to_owned()]);
+        let m = Meter::new([("a".to_owned(), "h".to_owned())]);
         m.instance(0).latency(1500);
         m.instance(0).seen(Seen::First);
         let first = m.snapshot(0, 1000);
@@ -396,7 +403,7 @@ mod tests {
     /// An interval survives its JSON form exactly, histograms included.
     #[test]
     fn interval_round_trips() {
-        let m = Meter::new(["a".to_owned(), "b".to_owned()]);
+        let m = Meter::new(["a", "b"].map(|n| (n.to_owned(), "h".to_owned())));
         for us in [10, 900, 45_000, 2_000_000] {
             m.instance(1).latency(us);
             m.uncorrected(us);
@@ -412,7 +419,7 @@ mod tests {
     /// A late arrival takes back the loss its gap counted.
     #[test]
     fn late_arrival_undoes_loss() {
-        let m = InstanceMeter::new("a".into());
+        let m = InstanceMeter::new("a".into(), "h".into());
         m.seen(Seen::First);
         m.seen(Seen::Gap { lost: 2 });
         m.seen(Seen::Late);

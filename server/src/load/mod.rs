@@ -41,7 +41,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::broadcast::{iso8601_utc, NAVIGATION_EVENT};
+use protocol::broadcast::iso8601_utc;
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 
@@ -76,7 +76,8 @@ pub struct Args {
     /// Where the deployment is (the same settings as `serve`).
     #[command(flatten)]
     pub deployment: DeploymentArgs,
-    /// Connections to open, spread round-robin over the instances.
+    /// Connections to open, spread round-robin over every hub of every
+    /// instance (the hubs each instance serves).
     #[arg(long, default_value_t = 1000)]
     pub connections: u64,
     /// How long to hold them once all are open.
@@ -95,9 +96,10 @@ pub struct Args {
     /// Skip negotiate and open WebSockets directly.
     #[arg(long)]
     pub skip_negotiation: bool,
-    /// The hub event broadcasts arrive as.
-    #[arg(long, default_value = NAVIGATION_EVENT)]
-    pub event: String,
+    /// The hub event broadcasts arrive as on every hub [default: each
+    /// hub's own, e.g. NavigationStateUpdate on navigation].
+    #[arg(long)]
+    pub event: Option<String>,
     /// Agent processes to start on this machine (0: connections in this process).
     #[arg(long, default_value_t = 0)]
     pub agents: u32,
@@ -201,6 +203,12 @@ impl Args {
         if self.connections == 0 {
             return Err("--connections must be at least 1".into());
         }
+        if self.send_via == SendVia::Instance && deployment.hubs.len() > 1 {
+            return Err(
+                "--send-via instance drives one hub: use --send-via redis with several --hub"
+                    .into(),
+            );
+        }
         if !(self.rate.is_finite() && self.rate >= 0.0) {
             return Err("--rate must be a number ≥ 0".into());
         }
@@ -249,7 +257,8 @@ impl Args {
         let plan = Plan {
             run_id,
             instances: deployment.instances.clone(),
-            hub_path: deployment.primary().path.clone(),
+            hubs: deployment.hubs.clone(),
+            keys: deployment.keys.clone(),
             event: self.event,
             skip_negotiation: self.skip_negotiation,
             connections: self.connections,
@@ -292,9 +301,9 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         setup.plan.connections,
         setup
             .plan
-            .instances
+            .doors_of(&setup.plan.instances)
             .iter()
-            .map(|i| i.name.as_str())
+            .map(|d| d.label.as_str())
             .collect::<Vec<_>>()
             .join(", "),
         setup.deployment.source,
@@ -431,12 +440,20 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
         samples_tx,
     ));
 
+    let doors = plan.doors_of(&plan.instances);
+    if doors.is_empty() {
+        return Err("no instance serves any of the hubs (see --instance …#hub|hub)".into());
+    }
+    keys_accepted(&plan, &doors).await?;
     let (agents, mut intervals) = start_agents(&setup, &plan).await?;
     let shares: Vec<u64> = (0..plan.agents)
         .map(|i| plan.share(i).count() as u64)
         .collect();
     let mut ledger = Ledger::new(
-        plan.instances.iter().map(|i| i.name.clone()).collect(),
+        doors
+            .iter()
+            .map(|d| (d.label.clone(), d.hub_name.clone()))
+            .collect(),
         &shares,
     );
     let mut events = Vec::new();
@@ -478,7 +495,14 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
     let route = match setup.send_via {
         SendVia::Redis => sender::Route::Redis {
             link: link.clone(),
-            channel: setup.deployment.broadcast_channel(),
+            channels: plan
+                .hubs
+                .iter()
+                .map(|hub| {
+                    let channel = hub.channels(&setup.deployment.prefix);
+                    (channel.name(&hub.audience.channel()), plan.event_of(hub))
+                })
+                .collect(),
             protocols: setup.deployment.protocols.clone(),
         },
         SendVia::Instance => sender::Route::Instance {
@@ -486,11 +510,11 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
                 .timeout(Duration::from_secs(2))
                 .build()?,
             instances: plan.instances.clone(),
+            event: plan.event_of(&plan.hubs[0]),
         },
     };
     let sender = tokio::spawn(sender::run(
         route,
-        plan.event.clone(),
         plan.origin(),
         plan.rate,
         sender_stop_rx,
@@ -636,6 +660,7 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
         delivery: ledger.delivery(),
         latency: ledger.latency(),
         instances: ledger.instances(),
+        hubs: ledger.hubs(),
         timeline: ledger.timeline.clone(),
         redis,
         generator,
@@ -643,6 +668,43 @@ pub async fn execute(setup: Setup) -> Result<(LoadSummary, Ledger), BoxError> {
         agents: agents_status,
     };
     Ok((summary, ledger))
+}
+
+/// Opens one connection through every door before the run, so a hub that
+/// refuses its key (or wants one) stops the run at once with the setting to
+/// fix, instead of a run of failed connections. Other failures are left
+/// to the run to count (an instance may be down on purpose).
+async fn keys_accepted(plan: &Plan, doors: &[plan::Door]) -> Result<(), BoxError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(plan.connect_timeout_ms))
+        .build()?;
+    let timeout = Duration::from_millis(plan.connect_timeout_ms);
+    let tries = doors.iter().map(|door| {
+        let http = &http;
+        async move {
+            let attempt = client::connect(http, door, plan.skip_negotiation, None);
+            match tokio::time::timeout(timeout, attempt).await {
+                Ok(Ok(mut ws)) => {
+                    let _ = futures_util::SinkExt::close(&mut ws).await;
+                    None
+                }
+                Ok(Err(reason)) if client::is_key_refused(&reason) => {
+                    Some(format!("{}: {reason}", door.label))
+                }
+                _ => None,
+            }
+        }
+    });
+    let refused: Vec<String> = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(refused.join("; ").into())
+    }
 }
 
 /// Records agents that went silent as events.
@@ -778,6 +840,13 @@ fn print_summary(s: &LoadSummary) {
         if l.p99 < s.plan.pass_within_ms { "<" } else { "≥" },
         s.plan.pass_within_ms
     );
+    for i in s.hubs.iter().filter(|_| s.hubs.len() > 1) {
+        println!(
+            "  hub {:<10} {} connections, {} received, lost {}, missed {}, p50 {:.2} ms, p99 {:.2} ms",
+            i.name, i.connections, i.delivery.received, i.delivery.lost_while_connected,
+            i.delivery.missed_while_disconnected, i.latency.p50, i.latency.p99
+        );
+    }
     for i in &s.instances {
         println!(
             "    {:<10} {} connections, {} received, lost {}, missed {}, p50 {:.2} ms, p99 {:.2} ms",

@@ -5,8 +5,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use protocol::api::Instance;
+use protocol::api::{Hub, Instance};
+use protocol::credential::Credential;
 use serde::{Deserialize, Serialize};
+
+use crate::deployment::HubKeys;
 
 /// How test broadcasts are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -34,12 +37,16 @@ impl SendVia {
 pub struct Plan {
     /// Names the run: control keys and the broadcasts' origin.
     pub run_id: String,
-    /// Where the connections go, round-robin.
+    /// The instances; the connections go round-robin over every hub each
+    /// serves ([`doors`]).
     pub instances: Vec<Instance>,
-    /// Hub path on each instance.
-    pub hub_path: String,
-    /// The hub event test broadcasts arrive as.
-    pub event: String,
+    /// The hubs driven, in the settings' order.
+    pub hubs: Vec<Hub>,
+    /// The hubs' keys (`--hub-key`), for the connections to present.
+    pub keys: HubKeys,
+    /// The event test broadcasts arrive as on every hub (`--event`);
+    /// `None`: each hub's own broadcast event.
+    pub event: Option<String>,
     /// Skip negotiate and open the WebSocket directly.
     pub skip_negotiation: bool,
     /// Connections in all, over every agent.
@@ -73,9 +80,23 @@ impl Plan {
         format!("signalscope-load:{}", self.run_id)
     }
 
-    /// The hub URL on `instance`.
-    pub fn hub_url_of(&self, instance: &Instance) -> String {
-        format!("{}{}", instance.url, self.hub_path)
+    /// The event test broadcasts arrive as on `hub`.
+    pub fn event_of(&self, hub: &Hub) -> String {
+        self.event
+            .clone()
+            .unwrap_or_else(|| hub.events.broadcast.clone())
+    }
+
+    /// The instance × hub pairs of `instances`, in the order connections
+    /// are spread over them.
+    pub fn doors_of(&self, instances: &[Instance]) -> Vec<Door> {
+        doors(instances, &self.hubs, &self.keys)
+            .into_iter()
+            .map(|mut d| {
+                d.event = self.event_of(&self.hubs[d.hub]);
+                d
+            })
+            .collect()
     }
 
     /// Seconds between two connection openings of one agent.
@@ -83,6 +104,53 @@ impl Plan {
         let per_agent = self.ramp_per_s / f64::from(self.agents.max(1));
         Duration::from_secs_f64(1.0 / per_agent.max(0.001))
     }
+}
+
+/// One instance × hub: where a share of the connections (or one canary
+/// listener) goes, and how it presents its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Door {
+    /// What the summary, the canary's report and its metrics call it: the
+    /// instance's name, or `instance/hub` when there are several hubs.
+    pub label: String,
+    /// The hub's index among the configured hubs.
+    pub hub: usize,
+    /// The hub's name, for errors (`--hub-key <name>=…`).
+    pub hub_name: String,
+    /// The hub's URL on the instance.
+    pub hub_url: String,
+    /// The event test broadcasts arrive as.
+    pub event: String,
+    /// The hub's key for this instance, placed as the hub takes it.
+    pub credential: Option<Credential>,
+}
+
+/// Every hub each instance serves, instance by instance, with its key.
+pub fn doors(instances: &[Instance], hubs: &[Hub], keys: &HubKeys) -> Vec<Door> {
+    let mut out = Vec::new();
+    for instance in instances {
+        for (h, hub) in hubs.iter().enumerate() {
+            if !instance.serves(&hub.name) {
+                continue;
+            }
+            out.push(Door {
+                label: if hubs.len() == 1 {
+                    instance.name.clone()
+                } else {
+                    format!("{}/{}", instance.name, hub.name)
+                },
+                hub: h,
+                hub_name: hub.name.clone(),
+                hub_url: format!("{}{}", instance.url, hub.path),
+                event: hub.events.broadcast.clone(),
+                credential: keys.find(&instance.name, &hub.name).map(|key| Credential {
+                    key: key.to_owned(),
+                    placement: hub.auth.clone(),
+                }),
+            });
+        }
+    }
+    out
 }
 
 /// One act of chaos at a moment of the run (measured from the start of
@@ -245,14 +313,55 @@ mod tests {
         );
     }
 
+    /// Each instance gets a door per hub it serves, labelled with the hub
+    /// when there are several, with its own key before the hub's.
+    #[test]
+    fn doors_cover_instance_by_hub() {
+        use protocol::api::{HubKey, KeyPlacement};
+        let mut list = instances();
+        list[1].hubs = vec!["notifications".into()];
+        let mut notifications = protocol::hubs::conduit("notifications").unwrap();
+        notifications.auth = KeyPlacement::Query("api_key".into());
+        let hubs = [protocol::hubs::navigation(), notifications];
+        let key = |instance: Option<&str>, key: &str| HubKey {
+            instance: instance.map(str::to_owned),
+            hub: "notifications".into(),
+            key: key.into(),
+        };
+        let keys = HubKeys::from(vec![key(None, "k"), key(Some("api-2"), "k2")]);
+        let d = doors(&list, &hubs, &keys);
+        let labels: Vec<_> = d.iter().map(|d| d.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "api-1/navigation",
+                "api-1/notifications",
+                "api-2/notifications"
+            ]
+        );
+        assert_eq!(d[0].credential, None);
+        assert_eq!(d[1].hub_url, "http://x/hubs/notifications");
+        assert_eq!(d[1].event, "SystemAnnouncement");
+        let key_of = |d: &Door| d.credential.as_ref().map(|c| c.key.clone());
+        assert_eq!(key_of(&d[1]).as_deref(), Some("k"));
+        assert_eq!(key_of(&d[2]).as_deref(), Some("k2"));
+        assert_eq!(
+            d[2].credential.as_ref().map(|c| &c.placement),
+            Some(&KeyPlacement::Query("api_key".into()))
+        );
+        let one = doors(&list[..1], &hubs[..1], &keys);
+        assert_eq!(one[0].label, "api-1");
+    }
+
     /// Agents split the connections without overlap or gap.
     #[test]
     fn shares_partition_connections() {
         let plan = Plan {
             run_id: "r".into(),
             instances: instances(),
-            hub_path: "/h".into(),
-            event: "E".into(),
+            hubs: vec![protocol::hubs::navigation()],
+            keys: HubKeys::default(),
+            event: None,
             skip_negotiation: false,
             connections: 10,
             ramp_per_s: 100.0,

@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write};
 
-use super::summary::{Event, LoadSummary, Percentiles, RedisSample, Tick};
+use super::summary::{Event, InstanceSummary, LoadSummary, Percentiles, RedisSample, Tick};
 
 /// Instance colours: the Okabe–Ito palette without its yellow (too pale on
 /// white) plus Paul Tol's wine and green, told apart under the common
@@ -370,30 +370,55 @@ fn verdict(latency: &Percentiles, within_ms: f64) -> String {
     }
 }
 
-/// One row per instance, with the colour its lines have in the charts.
+/// One row per instance (instance × hub with several hubs), with the
+/// colour its lines have in the charts; then, with several hubs, one row
+/// per hub.
 fn instance_table(out: &mut String, s: &LoadSummary) -> fmt::Result {
-    writeln!(out, "<h2>Instances</h2>")?;
+    share_table(out, "Instances", &s.instances, true)?;
+    if s.hubs.len() > 1 {
+        share_table(out, "Hubs", &s.hubs, false)?;
+    }
+    Ok(())
+}
+
+/// A table of shares under `title`; `swatches`: the rows are the charts' lines.
+fn share_table(
+    out: &mut String,
+    title: &str,
+    rows: &[InstanceSummary],
+    swatches: bool,
+) -> fmt::Result {
+    writeln!(out, "<h2>{title}</h2>")?;
+    let column = &title[..title.len() - 1];
     writeln!(
         out,
-        r#"<table class="grid"><thead><tr><th>Instance</th><th class="num">Connections</th><th class="num">Received</th><th class="num">Lost while connected</th><th class="num">Missed while disconnected</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th></tr></thead><tbody>"#
+        r#"<table class="grid"><thead><tr><th>{column}</th><th class="num">Connections</th><th class="num">Received</th><th class="num">Lost while connected</th><th class="num">Missed while disconnected</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th></tr></thead><tbody>"#
     )?;
-    if s.instances.is_empty() {
+    if rows.is_empty() {
         writeln!(
             out,
-            r#"<tr><td colspan="8" class="note">No instances.</td></tr>"#
+            r#"<tr><td colspan="8" class="note">No {}.</td></tr>"#,
+            title.to_lowercase()
         )?;
     }
-    for (i, inst) in s.instances.iter().enumerate() {
+    for (i, inst) in rows.iter().enumerate() {
         let d = &inst.delivery;
         let lost_class = if d.lost_while_connected > 0 {
             "num bad"
         } else {
             "num"
         };
+        let swatch = if swatches {
+            format!(
+                r#"<span class="swatch" style="background:{}"></span>"#,
+                colour(i)
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            r#"<tr><td><span class="swatch" style="background:{}"></span>{}</td><td class="num">{}</td><td class="num">{}</td><td class="{lost_class}">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
-            colour(i),
+            r#"<tr><td>{swatch}{}</td><td class="num">{}</td><td class="num">{}</td><td class="{lost_class}">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
             esc(&inst.name),
             fmt_count(inst.connections),
             fmt_count(d.received),
@@ -1267,7 +1292,7 @@ svg .nodata{fill:#999;font-size:14px}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::summary::{AgentStatus, Delivery, InstanceSummary, Validity};
+    use crate::load::summary::{AgentStatus, Delivery, Validity};
 
     /// The `<svg>` whose `data-chart` is `id`.
     fn chart<'h>(html: &'h str, id: &str) -> &'h str {
@@ -1362,6 +1387,7 @@ mod tests {
             let base = 5.0 + 1.5 * i as f64;
             s.instances.push(InstanceSummary {
                 name: name.to_string(),
+                hub: "navigation".into(),
                 connections: 1000,
                 delivery: Delivery {
                     received: 540_000,
@@ -1611,6 +1637,23 @@ mod tests {
         assert_eq!(fmt_ms(12_500.0), "12.5 s");
         assert_eq!(fmt_ms(f64::NAN), "–");
         assert_eq!(fmt_count(1_234_567), "1,234,567");
+    }
+
+    /// With several hubs the report has a row per hub too.
+    #[test]
+    fn several_hubs_get_a_hub_table() {
+        let mut s = sample();
+        assert!(!html(&s).contains("<h2>Hubs</h2>"), "one hub: no table");
+        s.hubs = ["navigation", "notifications"]
+            .map(|h| InstanceSummary {
+                name: h.into(),
+                hub: h.into(),
+                ..InstanceSummary::default()
+            })
+            .to_vec();
+        let page = html(&s);
+        assert!(page.contains("<h2>Hubs</h2>") && page.contains("<th>Hub</th>"));
+        assert!(page.contains("<td>notifications</td>"), "{page}");
     }
 
     /// A realistic run renders every chart; with

@@ -21,12 +21,13 @@ const TIMER_SLACK: Duration = Duration::from_micros(1500);
 
 /// What carries the broadcasts.
 pub enum Route {
-    /// PUBLISH on the group channel.
+    /// PUBLISH on every hub's audience channel, each round.
     Redis {
         /// The command connection.
         link: RedisLink,
-        /// `<prefix><hub>:group:<group>`.
-        channel: String,
+        /// Per hub: its channel (`<prefix><hub>:group:<group>`, …) and the
+        /// event its broadcasts are sent as.
+        channels: Vec<(String, String)>,
         /// What each broadcast is serialized for (`--protocols`).
         protocols: Vec<protocol::hub_protocol::HubProtocol>,
     },
@@ -36,6 +37,8 @@ pub enum Route {
         http: reqwest::Client,
         /// The instances, tried round-robin.
         instances: Vec<Instance>,
+        /// The event broadcasts are sent as.
+        event: String,
     },
 }
 
@@ -56,7 +59,6 @@ pub struct Sent {
 /// the count so far.
 pub async fn run(
     route: Route,
-    event: String,
     origin: String,
     rate: f64,
     mut stop: watch::Receiver<bool>,
@@ -93,13 +95,26 @@ pub async fn run(
         let ok = match &route {
             Route::Redis {
                 link,
-                channel,
+                channels,
                 protocols,
-            } => link
-                .publish_invocation(channel, &event, vec![broadcast.to_argument()], protocols)
-                .await
-                .is_ok(),
-            Route::Instance { http, instances } => {
+            } => {
+                // One seq on every hub: it is spent if any hub got it (a
+                // hub whose publish failed then shows the gap as loss).
+                let mut any = false;
+                for (channel, event) in channels {
+                    let argument = vec![broadcast.to_argument()];
+                    let published = link
+                        .publish_invocation(channel, event, argument, protocols)
+                        .await;
+                    any |= published.is_ok();
+                }
+                any
+            }
+            Route::Instance {
+                http,
+                instances,
+                event,
+            } => {
                 let body = json!({ "target": event, "payload": broadcast.to_argument() });
                 let mut ok = false;
                 for _ in 0..instances.len() {

@@ -90,8 +90,11 @@ pub struct LoadSummary {
     pub delivery: Delivery,
     /// Publish → arrival, overall.
     pub latency: LatencyStats,
-    /// The same figures per instance.
+    /// The same figures per instance (per instance × hub with several hubs).
     pub instances: Vec<InstanceSummary>,
+    /// The same figures per hub, every instance's share together.
+    #[serde(default)]
+    pub hubs: Vec<InstanceSummary>,
     /// One row per second.
     pub timeline: Vec<Tick>,
     /// Redis sampled once a second.
@@ -117,7 +120,8 @@ pub struct PlanEcho {
     pub ramp_per_s: f64,
     /// `redis` (PUBLISH into the backplane) or `instance` (its trigger).
     pub send_via: String,
-    /// The instances, in round-robin order.
+    /// The instances (instance × hub pairs with several hubs), in
+    /// round-robin order.
     pub instances: Vec<String>,
     /// Agent processes (0: everything in this process).
     pub agents: u32,
@@ -216,11 +220,14 @@ pub struct LatencyStats {
     pub curve: Vec<(f64, f64)>,
 }
 
-/// One instance's share.
+/// One instance's (or instance × hub's, or hub's) share.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstanceSummary {
-    /// Its name.
+    /// Its name: the instance's, `instance/hub`, or the hub's.
     pub name: String,
+    /// The hub its connections are on.
+    #[serde(default)]
+    pub hub: String,
     /// Connections assigned to it.
     pub connections: u64,
     /// Its connections' accounting.
