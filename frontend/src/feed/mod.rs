@@ -16,8 +16,9 @@ use std::rc::Rc;
 use leptos::ev::MouseEvent;
 use leptos::prelude::*;
 use protocol::api::{FeedEvent, FeedLine, FeedSource};
-use wasm_bindgen::JsCast;
-use web_sys::Element;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, Event};
 
 use crate::clock::local_time;
 use crate::dashboard::Dashboard;
@@ -99,9 +100,31 @@ pub fn Feed() -> impl IntoView {
         let _ = stream.try_update_value(|s| *s = None);
     });
 
+    // Off screen, the section skips rendering (style/dashboard.css), and
+    // its lines need not be made either: they wait in the log and are drawn
+    // when it comes into view. The browser says when, by this event; one
+    // that never sends it draws every frame, as before.
+    let on_screen = RwSignal::new(true);
+    let section = NodeRef::<leptos::html::Section>::new();
+    let watcher = StoredValue::new_local(None::<Closure<dyn FnMut(Event)>>);
+    section.on_load(move |el| {
+        let listener = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            let skipped = js_sys::Reflect::get(&ev, &JsValue::from_str("skipped"))
+                .ok()
+                .and_then(|v| v.as_bool());
+            let _ = on_screen.try_set(skipped != Some(true));
+        });
+        let _ = el.add_event_listener_with_callback(
+            "contentvisibilityautostatechange",
+            listener.as_ref().unchecked_ref(),
+        );
+        watcher.set_value(Some(listener));
+    });
+
     let redis_down = move || state.redis_down.with(Option::is_some);
     view! {
         <section
+            node_ref=section
             class="feed"
             data-feed=""
             data-redis=move || if redis_down() { "down" } else { "up" }
@@ -109,7 +132,7 @@ pub fn Feed() -> impl IntoView {
         >
             <FeedControls state/>
             <FeedStatus state/>
-            <FeedLines filter=state.filter/>
+            <FeedLines filter=state.filter on_screen/>
         </section>
     }
 }
@@ -227,10 +250,21 @@ const WINDOW: usize = 100;
 fn FeedLines(
     /// What the shown lines must contain.
     filter: RwSignal<String>,
+    /// Whether the feed is on screen: off it, the lines drawn stay as they
+    /// are, and the log is not even read.
+    on_screen: RwSignal<bool>,
 ) -> impl IntoView {
     let log = expect_context::<Dashboard>().feed_log;
     let limit = RwSignal::new(WINDOW);
-    let rows = move || log.with(|l| l.visible(&filter.get(), limit.get()));
+    let drawn = StoredValue::new(Vec::<Row>::new());
+    let rows = move || {
+        if !on_screen.get() {
+            return drawn.get_value();
+        }
+        let rows = log.with(|l| l.visible(&filter.get(), limit.get()));
+        drawn.set_value(rows.clone());
+        rows
+    };
     let more = move || {
         log.with(|l| l.count(&filter.get()))
             .saturating_sub(limit.get())
