@@ -106,6 +106,7 @@ pub fn Feed() -> impl IntoView {
     // that never sends it draws every frame, as before.
     let on_screen = RwSignal::new(true);
     let section = NodeRef::<leptos::html::Section>::new();
+    // Holds the listener for as long as the feed lives.
     let watcher = StoredValue::new_local(None::<Closure<dyn FnMut(Event)>>);
     section.on_load(move |el| {
         let listener = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
