@@ -30,6 +30,9 @@
 // Options: --quick (paced 100, 1 burst, 3 s sustained, 3 clicks) --paced N (200) --rate R (40) --bursts K (2) --burst-size N (500)
 //          --sustain-s S (10) --sustain-rate R (1000) --clicks N (15)
 //          --only seed|dashboard  --json FILE
+//          --feed-in-view 1 (the dashboard scrolled to its feed: off screen, its sections skip rendering)
+//          --trace FILE (a CDP trace of each page's paced stream, style/layout/paint
+//          and invalidation tracking, written to FILE-<page>.json and summarised)
 // Figures: docs/BENCHMARKS.md, "Dashboard vs the seed page".
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -45,7 +48,7 @@ const signalR = require('@microsoft/signalr');
 
 const opts = {
   bin: null, publisher: null, dist: join(root, 'dist'), paced: 200, rate: 40, bursts: 2, burstSize: 500,
-  sustainS: 10, sustainRate: 1000, clicks: 15, only: null, json: null,
+  sustainS: 10, sustainRate: 1000, clicks: 15, only: null, json: null, trace: null, feedInView: 0,
 };
 /** `--quick`: a shorter run (about a minute) for trying one change; its
  *  figures are noisier, so the docs quote full runs. Later options win. */
@@ -269,11 +272,14 @@ async function stream(ctx, command, limitMs) {
 }
 
 /** Waits (5 s at most) until the dashboard's feed shows the publish of
- *  `seq`; a feed that dropped it under load only ends the wait. */
+ *  `seq`; a feed that dropped it under load only ends the wait. A feed off
+ *  screen is not drawn (it draws its lines when it comes into view): no wait. */
 async function feedHas(page, seq) {
-  await page.waitForFunction((seq) => [...document.querySelectorAll('[data-feed] .feed-line')]
-    .some((l) => l.textContent.includes(`page-cost:${seq}"`)), seq, { timeout: 5_000, polling: 100 })
-    .catch(() => {});
+  await page.waitForFunction((seq) => {
+    const feed = document.querySelector('[data-feed]');
+    if (feed.getBoundingClientRect().top >= innerHeight) return true;
+    return [...feed.querySelectorAll('.feed-line')].some((l) => l.textContent.includes(`page-cost:${seq}"`));
+  }, seq, { timeout: 5_000, polling: 100 }).catch(() => {});
 }
 
 async function openPage(browser, name, url, publisher) {
@@ -290,6 +296,7 @@ async function openPage(browser, name, url, publisher) {
     await page.waitForFunction(() => document.querySelector('[data-feed] .feed-state')?.textContent.includes('stream open'),
       null, { timeout: 30_000, polling: 100 });
   }
+  if (name === 'dashboard' && opts.feedInView) await page.locator('[data-feed]').scrollIntoViewIfNeeded();
   await page.evaluate(instrument, PAGES[name].panels);
   const { offset, rtt } = await clockOffset(page);
   return { name, context, page, cdp, publisher, offset, rtt };
@@ -341,7 +348,15 @@ async function measurePage(browser, name, url, publisher, observer) {
   await new Promise((resolve) => { setTimeout(resolve, IDLE_WINDOW_MS); });
   result.idleMsPerSecond = ((await metrics(ctx.cdp)).mainMs - idleBefore.mainMs) / (IDLE_WINDOW_MS / 1000);
 
+  if (opts.trace) await browser.startTracing(ctx.page, { categories: TRACE_CATEGORIES });
   const paced = mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream');
+  if (opts.trace) {
+    const file = `${opts.trace.replace(/\.json$/, '')}-${name}.json`;
+    const trace = await browser.stopTracing();
+    writeFileSync(file, trace);
+    result.trace = summariseTrace(JSON.parse(trace), opts.paced);
+    console.error(`${name}: trace of the paced stream in ${file}\n${result.trace.text}`);
+  }
   result.paced = {
     messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts, nodes: paced.nodes,
     p50: quantile(paced.latencies, 0.5), p99: quantile(paced.latencies, 0.99),
@@ -416,6 +431,61 @@ async function clicks(ctx, observer) {
     observerP50: median(rows.map((r) => r.observerMs)),
     diffP50: median(diffs), diffMax: Math.max(...diffs),
   };
+}
+
+// ---------------------------------------------------------------- the trace
+
+/** What a frame's rendering is made of: the timeline's events, and who
+ *  invalidated style and layout (node and reason), as Chrome records them. */
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline',
+  'disabled-by-default-devtools.timeline.frame', 'disabled-by-default-devtools.timeline.invalidationTracking'];
+
+/** Per message: wall time of each kind of renderer main-thread event (nested
+ *  ones count inside their parents too), how many elements a style recalc
+ *  touched and how many objects a layout redid, and the invalidations
+ *  grouped by kind, node and reason — what makes a frame expensive. */
+function summariseTrace(trace, messages) {
+  const events = trace.traceEvents ?? trace;
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain'
+    && events.some((x) => x.pid === e.pid && x.name === 'Layout'));
+  const mine = events.filter((e) => main && e.pid === main.pid && e.tid === main.tid);
+  const byName = new Map();
+  for (const e of mine.filter((x) => x.ph === 'X')) {
+    const t = byName.get(e.name) ?? { ms: 0, n: 0 };
+    t.ms += (e.dur ?? 0) / 1000;
+    t.n += 1;
+    byName.set(e.name, t);
+  }
+  const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const recalcs = mine.filter((e) => e.name === 'UpdateLayoutTree' && e.ph === 'X');
+  const layouts = mine.filter((e) => e.name === 'Layout' && e.ph === 'X');
+  const invalidations = new Map();
+  for (const e of mine.filter((x) => /InvalidationTracking$/.test(x.name))) {
+    const d = e.args?.data ?? {};
+    const key = `${e.name.replace('InvalidationTracking', '')} ${d.nodeName ?? '?'} ${d.reason ?? d.invalidationSet?.[0]?.id ?? ''}`
+      + `${d.extraData ? ` ${d.extraData}` : ''}`;
+    invalidations.set(key, (invalidations.get(key) ?? 0) + 1);
+  }
+  const summary = {
+    perMessageMs: Object.fromEntries([...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16)
+      .map(([k, v]) => [k, { ms: v.ms / messages, count: v.n / messages }])),
+    styleRecalc: { count: recalcs.length, meanMs: mean(recalcs.map((e) => e.dur / 1000)),
+      meanElements: mean(recalcs.map((e) => e.args?.elementCount ?? e.args?.endData?.elementCount ?? 0)) },
+    layout: { count: layouts.length, meanMs: mean(layouts.map((e) => e.dur / 1000)),
+      meanDirty: mean(layouts.map((e) => e.args?.beginData?.dirtyObjects ?? 0)),
+      meanTotal: mean(layouts.map((e) => e.args?.beginData?.totalObjects ?? 0)) },
+    invalidations: [...invalidations].sort((a, b) => b[1] - a[1]).slice(0, 30),
+  };
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
+  summary.text = [
+    'per message, renderer main thread (ms, count):',
+    ...Object.entries(summary.perMessageMs).map(([k, v]) => `  ${k.padEnd(28)} ${f(v.ms).padStart(8)} ${f(v.count).padStart(7)}`),
+    `style recalcs ${recalcs.length}: mean ${f(summary.styleRecalc.meanMs)} ms, ${f(summary.styleRecalc.meanElements)} elements`,
+    `layouts ${layouts.length}: mean ${f(summary.layout.meanMs)} ms, ${f(summary.layout.meanDirty)} dirty of ${f(summary.layout.meanTotal)} objects`,
+    'invalidations (kind node reason: count):',
+    ...summary.invalidations.map(([k, n]) => `  ${String(n).padStart(6)}  ${k}`),
+  ].join('\n');
+  return summary;
 }
 
 // ---------------------------------------------------------------- the run

@@ -27,6 +27,11 @@ struct Inner<T> {
     items: RefCell<Vec<T>>,
     /// A flush is requested: later pushes only add to it.
     scheduled: Cell<bool>,
+    /// Counts requests. Each request sets a frame and a timer; whichever
+    /// comes first flushes, and the other, seeing a newer (or no) request,
+    /// does nothing: the late one used to flush the next batch early, a
+    /// second render in the same frame for a few items.
+    request: Cell<u64>,
     /// Takes one frame's items, in arrival order.
     flush: Box<dyn Fn(Vec<T>)>,
 }
@@ -38,6 +43,7 @@ impl<T: 'static> FrameBatch<T> {
             inner: Rc::new(Inner {
                 items: RefCell::new(Vec::new()),
                 scheduled: Cell::new(false),
+                request: Cell::new(0),
                 flush: Box::new(flush),
             }),
         }
@@ -50,17 +56,22 @@ impl<T: 'static> FrameBatch<T> {
         if self.inner.scheduled.replace(true) {
             return;
         }
+        let request = self.inner.request.get() + 1;
+        self.inner.request.set(request);
         let on_frame = Rc::clone(&self.inner);
-        request_animation_frame(move || on_frame.run());
+        request_animation_frame(move || on_frame.run(request));
         let on_timer = Rc::clone(&self.inner);
-        set_timeout(move || on_timer.run(), FALLBACK);
+        set_timeout(move || on_timer.run(request), FALLBACK);
     }
 }
 
 impl<T> Inner<T> {
-    /// Hands over everything queued; the later of frame and timer finds
-    /// nothing, or the start of the next batch, and flushes that early.
-    fn run(&self) {
+    /// Hands over everything queued, if `request` is still the pending
+    /// one: the later of its frame and timer finds it answered.
+    fn run(&self, request: u64) {
+        if !self.scheduled.get() || self.request.get() != request {
+            return;
+        }
         self.scheduled.set(false);
         let items = self.items.take();
         if !items.is_empty() {

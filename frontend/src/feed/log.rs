@@ -112,6 +112,14 @@ impl FeedLog {
             .filter(move |r| needle.is_empty() || matches(&r.line, &needle))
     }
 
+    /// The raw text of shown line `id`, while it is kept.
+    pub fn raw(&self, id: u64) -> Option<&str> {
+        self.shown
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.line.raw.as_str())
+    }
+
     /// Every line kept, oldest first, for the export.
     pub fn all(&self) -> impl Iterator<Item = &FeedLine> {
         self.shown.iter().rev().chain(&self.held).map(|r| &*r.line)
@@ -237,6 +245,19 @@ mod tests {
         assert_eq!(rows.len(), MAX_LINES);
         assert_eq!(rows[0].line.raw, "599");
         assert_eq!(rows[499].line.raw, "100");
+    }
+
+    /// A shown line's raw text is found by its row id until the line is
+    /// pushed out of the log.
+    #[test]
+    fn raw_text_by_id_while_kept() {
+        let mut log = FeedLog::default();
+        for i in 0..=MAX_LINES {
+            log.push(line("PUBLISH", &i.to_string()));
+        }
+        let newest = log.visible("", 1)[0].id;
+        assert_eq!(log.raw(newest), Some(MAX_LINES.to_string().as_str()));
+        assert_eq!(log.raw(0), None);
     }
 
     /// Paused lines are held, then shown on resume in order.

@@ -13,13 +13,17 @@ mod stream;
 
 use std::rc::Rc;
 
+use leptos::ev::MouseEvent;
 use leptos::prelude::*;
 use protocol::api::{FeedEvent, FeedLine, FeedSource};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, Event};
 
 use crate::clock::local_time;
 use crate::dashboard::Dashboard;
 use crate::frame::FrameBatch;
-use log::{describe, Row};
+use log::{describe, FeedLog, Row};
 use stream::{Stream, StreamState};
 
 /// The feed's state besides its lines, shared by its parts.
@@ -52,16 +56,18 @@ pub fn Feed() -> impl IntoView {
         problem: RwSignal::new(None),
         stream: RwSignal::new(StreamState::Retrying),
     };
+    // The topology hears of publishes once a frame too: noting one as it
+    // comes would redraw everything the ledger feeds once per line.
     let lines = StoredValue::new_local(FrameBatch::new(move |lines: Vec<FeedLine>| {
+        lines
+            .iter()
+            .for_each(|line| crate::pictures::topology::note_publish(&dash, line));
         log.try_update(|l| lines.into_iter().for_each(|line| l.push(line)));
     }));
     let stream = StoredValue::new_local(None::<Stream>);
 
     let on_event: Rc<dyn Fn(FeedEvent)> = Rc::new(move |event| match event {
-        FeedEvent::Line(line) => {
-            crate::pictures::topology::note_publish(&dash, &line);
-            lines.with_value(|b| b.push(line));
-        }
+        FeedEvent::Line(line) => lines.with_value(|b| b.push(line)),
         FeedEvent::Dropped { count } => {
             let _ = state.dropped.try_update(|d| *d += count);
         }
@@ -94,9 +100,32 @@ pub fn Feed() -> impl IntoView {
         let _ = stream.try_update_value(|s| *s = None);
     });
 
+    // Off screen, the section skips rendering (style/dashboard.css), and
+    // its lines need not be made either: they wait in the log and are drawn
+    // when it comes into view. The browser says when, by this event; one
+    // that never sends it draws every frame, as before.
+    let on_screen = RwSignal::new(true);
+    let section = NodeRef::<leptos::html::Section>::new();
+    // Holds the listener for as long as the feed lives.
+    let watcher = StoredValue::new_local(None::<Closure<dyn FnMut(Event)>>);
+    section.on_load(move |el| {
+        let listener = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+            let skipped = js_sys::Reflect::get(&ev, &JsValue::from_str("skipped"))
+                .ok()
+                .and_then(|v| v.as_bool());
+            let _ = on_screen.try_set(skipped != Some(true));
+        });
+        let _ = el.add_event_listener_with_callback(
+            "contentvisibilityautostatechange",
+            listener.as_ref().unchecked_ref(),
+        );
+        watcher.set_value(Some(listener));
+    });
+
     let redis_down = move || state.redis_down.with(Option::is_some);
     view! {
         <section
+            node_ref=section
             class="feed"
             data-feed=""
             data-redis=move || if redis_down() { "down" } else { "up" }
@@ -104,7 +133,7 @@ pub fn Feed() -> impl IntoView {
         >
             <FeedControls state/>
             <FeedStatus state/>
-            <FeedLines filter=state.filter/>
+            <FeedLines filter=state.filter on_screen/>
         </section>
     }
 }
@@ -222,16 +251,27 @@ const WINDOW: usize = 100;
 fn FeedLines(
     /// What the shown lines must contain.
     filter: RwSignal<String>,
+    /// Whether the feed is on screen: off it, the lines drawn stay as they
+    /// are, and the log is not even read.
+    on_screen: RwSignal<bool>,
 ) -> impl IntoView {
     let log = expect_context::<Dashboard>().feed_log;
     let limit = RwSignal::new(WINDOW);
-    let rows = move || log.with(|l| l.visible(&filter.get(), limit.get()));
+    let drawn = StoredValue::new(Vec::<Row>::new());
+    let rows = move || {
+        if !on_screen.get() {
+            return drawn.get_value();
+        }
+        let rows = log.with(|l| l.visible(&filter.get(), limit.get()));
+        drawn.set_value(rows.clone());
+        rows
+    };
     let more = move || {
         log.with(|l| l.count(&filter.get()))
             .saturating_sub(limit.get())
     };
     view! {
-        <ol class="feed-lines">
+        <ol class="feed-lines" on:click=move |ev| toggle_raw(&ev, log)>
             <For each=rows key=|row| row.id children=|row| view! { <FeedRow row/> }/>
         </ol>
         <Show when=move || { more() > 0 }>
@@ -244,37 +284,61 @@ fn FeedLines(
     }
 }
 
-/// One feed line: time, publisher, decoded reading; the raw line on demand.
+/// Shows or hides a line's raw text under it when its "raw" button is
+/// clicked. One listener on the list does it for every line: a listener,
+/// a signal and a <Show> per line were a large part of making each one, and
+/// few lines are ever opened.
+fn toggle_raw(ev: &MouseEvent, log: RwSignal<FeedLog>) {
+    let clicked = ev.target().and_then(|t| t.dyn_into::<Element>().ok());
+    let Some(button) = clicked.and_then(|e| e.closest("[data-raw]").ok().flatten()) else {
+        return;
+    };
+    let Some(line) = button.closest("[data-line]").ok().flatten() else {
+        return;
+    };
+    if let Some(open) = line.query_selector("pre.raw").ok().flatten() {
+        open.remove();
+        let _ = button.set_attribute("aria-expanded", "false");
+        return;
+    }
+    let id = line
+        .get_attribute("data-line")
+        .and_then(|id| id.parse::<u64>().ok());
+    let raw = id.and_then(|id| log.with_untracked(|l| l.raw(id).map(str::to_owned)));
+    let pre = raw.and_then(|text| {
+        let pre = line.owner_document()?.create_element("pre").ok()?;
+        pre.set_class_name("raw");
+        pre.set_text_content(Some(&text));
+        Some(pre)
+    });
+    if let Some(pre) = pre {
+        let _ = line.append_child(&pre);
+        let _ = button.set_attribute("aria-expanded", "true");
+    }
+}
+
+/// One feed line: time, publisher, decoded reading, and a button for the
+/// raw line ([`toggle_raw`]).
 #[component]
 fn FeedRow(
     /// The line.
     row: Row,
 ) -> impl IntoView {
     let line = row.line;
-    let raw_open = RwSignal::new(false);
     let who = line
         .publisher_name
         .clone()
         .or_else(|| line.publisher_addr.clone())
         .unwrap_or_default();
-    let raw = line.raw.clone();
     view! {
-        <li class="feed-line" data-command=line.command.clone()>
+        <li class="feed-line" data-command=line.command.clone() data-line=row.id>
             <time>{local_time(line.time_micros as f64 / 1000.0)}</time>
             <span class="who">{who}</span>
             <span class="what">{describe(&line)}</span>
             {line.truncated.then(|| view! { <span class="badge warn">"truncated"</span> })}
-            <button
-                type="button"
-                class="quiet small"
-                aria-expanded=move || raw_open.get().to_string()
-                on:click=move |_| raw_open.update(|o| *o = !*o)
-            >
+            <button type="button" class="quiet small" aria-expanded="false" data-raw="">
                 "raw"
             </button>
-            <Show when=move || raw_open.get()>
-                <pre class="raw">{raw.clone()}</pre>
-            </Show>
         </li>
     }
 }

@@ -4,9 +4,12 @@
 
 use std::collections::VecDeque;
 
+use leptos::ev::MouseEvent;
 use leptos::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
+use wasm_bindgen::JsCast;
+use web_sys::Element;
 
 use crate::clock::{local_time, millis};
 use crate::dashboard::Dashboard;
@@ -52,12 +55,6 @@ pub fn Message(
         Some((at, _)) => format!("{}…", &compact[..at]),
         None => compact,
     };
-    // The pretty JSON is made when the row is opened, not for every
-    // message: most rows scroll away unopened, and each element and text
-    // node a row carries is styled and laid out on every frame that adds one.
-    let open = RwSignal::new(false);
-    let arguments = row.arguments;
-    let pretty = move || serde_json::to_string_pretty(&arguments).unwrap_or_default();
     let seq = row.seq.map(|s| s.to_string());
     let latency = move || {
         latency_ms
@@ -66,8 +63,12 @@ pub fn Message(
     };
     let seq_attr = seq.clone();
     let target_attr = row.target.clone();
+    // The pretty JSON is put in the <details> by the list when the row is
+    // first opened ([`show_arguments`]): most rows scroll away unopened,
+    // and a listener, a signal and a <Show> per row were a large part of
+    // making each one.
     view! {
-        <li class="message" data-target=target_attr data-seq=seq_attr>
+        <li class="message" data-target=target_attr data-seq=seq_attr data-row=row.id>
             <div class="message-head">
                 <time>{local_time(row.wall_ms)}</time>
                 <span class="target">{row.target}</span>
@@ -75,15 +76,47 @@ pub fn Message(
                 {latency}
                 {row.duplicate.then(|| view! { <span class="badge warn">"duplicate"</span> })}
             </div>
-            <details on:toggle=move |ev| open.set(event_target::<web_sys::Element>(&ev).has_attribute("open"))>
+            <details>
                 <summary>
                     <code>{preview}</code>
                 </summary>
-                <Show when=move || open.get()>
-                    <pre>{pretty()}</pre>
-                </Show>
             </details>
         </li>
+    }
+}
+
+/// Puts a message's arguments, as pretty JSON text, in its row's
+/// <details> the first time its summary is clicked (or pressed: the
+/// keyboard's activation is a click too). One listener on the list does
+/// it for every row.
+fn show_arguments(ev: &MouseEvent, messages: RwSignal<VecDeque<MessageRow>>) {
+    let clicked = ev.target().and_then(|t| t.dyn_into::<Element>().ok());
+    let Some(summary) = clicked.and_then(|e| e.closest("summary").ok().flatten()) else {
+        return;
+    };
+    let Some(details) = summary.parent_element() else {
+        return;
+    };
+    if details.query_selector("pre").ok().flatten().is_some() {
+        return;
+    }
+    let id = details
+        .closest("[data-row]")
+        .ok()
+        .flatten()
+        .and_then(|li| li.get_attribute("data-row"))
+        .and_then(|id| id.parse::<u64>().ok());
+    let pretty = messages.with_untracked(|m| {
+        let row = m.iter().find(|r| Some(r.id) == id)?;
+        serde_json::to_string_pretty(&row.arguments).ok()
+    });
+    let pre = pretty.and_then(|text| {
+        let pre = details.owner_document()?.create_element("pre").ok()?;
+        pre.set_text_content(Some(&text));
+        Some(pre)
+    });
+    if let Some(pre) = pre {
+        let _ = details.append_child(&pre);
     }
 }
 
@@ -106,7 +139,11 @@ pub fn MessageList(
         Some(view! { <Message row latency_ms/> })
     };
     view! {
-        <ol class="messages" aria-label=format!("Last {SHOWN} messages, newest first")>
+        <ol
+            class="messages"
+            aria-label=format!("Last {SHOWN} messages, newest first")
+            on:click=move |ev| show_arguments(&ev, messages)
+        >
             <For each=ids key=|id| *id children=row/>
         </ol>
     }

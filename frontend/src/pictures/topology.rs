@@ -250,7 +250,13 @@ pub fn note_publish(dash: &Dashboard, line: &FeedLine) {
     if let Some(id) = published_broadcast(line) {
         // The line's time is Unix; the ledger's clock is the page's.
         let at = now_ms() - (wall_ms() - line.time_micros as f64 / 1000.0);
-        dash.ledger.try_update(|l| l.published(&id, at));
+        // Another sender's broadcast shows nowhere until the page claims it
+        // (if ever): kept quietly, it redraws nothing that reads the ledger.
+        let ours = dash.ledger.with_untracked(|l| l.find(&id).is_some());
+        match ours {
+            true => dash.ledger.try_update(|l| l.published(&id, at)),
+            false => dash.ledger.try_update_untracked(|l| l.published(&id, at)),
+        };
     }
 }
 
