@@ -1,6 +1,7 @@
 //! A real 3-master Redis Cluster on loopback, given as StackExchange.Redis
 //! seeds (`host1:port1,host2:port2,…`): the stand-in's backplane, the
-//! companion's trigger, feed and status, and `load` all work on it.
+//! companion's trigger, feed and status, `load` (its agents' control
+//! streams too) and `check`'s and `load`'s Redis figures all work on it.
 
 mod companion_support;
 mod ha_support;
@@ -14,11 +15,27 @@ use companion_support::{config, publish, trigger, Companion, WAIT};
 use ha_support::RedisCluster;
 use load_support::{load, SERIAL};
 use protocol::api::{Status, TriggerResponse};
-use protocol::backplane::{Channels, NAVIGATION_GROUP};
+use protocol::backplane::{ChannelKind, Channels, NAVIGATION_GROUP};
 use protocol::broadcast::TestBroadcast;
 use serde_json::json;
+use signalscope::load::probe;
+use signalscope::redis_link::RedisLink;
+use signalscope::redis_target::RedisTarget;
 use sim_support::{Client, TestSim};
 use support::eventually;
+
+/// A pub/sub connection to `url` subscribed to `channels`, kept open.
+async fn subscriber(url: &str, channels: &[String]) -> redis::aio::PubSub {
+    let mut pubsub = redis::Client::open(url)
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    for channel in channels {
+        pubsub.subscribe(channel).await.unwrap();
+    }
+    pubsub
+}
 
 /// A stand-in on the cluster delivers a companion trigger that was
 /// PUBLISHed on another node than the one it subscribes on.
@@ -136,6 +153,97 @@ async fn load_runs_against_the_cluster() {
     assert_eq!((s.connections.opened, s.connections.failed), (4, 0));
     assert!(s.broadcasts.sent >= 5, "sent {}", s.broadcasts.sent);
     assert_eq!(s.delivery.received, 4 * s.broadcasts.sent);
+}
+
+/// `load`'s Redis sample reads every master: each is listed with its own
+/// figures, and the sample is their total.
+#[tokio::test]
+async fn load_samples_every_master() {
+    let cluster = RedisCluster::start().await;
+    let all = Channels::conduit().all();
+    let urls = cluster.urls();
+    // Subscribers on two different masters, as StackExchange.Redis
+    // places them by the channel's slot.
+    let _a = subscriber(&urls[0], std::slice::from_ref(&all)).await;
+    let _b = subscriber(&urls[2], std::slice::from_ref(&all)).await;
+    let target = RedisTarget::parse(&cluster.connection_string()).unwrap();
+    let link = RedisLink::new(&target, "test").unwrap();
+
+    let s = probe::sample(&link, &all, &[], 1.0).await;
+    assert!(s.up);
+    let mut addresses = cluster.addresses();
+    addresses.sort();
+    let listed: Vec<&str> = s.nodes.iter().map(|n| n.address.as_str()).collect();
+    assert_eq!(listed, addresses);
+    assert!(s
+        .nodes
+        .iter()
+        .all(|n| n.sample.up && n.sample.used_memory > 0));
+    let memory: u64 = s.nodes.iter().map(|n| n.sample.used_memory).sum();
+    assert_eq!(s.used_memory, memory);
+    assert_eq!((s.all_channel_subscribers, s.pubsub_clients), (2, 2));
+}
+
+/// `check`'s backplane figures ask every master: channels subscribed on
+/// different masters are all listed, and their subscribers all counted.
+#[tokio::test]
+async fn check_finds_subscribers_on_every_master() {
+    let cluster = RedisCluster::start().await;
+    let channels = Channels::conduit();
+    let ack = channels.name(&ChannelKind::Ack(String::new()));
+    let urls = cluster.urls();
+    let _a = subscriber(&urls[0], &[format!("{ack}server-a"), channels.all()]).await;
+    let _b = subscriber(&urls[1], &[format!("{ack}server-b"), channels.all()]).await;
+    let target = RedisTarget::parse(&cluster.connection_string()).unwrap();
+    let link = RedisLink::new(&target, "test").unwrap();
+
+    let servers = link.channels_after_on_every_node(&ack).await.unwrap();
+    assert_eq!(servers, ["server-a", "server-b"]);
+    let subscribers = link.subscribers_on_every_node(&channels.all()).await;
+    assert_eq!(subscribers.unwrap(), 2);
+}
+
+/// A link holding a key talks to the master of that key's slot, so keys
+/// on every master can be written without a MOVED refusal.
+#[tokio::test]
+async fn a_link_holding_a_key_goes_to_its_master() {
+    let cluster = RedisCluster::start().await;
+    let target = RedisTarget::parse(&cluster.connection_string()).unwrap();
+    for i in 0..12 {
+        let key = format!("key-{i}");
+        let link = RedisLink::holding(&target, "test", &key).unwrap();
+        let set: Result<String, _> = link.query(redis::cmd("SET").arg(&key).arg(i)).await;
+        assert_eq!(set.unwrap(), "OK", "{key}");
+    }
+}
+
+/// `load --agents` on a cluster keeps its control streams there (one hash
+/// slot, one master) and its agent delivers every broadcast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_agents_are_controlled_through_the_cluster() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start().await;
+    let redis = cluster.connection_string();
+    let sim = TestSim::start("api-1", Some(&redis)).await;
+    let instance = format!("api-1={}", sim.url());
+    let (_, s) = load(&[
+        "--redis",
+        &redis,
+        "--instance",
+        &instance,
+        "--agents",
+        "1",
+        "--connections",
+        "2",
+        "--duration",
+        "2s",
+        "--rate",
+        "5",
+    ])
+    .await;
+    assert_eq!((s.connections.opened, s.connections.failed), (2, 0));
+    assert!(s.broadcasts.sent >= 5, "sent {}", s.broadcasts.sent);
+    assert_eq!(s.delivery.received, 2 * s.broadcasts.sent);
 }
 
 /// Seeds of which none answers are refused at start, naming `--redis`.
