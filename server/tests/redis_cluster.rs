@@ -12,7 +12,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use companion_support::{config, publish, trigger, Companion, WAIT};
-use ha_support::RedisCluster;
+use ha_support::{RedisCluster, FORM};
 use load_support::{load, SERIAL};
 use protocol::api::{Status, TriggerResponse};
 use protocol::backplane::{ChannelKind, Channels, NAVIGATION_GROUP};
@@ -244,6 +244,43 @@ async fn load_agents_are_controlled_through_the_cluster() {
     assert_eq!((s.connections.opened, s.connections.failed), (2, 0));
     assert!(s.broadcasts.sent >= 5, "sent {}", s.broadcasts.sent);
     assert_eq!(s.delivery.received, 2 * s.broadcasts.sent);
+}
+
+/// When a master dies and its replica takes over, the feed says Redis
+/// went down, then shows what the promoted master executes, named by it.
+#[tokio::test]
+async fn the_feed_follows_a_failover_to_the_promoted_replica() {
+    let mut cluster = RedisCluster::start_with(1).await;
+    let companion = Companion::start(config(&cluster.connection_string(), vec![])).await;
+    let mut feed = companion.live_feed("").await;
+    let replica = cluster
+        .replica_of(0)
+        .await
+        .expect("node 0, a master, has a replica");
+
+    cluster.nodes[0].kill();
+    feed.until(FORM, "the outage", |e| e.name == "redis-down")
+        .await;
+    eventually(FORM, "the replica promoted", || async {
+        (cluster.role(replica).await.as_deref() == Some("master")).then_some(())
+    })
+    .await;
+    // PUBLISHed on the promoted master until the feed, reopened on it, shows one.
+    let url = cluster.urls()[replica].clone();
+    let publisher = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            every.tick().await;
+            publish(&url, "conduit_signalr:ha-failover", b"x").await;
+        }
+    });
+    let promoted = cluster.addresses()[replica].clone();
+    feed.until(FORM, "a PUBLISH from the promoted master", |e| {
+        e.name == "line" && e.data["command"] == "PUBLISH" && e.data["node"] == promoted.as_str()
+    })
+    .await;
+    publisher.abort();
+    companion.stop().await;
 }
 
 /// Seeds of which none answers are refused at start, naming `--redis`.

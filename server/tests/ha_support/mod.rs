@@ -46,23 +46,36 @@ pub async fn query<T: redis::FromRedisValue>(url: &str, cmd: &redis::Cmd) -> red
     cmd.query_async(&mut conn).await
 }
 
-/// Three masters, no replicas, every slot assigned.
+/// Three masters, every slot assigned, and as many replicas as asked.
 pub struct RedisCluster {
-    /// The masters, in port order as created.
+    /// The servers, in port order as created; without replicas, the
+    /// masters.
     pub nodes: Vec<RedisServer>,
     /// Their `nodes.conf` files.
     _dir: TempDir,
 }
 
 impl RedisCluster {
-    /// Starts three cluster-enabled servers, joins them and waits until
-    /// every node says `cluster_state:ok`.
+    /// [`RedisCluster::start_with`] no replicas.
     pub async fn start() -> Self {
+        Self::start_with(0).await
+    }
+
+    /// Starts 3 × (1 + `replicas`) cluster-enabled servers, joins them
+    /// (`redis-cli` makes masters of the first three) and waits until every
+    /// node says `cluster_state:ok` and every replica is in sync.
+    pub async fn start_with(replicas: usize) -> Self {
         let dir = TempDir::new("cluster");
-        let nodes: Vec<RedisServer> = (0..3)
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas))
             .map(|i| {
                 let conf = dir.0.join(format!("nodes-{i}.conf"));
+                let rdb = format!("dump-{i}.rdb");
+                // A replica keeps the RDB of its full sync there, one each.
                 RedisServer::start_with(&[
+                    "--dir",
+                    dir.0.to_str().expect("a UTF-8 temp path"),
+                    "--dbfilename",
+                    &rdb,
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
@@ -79,7 +92,7 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&endpoints)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("redis-cli on PATH (scripts/setup.sh installs it)");
@@ -95,8 +108,42 @@ impl RedisCluster {
                 info.contains("cluster_state:ok").then_some(())
             })
             .await;
+            eventually(FORM, "every replica in sync", || async {
+                let info: String = query(&url, redis::cmd("INFO").arg("replication"))
+                    .await
+                    .ok()?;
+                let replica = info.contains("role:slave");
+                (!replica || info.contains("master_link_status:up")).then_some(())
+            })
+            .await;
         }
         cluster
+    }
+
+    /// `ROLE`'s first word on the node at `index`: `master` or `slave`.
+    pub async fn role(&self, index: usize) -> Option<String> {
+        let role: Vec<redis::Value> = query(&self.urls()[index], &redis::cmd("ROLE")).await.ok()?;
+        match role.first()? {
+            redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            redis::Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The index of the replica of the master at `master`, from that
+    /// master's `INFO replication` (`slave0:ip=…,port=…`).
+    pub async fn replica_of(&self, master: usize) -> Option<usize> {
+        let info: String = query(&self.urls()[master], redis::cmd("INFO").arg("replication"))
+            .await
+            .ok()?;
+        let port: u16 = info
+            .lines()
+            .find(|l| l.starts_with("slave0:"))?
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("port="))?
+            .parse()
+            .ok()?;
+        self.nodes.iter().position(|n| n.port == port)
     }
 
     /// `redis://127.0.0.1:<port>` of each node.

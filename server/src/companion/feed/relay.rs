@@ -11,12 +11,14 @@
 //! On a Redis Cluster MONITOR shows only what one node executes, so the
 //! MONITOR relay watches every master (each proved by its own probe) and
 //! merges their lines, each named by its node; when any node's connection
-//! ends, all are reopened against the cluster as it then stands. PSUBSCRIBE
-//! needs one node: a cluster hands every PUBLISH to every node.
+//! ends, or the masters change without one ending (a replica promoted after
+//! a failover), all are reopened against the cluster as it then stands.
+//! PSUBSCRIBE needs one node: a cluster hands every PUBLISH to every node.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use protocol::api::{FeedEvent, FeedSource};
@@ -172,6 +174,9 @@ enum OpenError {
 /// Lines from a live connection; ends when the connection does.
 type Lines = Pin<Box<dyn Stream<Item = Item> + Send>>;
 
+/// How often a cluster's MONITOR relay asks whether its masters changed.
+const MASTERS_EVERY: Duration = Duration::from_secs(2);
+
 /// The relay task's side: what it reads from and where it sends.
 struct Connection {
     /// Which command feeds the relay.
@@ -270,13 +275,17 @@ impl Connection {
                     .map_err(|e| OpenError::Down(e.to_string()))?;
                 // Lines are named by node only where there is more than one.
                 let named = nodes.len() > 1;
-                let mut streams = Vec::with_capacity(nodes.len());
+                let addresses: Vec<String> = nodes.iter().map(|(a, _)| a.clone()).collect();
+                let mut streams = Vec::with_capacity(nodes.len() + 1);
                 let mut early = Vec::new();
                 for (address, node) in nodes {
                     let name = named.then(|| Arc::from(address.as_str()));
                     let (lines, seen) = self.monitor(&node, name).await?;
                     streams.push(lines);
                     early.extend(seen);
+                }
+                if named {
+                    streams.push(until_masters_change(link.clone(), addresses));
                 }
                 Ok((until_any_ends(streams), early))
             }
@@ -407,6 +416,25 @@ fn until_any_ends(streams: Vec<Lines>) -> Lines {
             .take_while(|item| std::future::ready(item.is_some()))
             .filter_map(std::future::ready),
     )
+}
+
+/// A stream of no lines that ends once the cluster's masters are no longer
+/// `addresses`: a promoted replica never closes a connection the relay
+/// holds, so without this its MONITOR would never be opened. A cluster
+/// that cannot be asked just now changes nothing here (a node that died
+/// ends its own stream).
+fn until_masters_change(link: RedisLink, addresses: Vec<String>) -> Lines {
+    let changed = async move {
+        loop {
+            tokio::time::sleep(MASTERS_EVERY).await;
+            if let Ok(nodes) = link.nodes().await {
+                if !nodes.iter().map(|(a, _)| a).eq(addresses.iter()) {
+                    return;
+                }
+            }
+        }
+    };
+    Box::pin(futures_util::stream::once(changed).filter_map(|()| std::future::ready(None)))
 }
 
 /// Why MONITOR showed nothing: Redis's own reason when `ACL DRYRUN` may
