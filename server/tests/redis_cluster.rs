@@ -246,6 +246,45 @@ async fn load_agents_are_controlled_through_the_cluster() {
     assert_eq!(s.delivery.received, 2 * s.broadcasts.sent);
 }
 
+/// `check` on a cluster passes what it can judge without a demo, and
+/// judges Redis memory over every master, naming each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_judges_every_master_of_a_cluster() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start().await;
+    let redis = cluster.connection_string();
+    let a = TestSim::start("api-1", Some(&redis)).await;
+    let b = TestSim::start("api-2", Some(&redis)).await;
+    let (ia, ib) = (format!("api-1={}", a.url()), format!("api-2={}", b.url()));
+    #[rustfmt::skip]
+    let out = load_support::cli(
+        &[
+            "check", "--json", "--redis", &redis, "--instance", &ia, "--instance", &ib,
+            "--connections", "20", "--duration", "2s", "--max-lag-ms", "1000",
+            "--pass-within-ms", "500",
+        ],
+        std::time::Duration::from_secs(180),
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let verdicts: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["PASS", "PASS", "PASS", "PASS", "SKIP", "PASS", "PASS", "SKIP"],
+        "{json:#}"
+    );
+    let memory = json[6]["figure"].as_str().unwrap();
+    for address in cluster.addresses() {
+        assert!(memory.contains(&address), "{memory}");
+    }
+}
+
 /// When a master dies and its replica takes over, the feed says Redis
 /// went down, then shows what the promoted master executes, named by it.
 #[tokio::test]
