@@ -285,8 +285,9 @@ async fn check_judges_every_master_of_a_cluster() {
     }
 }
 
-/// When a master dies and its replica takes over, the feed says Redis
-/// went down, then shows what the promoted master executes, named by it.
+/// When a master dies and its replica takes over, the feed says that
+/// master went down, then shows what the promoted master executes, named
+/// by it.
 #[tokio::test]
 async fn the_feed_follows_a_failover_to_the_promoted_replica() {
     let mut cluster = RedisCluster::start_with(1).await;
@@ -298,8 +299,12 @@ async fn the_feed_follows_a_failover_to_the_promoted_replica() {
         .expect("node 0, a master, has a replica");
 
     cluster.nodes[0].kill();
-    feed.until(FORM, "the outage", |e| e.name == "redis-down")
+    let down = feed
+        .until(FORM, "the outage", |e| e.name == "redis-down")
         .await;
+    let killed = &cluster.addresses()[0];
+    let error = down.data["error"].as_str().unwrap_or_default();
+    assert!(error.contains(killed.as_str()), "{error}");
     eventually(FORM, "the replica promoted", || async {
         (cluster.role(replica).await.as_deref() == Some("master")).then_some(())
     })

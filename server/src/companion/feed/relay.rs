@@ -155,6 +155,7 @@ impl Relay {
                 tx: tx.clone(),
                 state: Arc::clone(&state),
                 counters,
+                ended: Arc::default(),
             }
             .run(),
         );
@@ -193,6 +194,10 @@ struct Connection {
     state: Arc<Mutex<Option<FeedEvent>>>,
     /// Counts what goes out.
     counters: Arc<Counters>,
+    /// Why a cluster's merged lines ended (which master's connection
+    /// closed, or that the masters changed), for the `redis-down` that
+    /// follows; taken at each reopening.
+    ended: Arc<Mutex<Option<String>>>,
 }
 
 impl Connection {
@@ -212,8 +217,9 @@ impl Connection {
                     self.pump(lines, early, &mut next_index).await;
                     tracing::warn!(?source, "feed relay lost its Redis connection");
                     down = true;
+                    let error = lock(&self.ended).take();
                     self.announce(FeedEvent::RedisDown {
-                        error: "the feed's Redis connection closed".into(),
+                        error: error.unwrap_or_else(|| "the feed's Redis connection closed".into()),
                     });
                 }
                 Err(OpenError::Refused(message)) => {
@@ -274,20 +280,27 @@ impl Connection {
                     .await
                     .map_err(|e| OpenError::Down(e.to_string()))?;
                 // Lines are named by node only where there is more than one.
-                let named = nodes.len() > 1;
+                if let [(_, node)] = nodes.as_slice() {
+                    return self.monitor(node, None).await;
+                }
                 let addresses: Vec<String> = nodes.iter().map(|(a, _)| a.clone()).collect();
                 let mut streams = Vec::with_capacity(nodes.len() + 1);
                 let mut early = Vec::new();
                 for (address, node) in nodes {
-                    let name = named.then(|| Arc::from(address.as_str()));
-                    let (lines, seen) = self.monitor(&node, name).await?;
-                    streams.push(lines);
+                    let (lines, seen) = self
+                        .monitor(&node, Some(Arc::from(address.as_str())))
+                        .await?;
+                    let why = format!("the MONITOR connection to the master {address} closed");
+                    streams.push((why, lines));
                     early.extend(seen);
                 }
-                if named {
-                    streams.push(until_masters_change(link.clone(), addresses));
-                }
-                Ok((until_any_ends(streams), early))
+                let why = format!(
+                    "the cluster's masters are no longer {}",
+                    addresses.join(", ")
+                );
+                streams.push((why, until_masters_change(link.clone(), addresses)));
+                *lock(&self.ended) = None;
+                Ok((until_any_ends(streams, Arc::clone(&self.ended)), early))
             }
         }
     }
@@ -404,12 +417,19 @@ fn classify(link: &RedisLink, e: redis::RedisError) -> OpenError {
 }
 
 /// The nodes' lines merged, ending as soon as any node's stream ends (its
-/// connection is gone, and the relay reopens them all).
-fn until_any_ends(streams: Vec<Lines>) -> Lines {
-    let ended = streams.into_iter().map(|lines| {
+/// connection is gone, and the relay reopens them all); the first to end
+/// leaves its `why` in `ended`.
+fn until_any_ends(streams: Vec<(String, Lines)>, ended: Arc<Mutex<Option<String>>>) -> Lines {
+    let ended = streams.into_iter().map(move |(why, lines)| {
+        let ended = Arc::clone(&ended);
         lines
             .map(Some)
-            .chain(futures_util::stream::once(std::future::ready(None)))
+            .chain(futures_util::stream::once(futures_util::future::lazy(
+                move |_| {
+                    lock(&ended).get_or_insert(why);
+                    None
+                },
+            )))
     });
     Box::pin(
         futures_util::stream::select_all(ended)
@@ -478,6 +498,7 @@ mod tests {
             tx,
             state: Arc::default(),
             counters: Arc::clone(&counters),
+            ended: Arc::default(),
         };
         let monitor = |line: String| Item::Monitor { node: None, line };
         let lines = (0..5).map(move |i| monitor(format!("line {i}")));
