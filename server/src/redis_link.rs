@@ -73,6 +73,7 @@ impl RedisLink {
         Self::open(target, name, Some(key.to_owned()))
     }
 
+    /// [`RedisLink::new`] or [`RedisLink::holding`].
     fn open(
         target: &RedisTarget,
         name: &'static str,
