@@ -271,7 +271,8 @@ async fn load_run(
 /// 1: every instance's server listens on its ack channel.
 async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
     let ack_prefix = d.channels().name(&ChannelKind::Ack(String::new()));
-    let servers = link.channels_after(&ack_prefix).await;
+    // On a cluster each master lists only its own subscribers' channels.
+    let servers = link.channels_after_on_every_node(&ack_prefix).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
@@ -284,7 +285,7 @@ async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
         }
     }
     let how = format!(
-        "PUBSUB CHANNELS {ack_prefix}* (each server subscribes to its own ack channel) and GET /health of each instance"
+        "PUBSUB CHANNELS {ack_prefix}* on every Redis node (each server subscribes to its own ack channel) and GET /health of each instance"
     );
     match servers {
         Ok(s) => Criterion {
@@ -332,11 +333,23 @@ async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
     )
     .encode();
     let publish = || async {
-        link.query::<i64>(redis::cmd("PUBLISH").arg(&channel).arg(&bytes))
+        let reached = link
+            .query::<i64>(redis::cmd("PUBLISH").arg(&channel).arg(&bytes))
             .await
-            .unwrap_or(-1)
+            .unwrap_or(-1);
+        // A cluster's PUBLISH counts only the receiving node's subscribers,
+        // though it delivers to every node's: count them on each.
+        match link.nodes().await {
+            Ok(nodes) if nodes.len() > 1 && reached >= 0 => link
+                .subscribers_on_every_node(&channel)
+                .await
+                .map_or(-1, |n| n as i64),
+            _ => reached,
+        }
     };
-    // On a cluster MONITOR watches the node this link publishes to.
+    // On a cluster MONITOR watches the node this link publishes to: the
+    // only one that executes the PUBLISH (the others relay it over the
+    // cluster bus, which MONITOR does not show).
     let client = link.primary_client().await.ok();
     let monitor = match &client {
         Some(c) => c.get_async_monitor().await.ok(),
@@ -543,15 +556,20 @@ fn held(s: &LoadSummary, max_failed_pct: f64) -> Criterion {
 fn memory(s: &LoadSummary, max_mib: f64) -> Criterion {
     let r = &s.redis;
     let mib = r.drift_bytes as f64 / (1024.0 * 1024.0);
+    let per_node: String = r
+        .nodes
+        .iter()
+        .map(|n| format!("; {} {:+} B", n.address, n.drift_bytes))
+        .collect();
     Criterion {
         number: 7,
         name: "Redis memory stable under load",
         verdict: Verdict::of(!r.samples.is_empty() && mib <= max_mib),
         figure: format!(
-            "used_memory {} → {} bytes: {mib:+.2} MiB ({:+.1} %); bound +{max_mib} MiB; max subscriber output buffer {} B",
+            "used_memory {} → {} bytes: {mib:+.2} MiB ({:+.1} %); bound +{max_mib} MiB; max subscriber output buffer {} B{per_node}",
             r.memory_start, r.memory_end, r.drift_pct, r.max_subscriber_omem
         ),
-        how: format!("INFO used_memory once a second ({} samples) during {}", r.samples.len(), measured(s)),
+        how: format!("INFO used_memory of every Redis node, summed, once a second ({} samples) during {}", r.samples.len(), measured(s)),
     }
 }
 

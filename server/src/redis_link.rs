@@ -6,10 +6,12 @@
 //! response or a log line.
 //!
 //! On a cluster or Sentinel set the connection goes to the target's
-//! primary node ([`RedisTarget::primary`]), found again after every lost
-//! connection, so a failover is followed; [`RedisLink::nodes`] gives one
-//! link per node for what each node must be asked itself (MONITOR, CLIENT
-//! LIST, INFO, PUBSUB CHANNELS).
+//! primary node ([`RedisTarget::primary`]) — or, for a link made with
+//! [`RedisLink::holding`], to the master holding one key's slot — found
+//! again after every lost connection, so a failover is followed;
+//! [`RedisLink::nodes`] gives one link per node for what each node must be
+//! asked itself (MONITOR, CLIENT LIST, INFO, PUBSUB CHANNELS and NUMSUB:
+//! on a cluster each node knows only its own clients and subscribers).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +48,10 @@ struct Inner {
     password: Option<String>,
     /// CLIENT SETNAME of the command connection: who sent a broadcast.
     name: &'static str,
+    /// The key whose master the command connection goes to, for a link
+    /// that reads and writes keys (a cluster answers a key on the wrong
+    /// master with MOVED); `None`: the target's primary.
+    key: Option<String>,
     /// The live connection, `None` until first use or after a failure.
     conn: Mutex<Option<MultiplexedConnection>>,
     /// One link per node of a cluster or Sentinel set, by address, so the
@@ -57,6 +63,22 @@ impl RedisLink {
     /// A link to `target` whose command connection is called `name`;
     /// connects lazily.
     pub fn new(target: &RedisTarget, name: &'static str) -> Result<Self, LinkError> {
+        Self::open(target, name, None)
+    }
+
+    /// A link whose command connection goes to the master that holds
+    /// `key` ([`RedisTarget::owner_of`]); every key it touches must share
+    /// that key's hash slot (a `{hash tag}` makes them).
+    pub fn holding(target: &RedisTarget, name: &'static str, key: &str) -> Result<Self, LinkError> {
+        Self::open(target, name, Some(key.to_owned()))
+    }
+
+    /// [`RedisLink::new`] or [`RedisLink::holding`].
+    fn open(
+        target: &RedisTarget,
+        name: &'static str,
+        key: Option<String>,
+    ) -> Result<Self, LinkError> {
         if target.is_single() {
             // Refused here rather than on first use, as before.
             target
@@ -68,6 +90,7 @@ impl RedisLink {
                 target: target.clone(),
                 password: target.password().map(str::to_owned),
                 name,
+                key,
                 conn: Mutex::new(None),
                 node_links: std::sync::Mutex::new(HashMap::new()),
             }),
@@ -83,11 +106,12 @@ impl RedisLink {
 
     /// The node the command connection goes to now.
     async fn primary(&self) -> Result<Node, LinkError> {
-        self.inner
-            .target
-            .primary()
-            .await
-            .map_err(|e| LinkError(self.scrub(&e)))
+        let target = &self.inner.target;
+        match &self.inner.key {
+            Some(key) => target.owner_of(key).await,
+            None => target.primary().await,
+        }
+        .map_err(|e| LinkError(self.scrub(&e)))
     }
 
     /// Every node ([`RedisTarget::nodes`]) with a link of its own; a single
@@ -195,6 +219,36 @@ impl RedisLink {
             .collect();
         rest.sort();
         Ok(rest)
+    }
+
+    /// [`RedisLink::channels_after`] asked of every node and merged: on a
+    /// cluster, a node lists only the channels its own clients subscribe
+    /// to, and a subscriber may be on any master.
+    pub async fn channels_after_on_every_node(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<String>, LinkError> {
+        let mut all = Vec::new();
+        for (_, node) in self.nodes().await? {
+            all.extend(node.channels_after(prefix).await?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// `PUBSUB NUMSUB channel` summed over every node: on a cluster each
+    /// counts only its own subscribers (and PUBLISH's reply only those of
+    /// the node it was sent to).
+    pub async fn subscribers_on_every_node(&self, channel: &str) -> Result<u64, LinkError> {
+        let mut sum = 0;
+        for (_, node) in self.nodes().await? {
+            let numsub: Vec<(String, u64)> = node
+                .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channel))
+                .await?;
+            sum += numsub.first().map_or(0, |(_, n)| *n);
+        }
+        Ok(sum)
     }
 
     /// `e` as text with the password masked.

@@ -12,11 +12,15 @@
 //! * `serviceName=mymaster` makes the endpoints sentinels (port 26379 by
 //!   default): they are asked `SENTINEL get-master-addr-by-name`, and
 //!   asked again whenever a connection is lost, so a failover is followed.
-//!   Sentinels are asked without the password, which is the master's.
+//!   Sentinels get the connection string's `user=` and `password=` as
+//!   StackExchange.Redis sends them (one configuration authenticates every
+//!   endpoint it connects to, sentinels included); a sentinel that has no
+//!   password refuses any AUTH, so it is then asked again without.
 //!
-//! [`RedisTarget::primary`] and [`RedisTarget::nodes`] turn a target into
-//! the servers to connect to *now*; a single server resolves without a
-//! round trip, so a plain deployment behaves exactly as before.
+//! [`RedisTarget::primary`], [`RedisTarget::owner_of`] and
+//! [`RedisTarget::nodes`] turn a target into the servers to connect to
+//! *now*; a single server resolves without a round trip, so a plain
+//! deployment behaves exactly as before.
 //!
 //! TLS: `rediss://` (or `ssl=true` in a connection string) checks the
 //! server's certificate against the system's roots (or `SSL_CERT_FILE`).
@@ -41,6 +45,8 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 const SENTINEL_PORT: u16 = 26379;
 /// A server's port when the endpoint names none.
 const REDIS_PORT: u16 = 6379;
+/// How many hash slots a Redis Cluster divides its keys into.
+const SLOTS: u16 = 16384;
 
 /// Why a Redis address could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +96,7 @@ enum Kind {
         service: String,
         /// `host:port` of each sentinel.
         sentinels: Vec<String>,
-        /// How to reach the master (and the sentinels, without credentials).
+        /// How to reach the master and the sentinels.
         node: NodeUrl,
     },
 }
@@ -113,10 +119,17 @@ impl NodeUrl {
         format!("{scheme}://{}{address}{}", self.auth, self.db)
     }
 
-    /// The URL of a sentinel at `address`: no credentials, no database.
-    fn sentinel(&self, address: &str) -> String {
+    /// The URLs to ask a sentinel at `address` by, in order: with the
+    /// credentials, then (if there are any) without, for a sentinel that
+    /// has no password and so refuses every AUTH. No database: a sentinel
+    /// has none.
+    fn sentinel(&self, address: &str) -> Vec<String> {
         let scheme = if self.tls { "rediss" } else { "redis" };
-        format!("{scheme}://{address}")
+        let mut urls = vec![format!("{scheme}://{}{address}", self.auth)];
+        if !self.auth.is_empty() {
+            urls.push(format!("{scheme}://{address}"));
+        }
+        urls
     }
 }
 
@@ -266,6 +279,22 @@ impl RedisTarget {
         Ok(nodes.swap_remove(0))
     }
 
+    /// The server that holds `key` now: on a cluster, the master serving
+    /// the key's hash slot (a key elsewhere is answered with MOVED);
+    /// otherwise [`RedisTarget::primary`].
+    pub async fn owner_of(&self, key: &str) -> Result<Node, ResolveError> {
+        let Kind::Seeds { endpoints, node } = &*self.kind else {
+            return self.primary().await;
+        };
+        let slot = key_slot(key);
+        ask_seeds(endpoints, node)
+            .await?
+            .into_iter()
+            .find(|m| m.serves(slot))
+            .map(|m| self.node(node.at(&m.address)))
+            .ok_or_else(|| ResolveError(format!("no live master serves hash slot {slot}")))
+    }
+
     /// Every server whose traffic MONITOR must watch and the status lists:
     /// the server itself, the master the sentinels name, or every master
     /// of a cluster (sorted by address). Never empty.
@@ -281,8 +310,11 @@ impl RedisTarget {
                 Ok(vec![self.node(node.at(&address))])
             }
             Kind::Seeds { endpoints, node } => {
-                let addresses = ask_seeds(endpoints, node).await?;
-                Ok(addresses.iter().map(|a| self.node(node.at(a))).collect())
+                let masters = ask_seeds(endpoints, node).await?;
+                Ok(masters
+                    .iter()
+                    .map(|m| self.node(node.at(&m.address)))
+                    .collect())
             }
         }
     }
@@ -408,18 +440,28 @@ async fn ask_sentinels(
 ) -> Result<String, ResolveError> {
     let mut failures = Vec::new();
     for sentinel in sentinels {
-        let asked = async {
-            let mut conn = ask_connection(&node.sentinel(sentinel)).await?;
-            redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(service)
-                .query_async::<Option<(String, u16)>>(&mut conn)
-                .await
-        };
-        match asked.await {
-            Ok(Some((host, port))) => return Ok(format!("{host}:{port}")),
-            Ok(None) => failures.push(format!("{sentinel}: knows no master '{service}'")),
-            Err(e) => failures.push(format!("{sentinel}: {e}")),
+        let mut answer = None;
+        for url in node.sentinel(sentinel) {
+            let asked = async {
+                let mut conn = ask_connection(&url).await?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(service)
+                    .query_async::<Option<(String, u16)>>(&mut conn)
+                    .await
+            };
+            answer = Some(asked.await);
+            // Only a refused AUTH is worth asking again without it.
+            if !matches!(&answer, Some(Err(e)) if e.kind() == redis::ErrorKind::AuthenticationFailed)
+            {
+                break;
+            }
+        }
+        match answer {
+            Some(Ok(Some((host, port)))) => return Ok(format!("{host}:{port}")),
+            Some(Ok(None)) => failures.push(format!("{sentinel}: knows no master '{service}'")),
+            Some(Err(e)) => failures.push(format!("{sentinel}: {e}")),
+            None => {}
         }
     }
     Err(ResolveError(format!(
@@ -428,9 +470,34 @@ async fn ask_sentinels(
     )))
 }
 
+/// One master of a cluster, as `CLUSTER NODES` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Master {
+    /// `host:port`.
+    address: String,
+    /// The hash slots it serves, as inclusive ranges: what decides where a
+    /// key lives.
+    slots: Vec<(u16, u16)>,
+}
+
+impl Master {
+    /// A server without cluster support: it holds every key.
+    fn alone(address: String) -> Self {
+        Self {
+            address,
+            slots: vec![(0, SLOTS - 1)],
+        }
+    }
+
+    /// Whether `slot`'s keys live here.
+    fn serves(&self, slot: u16) -> bool {
+        self.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot))
+    }
+}
+
 /// Every live master of the cluster the first answering seed belongs to;
 /// that seed alone if it has no cluster support.
-async fn ask_seeds(endpoints: &[String], node: &NodeUrl) -> Result<Vec<String>, ResolveError> {
+async fn ask_seeds(endpoints: &[String], node: &NodeUrl) -> Result<Vec<Master>, ResolveError> {
     let mut failures = Vec::new();
     for seed in endpoints {
         let asked = async {
@@ -453,7 +520,7 @@ async fn ask_seeds(endpoints: &[String], node: &NodeUrl) -> Result<Vec<String>, 
             Err(e)
                 if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
             {
-                return Ok(vec![seed.clone()]);
+                return Ok(vec![Master::alone(seed.clone())]);
             }
             Err(e) => failures.push(format!("{seed}: {e}")),
         }
@@ -464,13 +531,14 @@ async fn ask_seeds(endpoints: &[String], node: &NodeUrl) -> Result<Vec<String>, 
     )))
 }
 
-/// The `host:port` of every master in a `CLUSTER NODES` reply that is
-/// not failing, sorted; a node that does not know its own IP yet (an empty
-/// host) is at `seed_host`. Lines it cannot read are skipped.
-fn cluster_masters(text: &str, seed_host: &str) -> Vec<String> {
-    let mut masters: Vec<String> = text
+/// Every master in a `CLUSTER NODES` reply that is not failing, sorted by
+/// address, with the slots it serves; a node that does not know its own IP
+/// yet (an empty host) is at `seed_host`. Lines it cannot read are skipped.
+fn cluster_masters(text: &str, seed_host: &str) -> Vec<Master> {
+    let mut masters: Vec<Master> = text
         .lines()
         .filter_map(|line| {
+            // id address flags master ping-sent pong-recv epoch link slots…
             let mut fields = line.split_whitespace();
             let address = fields.nth(1)?;
             let flags: Vec<&str> = fields.next()?.split(',').collect();
@@ -486,12 +554,54 @@ fn cluster_masters(text: &str, seed_host: &str) -> Vec<String> {
             let (host, port) = address.rsplit_once(':')?;
             port.parse::<u16>().ok()?;
             let host = if host.is_empty() { seed_host } else { host };
-            Some(format!("{host}:{port}"))
+            // `[slot->-id]` entries are slots on the move: still served here.
+            let slots = fields.skip(5).filter_map(slot_range).collect();
+            Some(Master {
+                address: format!("{host}:{port}"),
+                slots,
+            })
         })
         .collect();
-    masters.sort();
-    masters.dedup();
+    masters.sort_by(|a, b| a.address.cmp(&b.address));
+    masters.dedup_by(|a, b| a.address == b.address);
     masters
+}
+
+/// `lo-hi` or `n` of a `CLUSTER NODES` line; `None` for anything else.
+fn slot_range(field: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = field.split_once('-').unwrap_or((field, field));
+    let (lo, hi) = (lo.parse().ok()?, hi.parse().ok()?);
+    (lo <= hi && hi < SLOTS).then_some((lo, hi))
+}
+
+/// The hash slot of `key`, as Redis Cluster computes it: CRC16 (XMODEM)
+/// of the key, or of its hash tag (the text inside the first `{…}`, if
+/// not empty), modulo 16384.
+fn key_slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let hashed = bytes
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &bytes[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(bytes);
+    crc16(hashed) % SLOTS
+}
+
+/// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
+fn crc16(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, &b| {
+        (0..8).fold(crc ^ (u16::from(b) << 8), |c, _| {
+            if c & 0x8000 == 0 {
+                c << 1
+            } else {
+                (c << 1) ^ 0x1021
+            }
+        })
+    })
 }
 
 /// Percent-encodes what may not stand in a URL's userinfo.
@@ -598,8 +708,33 @@ mod tests {
         };
         assert_eq!(service, "mymaster");
         assert_eq!(sentinels, &["s1:26379", "s2:5000"]);
-        assert_eq!(node.sentinel("s1:26379"), "rediss://s1:26379");
+        assert_eq!(node.sentinel("s1:26379"), ["rediss://s1:26379"]);
         assert!(t.client().is_err());
+    }
+
+    /// Sentinels are asked with the connection string's credentials first
+    /// (as StackExchange.Redis does), then without, never with the database.
+    #[test]
+    fn sentinels_get_the_credentials_first() {
+        let t =
+            RedisTarget::parse("s1,serviceName=m,user=app,password=p w,defaultDatabase=3").unwrap();
+        let Kind::Sentinel { node, .. } = &*t.kind else {
+            panic!("not a sentinel set: {t:?}");
+        };
+        assert_eq!(
+            node.sentinel("s1:26379"),
+            ["redis://app:p%20w@s1:26379", "redis://s1:26379"]
+        );
+    }
+
+    /// Key slots match Redis's own (`CLUSTER KEYSLOT`), hash tags included.
+    #[test]
+    fn key_slots_match_redis() {
+        assert_eq!(key_slot("foo"), 12182);
+        assert_eq!(key_slot("123456789"), 0x31C3 % SLOTS);
+        assert_eq!(key_slot("{user1000}.following"), key_slot("user1000"));
+        assert_eq!(key_slot("a{}b"), crc16(b"a{}b") % SLOTS);
+        assert_eq!(key_slot("a{b"), crc16(b"a{b") % SLOTS);
     }
 
     /// CLUSTER NODES gives the live masters, sorted, without bus ports or
@@ -609,15 +744,16 @@ mod tests {
         let text = "\
 a1 127.0.0.1:7002@17002 master - 0 0 3 connected 10923-16383
 b2 127.0.0.1:7003@17003,host-b slave a1 0 0 3 connected
-c3 :7000@17000 myself,master - 0 0 1 connected 0-5460
+c3 :7000@17000 myself,master - 0 0 1 connected 0-5460 [5461->-a1]
 d4 127.0.0.1:7001@17001 master,fail - 0 0 2 connected
 garbage
 e5 127.0.0.1:notaport@1 master - 0 0 2 connected
 ";
-        assert_eq!(
-            cluster_masters(text, "10.1.1.1"),
-            ["10.1.1.1:7000", "127.0.0.1:7002"]
-        );
+        let masters = cluster_masters(text, "10.1.1.1");
+        let addresses: Vec<&str> = masters.iter().map(|m| m.address.as_str()).collect();
+        assert_eq!(addresses, ["10.1.1.1:7000", "127.0.0.1:7002"]);
+        assert_eq!(masters[0].slots, [(0, 5460)]);
+        assert!(masters[1].serves(16383) && !masters[1].serves(10922));
     }
 
     /// Nonsense is refused with the password masked in the error.

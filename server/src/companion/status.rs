@@ -62,8 +62,8 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
     status.used_memory = field("used_memory_human");
     status.used_memory_bytes = field("used_memory").and_then(|v| v.parse().ok());
     status.connected_clients = field("connected_clients").and_then(|v| v.parse().ok());
-    let nodes = link.nodes().await?;
     if !config.redis.is_single() {
+        let nodes = link.nodes().await?;
         status.nodes = futures_util::future::join_all(
             nodes
                 .iter()
@@ -71,17 +71,8 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
         )
         .await;
     }
-    let (mut all, mut live) = (0, Vec::new());
-    for (_, node) in &nodes {
-        let numsub: Vec<(String, u64)> = node
-            .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channels.all()))
-            .await?;
-        all += numsub.first().map_or(0, |(_, n)| *n);
-        live.extend(node.channels_after(&config.prefix).await?);
-    }
-    live.sort();
-    live.dedup();
-    status.all_subscribers = Some(all);
+    status.all_subscribers = Some(link.subscribers_on_every_node(&channels.all()).await?);
+    let live = link.channels_after_on_every_node(&config.prefix).await?;
     status.hubs = traffic(&live, &config.hubs);
     // The first hub's figures, as pages older than `hubs` read them.
     if let Some(first) = status.hubs.iter().find(|t| t.hub_type == channels.hub) {

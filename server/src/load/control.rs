@@ -1,12 +1,18 @@
 //! Coordinator ↔ agents over Redis Streams on a control Redis, so agents
 //! can run anywhere Redis reaches (other processes, Kubernetes pods):
 //!
-//! * `signalscope:load:runs`: one entry per run (`run`), so an agent
-//!   started without `--run` finds the newest;
-//! * `signalscope:load:<run>:commands`: coordinator → agents: `plan` (the
-//!   [`Plan`] as JSON), `start`, then [`Command`]s (`drain`, `add`);
-//! * `signalscope:load:<run>:reports`: agents → coordinator: `hello`, then
-//!   one [`Interval`] a second (histograms in HdrHistogram V2, base64).
+//! * `signalscope:load:{control}:runs`: one entry per run (`run`), so an
+//!   agent started without `--run` finds the newest;
+//! * `signalscope:load:{control}:<run>:commands`: coordinator → agents:
+//!   `plan` (the [`Plan`] as JSON), `start`, then [`Command`]s (`drain`,
+//!   `add`);
+//! * `signalscope:load:{control}:<run>:reports`: agents → coordinator:
+//!   `hello`, then one [`Interval`] a second (histograms in HdrHistogram
+//!   V2, base64).
+//!
+//! The `{control}` hash tag puts every key in one hash slot, so on a Redis
+//! Cluster they all live on one master and both sides talk to that master
+//! alone ([`RedisLink::holding`]), as they would to a single server.
 //!
 //! The run's keys expire after a day and are deleted at the end.
 
@@ -20,8 +26,9 @@ use super::plan::Plan;
 use crate::redis_link::{LinkError, RedisLink};
 use crate::redis_target::RedisTarget;
 
-/// Key prefix of everything `load` writes on the control Redis.
-pub const KEY_PREFIX: &str = "signalscope:load:";
+/// Key prefix of everything `load` writes on the control Redis; the hash
+/// tag keeps all of it in one cluster slot.
+pub const KEY_PREFIX: &str = "signalscope:load:{control}:";
 /// How long a blocking read waits before looping.
 const BLOCK_MS: u64 = 500;
 /// A run older than this is not joined by an agent without `--run`.
@@ -76,17 +83,11 @@ impl Control {
     /// Connects and checks the control Redis answers, with a clear error.
     pub async fn connect(target: &RedisTarget, name: &'static str) -> Result<Self, String> {
         let unreachable = |e: LinkError| format!("the control Redis {target} is unreachable: {e}");
-        let link = RedisLink::new(target, name).map_err(unreachable)?;
-        let reader = RedisLink::new(target, name).map_err(unreachable)?;
+        let link = RedisLink::holding(target, name, &runs_key()).map_err(unreachable)?;
+        let reader = RedisLink::holding(target, name, &runs_key()).map_err(unreachable)?;
         link.query::<String>(&redis::cmd("PING"))
             .await
             .map_err(unreachable)?;
-        // A cluster would scatter a run's streams over its nodes' slots.
-        if link.nodes().await.map_err(unreachable)?.len() > 1 {
-            return Err(format!(
-                "the control Redis {target} is a cluster; its streams need one server or a Sentinel set (--control-redis)"
-            ));
-        }
         Ok(Self { link, reader })
     }
 

@@ -865,6 +865,12 @@ fn print_summary(s: &LoadSummary) {
         s.redis.memory_start, s.redis.memory_end, s.redis.drift_bytes, s.redis.drift_pct,
         s.redis.max_subscriber_omem, s.redis.pubsub_buffer_limit
     );
+    for n in &s.redis.nodes {
+        println!(
+            "    {:<21} used_memory {} → {} bytes (drift {:+} bytes)",
+            n.address, n.memory_start, n.memory_end, n.drift_bytes
+        );
+    }
     let g = &s.generator;
     println!(
         "  generator    CPU {:.0} % mean / {:.0} % max of one core ({} cores), {:.1} CPU-s, loop lag p99 {:.2} ms, open files {}/{}",

@@ -2,14 +2,65 @@
 //! buffers of subscriber connections (what grows first when instances
 //! cannot keep up), and how many instances listen on the hub's
 //! all-channel. The control streams' own keys are subtracted from memory.
+//! On a Redis Cluster every master is read (each knows only its own
+//! memory, clients and subscribers) and the sample is their total, with
+//! each master's figures beside it.
 
 use std::time::{Duration, Instant};
 
-use super::summary::{RedisSample, RedisSummary};
+use super::summary::{RedisNodeMemory, RedisNodeSample, RedisSample, RedisSummary};
 use crate::redis_link::RedisLink;
 
-/// One reading, or `up: false` when Redis did not answer.
+/// One reading of every node, or `up: false` when Redis did not answer.
 pub async fn sample(
+    link: &RedisLink,
+    all_channel: &str,
+    control_keys: &[String],
+    t_s: f64,
+) -> RedisSample {
+    let Ok(mut nodes) = link.nodes().await else {
+        return RedisSample {
+            t_s,
+            ..RedisSample::default()
+        };
+    };
+    if nodes.len() == 1 {
+        let (_, node) = nodes.swap_remove(0);
+        return sample_node(&node, all_channel, control_keys, t_s).await;
+    }
+    let each =
+        futures_util::future::join_all(nodes.into_iter().map(|(address, node)| async move {
+            RedisNodeSample {
+                sample: sample_node(&node, all_channel, control_keys, t_s).await,
+                address,
+            }
+        }))
+        .await;
+    total(t_s, each)
+}
+
+/// The masters' figures added up: memory, clients and subscribers summed,
+/// the largest buffer of all; up only if every master answered.
+fn total(t_s: f64, nodes: Vec<RedisNodeSample>) -> RedisSample {
+    let mut s = RedisSample {
+        t_s,
+        up: nodes.iter().all(|n| n.sample.up),
+        ..RedisSample::default()
+    };
+    for n in nodes.iter().map(|n| &n.sample) {
+        s.used_memory += n.used_memory;
+        s.connected_clients += n.connected_clients;
+        s.pubsub_clients += n.pubsub_clients;
+        s.all_channel_subscribers += n.all_channel_subscribers;
+        s.max_subscriber_omem = s.max_subscriber_omem.max(n.max_subscriber_omem);
+    }
+    s.nodes = nodes;
+    s
+}
+
+/// One server's reading. A control key another master holds answers
+/// MEMORY USAGE with MOVED here, and counts nothing.
+async fn sample_node(
     link: &RedisLink,
     all_channel: &str,
     control_keys: &[String],
@@ -151,6 +202,10 @@ pub fn summarise(samples: Vec<RedisSample>, limit: String, hold_s: (f64, f64)) -
         _ => (0, 0),
     };
     let drift = end as i64 - start as i64;
+    let nodes = match (up.first(), up.last()) {
+        (Some(a), Some(b)) => node_memory(a, b),
+        _ => Vec::new(),
+    };
     RedisSummary {
         memory_start: start,
         memory_end: end,
@@ -168,7 +223,27 @@ pub fn summarise(samples: Vec<RedisSample>, limit: String, hold_s: (f64, f64)) -
         pubsub_buffer_limit: limit,
         unreachable_samples: samples.iter().filter(|s| !s.up).count() as u64,
         samples,
+        nodes,
     }
+}
+
+/// Each master's memory between two samples, matched by address (a
+/// master that is not in both, one that failed over, is left out).
+fn node_memory(first: &RedisSample, last: &RedisSample) -> Vec<RedisNodeMemory> {
+    first
+        .nodes
+        .iter()
+        .filter_map(|a| {
+            let b = last.nodes.iter().find(|b| b.address == a.address)?;
+            let (start, end) = (a.sample.used_memory, b.sample.used_memory);
+            Some(RedisNodeMemory {
+                address: a.address.clone(),
+                memory_start: start,
+                memory_end: end,
+                drift_bytes: end as i64 - start as i64,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,5 +283,51 @@ mod tests {
         );
         assert_eq!((r.drift_bytes, r.unreachable_samples), (100, 1));
         assert!((r.drift_pct - 10.0).abs() < 1e-9);
+    }
+
+    /// A cluster's sample is its masters' total (the largest buffer, not
+    /// a sum), down if one master is; each master's drift is its own.
+    #[test]
+    fn masters_add_up() {
+        let node = |address: &str, up: bool, memory: u64, omem: u64| RedisNodeSample {
+            address: address.into(),
+            sample: RedisSample {
+                up,
+                used_memory: memory,
+                connected_clients: 2,
+                pubsub_clients: 1,
+                max_subscriber_omem: omem,
+                all_channel_subscribers: 1,
+                ..RedisSample::default()
+            },
+        };
+        let first = total(
+            1.0,
+            vec![node("a:1", true, 100, 5), node("b:2", true, 200, 9)],
+        );
+        assert!(first.up);
+        assert_eq!(
+            (
+                first.used_memory,
+                first.connected_clients,
+                first.pubsub_clients,
+                first.all_channel_subscribers,
+                first.max_subscriber_omem
+            ),
+            (300, 4, 2, 2, 9)
+        );
+        assert!(!total(2.0, vec![node("a:1", true, 1, 0), node("b:2", false, 0, 0)]).up);
+        let last = total(
+            3.0,
+            vec![node("a:1", true, 150, 0), node("b:2", true, 190, 0)],
+        );
+        let r = summarise(vec![first, last], "x".into(), (0.0, 4.0));
+        assert_eq!(r.drift_bytes, 40);
+        let drifts: Vec<(&str, i64)> = r
+            .nodes
+            .iter()
+            .map(|n| (n.address.as_str(), n.drift_bytes))
+            .collect();
+        assert_eq!(drifts, [("a:1", 50), ("b:2", -10)]);
     }
 }

@@ -1446,6 +1446,7 @@ mod tests {
                 pubsub_clients: 3,
                 max_subscriber_omem: 0,
                 all_channel_subscribers: if (20..25).contains(&t) { 2 } else { 3 },
+                nodes: Vec::new(),
             });
         }
         s.redis.memory_start = 3_000_000;

@@ -276,6 +276,36 @@ pub struct RedisSample {
     pub max_subscriber_omem: u64,
     /// `PUBSUB NUMSUB` of the hub's all-channel: live instances.
     pub all_channel_subscribers: u64,
+    /// On a Redis Cluster, each master's own figures (each knows only its
+    /// own memory, clients and subscribers); the fields above are then
+    /// their total — summed, the largest buffer of all, `up` only when
+    /// every master answered. Empty for one server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<RedisNodeSample>,
+}
+
+/// One master's part of a [`RedisSample`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisNodeSample {
+    /// `host:port`.
+    pub address: String,
+    /// Its figures, read from it alone (their own `nodes` empty).
+    #[serde(flatten)]
+    pub sample: RedisSample,
+}
+
+/// One master's memory over the hold, on a Redis Cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisNodeMemory {
+    /// `host:port`.
+    pub address: String,
+    /// Its `used_memory` in the hold's first sample where every master
+    /// answered (the total's `memory_start` is the sum of these).
+    pub memory_start: u64,
+    /// The same in the hold's last such sample.
+    pub memory_end: u64,
+    /// Last minus first, bytes.
+    pub drift_bytes: i64,
 }
 
 /// Redis over the run.
@@ -298,6 +328,9 @@ pub struct RedisSummary {
     pub pubsub_buffer_limit: String,
     /// Samples Redis did not answer.
     pub unreachable_samples: u64,
+    /// On a Redis Cluster, each master's share of the memory figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<RedisNodeMemory>,
 }
 
 /// The generator's own health: what makes a run valid or not.

@@ -46,23 +46,36 @@ pub async fn query<T: redis::FromRedisValue>(url: &str, cmd: &redis::Cmd) -> red
     cmd.query_async(&mut conn).await
 }
 
-/// Three masters, no replicas, every slot assigned.
+/// Three masters, every slot assigned, and as many replicas as asked.
 pub struct RedisCluster {
-    /// The masters, in port order as created.
+    /// The servers, in port order as created; without replicas, the
+    /// masters.
     pub nodes: Vec<RedisServer>,
     /// Their `nodes.conf` files.
     _dir: TempDir,
 }
 
 impl RedisCluster {
-    /// Starts three cluster-enabled servers, joins them and waits until
-    /// every node says `cluster_state:ok`.
+    /// [`RedisCluster::start_with`] no replicas.
     pub async fn start() -> Self {
+        Self::start_with(0).await
+    }
+
+    /// Starts 3 × (1 + `replicas`) cluster-enabled servers, joins them
+    /// (`redis-cli` makes masters of the first three) and waits until every
+    /// node says `cluster_state:ok` and every replica is in sync.
+    pub async fn start_with(replicas: usize) -> Self {
         let dir = TempDir::new("cluster");
-        let nodes: Vec<RedisServer> = (0..3)
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas))
             .map(|i| {
                 let conf = dir.0.join(format!("nodes-{i}.conf"));
+                let rdb = format!("dump-{i}.rdb");
+                // A replica keeps the RDB of its full sync there, one each.
                 RedisServer::start_with(&[
+                    "--dir",
+                    dir.0.to_str().expect("a UTF-8 temp path"),
+                    "--dbfilename",
+                    &rdb,
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
@@ -79,7 +92,7 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&endpoints)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("redis-cli on PATH (scripts/setup.sh installs it)");
@@ -95,8 +108,42 @@ impl RedisCluster {
                 info.contains("cluster_state:ok").then_some(())
             })
             .await;
+            eventually(FORM, "every replica in sync", || async {
+                let info: String = query(&url, redis::cmd("INFO").arg("replication"))
+                    .await
+                    .ok()?;
+                let replica = info.contains("role:slave");
+                (!replica || info.contains("master_link_status:up")).then_some(())
+            })
+            .await;
         }
         cluster
+    }
+
+    /// `ROLE`'s first word on the node at `index`: `master` or `slave`.
+    pub async fn role(&self, index: usize) -> Option<String> {
+        let role: Vec<redis::Value> = query(&self.urls()[index], &redis::cmd("ROLE")).await.ok()?;
+        match role.first()? {
+            redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            redis::Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The index of the replica of the master at `master`, from that
+    /// master's `INFO replication` (`slave0:ip=…,port=…`).
+    pub async fn replica_of(&self, master: usize) -> Option<usize> {
+        let info: String = query(&self.urls()[master], redis::cmd("INFO").arg("replication"))
+            .await
+            .ok()?;
+        let port: u16 = info
+            .lines()
+            .find(|l| l.starts_with("slave0:"))?
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("port="))?
+            .parse()
+            .ok()?;
+        self.nodes.iter().position(|n| n.port == port)
     }
 
     /// `redis://127.0.0.1:<port>` of each node.
@@ -150,6 +197,22 @@ impl Drop for Sentinel {
 /// The name the sentinels monitor the master under.
 pub const SERVICE: &str = "mymaster";
 
+/// The password of a [`SentinelSet`] started with one.
+pub const PASSWORD: &str = "s3nt:nel-pw";
+
+/// Which processes of a [`SentinelSet`] require [`PASSWORD`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passwords {
+    /// None does.
+    None,
+    /// The master and the replica; the sentinels are open (then a client
+    /// that sends the password to them is refused, as Redis refuses AUTH
+    /// without a password set).
+    Servers,
+    /// The servers and the sentinels.
+    Everywhere,
+}
+
 /// One master, one replica, three sentinels with quorum 2.
 pub struct SentinelSet {
     /// The master at start.
@@ -160,27 +223,64 @@ pub struct SentinelSet {
     pub sentinels: Vec<Sentinel>,
     /// Their config files (sentinels rewrite them).
     _dir: TempDir,
+    /// Who requires [`PASSWORD`].
+    passwords: Passwords,
+}
+
+/// `redis://[:password@]127.0.0.1:<port>`.
+fn url_with(password: Option<&str>, port: u16) -> String {
+    match password {
+        Some(p) => format!("redis://:{}@127.0.0.1:{port}", p.replace(':', "%3A")),
+        None => format!("redis://127.0.0.1:{port}"),
+    }
 }
 
 impl SentinelSet {
+    /// [`SentinelSet::start_with`] without passwords.
+    pub async fn start() -> Self {
+        Self::start_with(Passwords::None).await
+    }
+
     /// Starts the master, the replica (waits until it is in sync), and the
     /// sentinels (waits until each knows the replica and the other two,
-    /// so a failover can be agreed).
-    pub async fn start() -> Self {
+    /// so a failover can be agreed), with `passwords` where they say.
+    pub async fn start_with(passwords: Passwords) -> Self {
         let dir = TempDir::new("sentinel");
         // The replica keeps the RDB of its full sync in its `--dir`.
         let data = dir.0.to_str().expect("a UTF-8 temp path");
-        let master = RedisServer::start_with(&["--dir", data]);
+        let server_auth: &[&str] = match passwords {
+            Passwords::None => &[],
+            // masterauth too: either may be the replica after a failover.
+            _ => &["--requirepass", PASSWORD, "--masterauth", PASSWORD],
+        };
+        let master = RedisServer::start_with(&[&["--dir", data][..], server_auth].concat());
         let master_port = master.port.to_string();
-        let replica =
-            RedisServer::start_with(&["--dir", data, "--replicaof", "127.0.0.1", &master_port]);
+        let replica = RedisServer::start_with(
+            &[
+                &["--dir", data, "--replicaof", "127.0.0.1", &master_port][..],
+                server_auth,
+            ]
+            .concat(),
+        );
+        let server_password = (passwords != Passwords::None).then_some(PASSWORD);
         eventually(FORM, "the replica in sync", || async {
-            let info: String = query(&replica.url(), redis::cmd("INFO").arg("replication"))
-                .await
-                .ok()?;
+            let info: String = query(
+                &url_with(server_password, replica.port),
+                redis::cmd("INFO").arg("replication"),
+            )
+            .await
+            .ok()?;
             info.contains("master_link_status:up").then_some(())
         })
         .await;
+        // How sentinels log in to the servers, and to each other.
+        let sentinel_auth = match passwords {
+            Passwords::None => String::new(),
+            Passwords::Servers => format!("sentinel auth-pass {SERVICE} {PASSWORD}\n"),
+            Passwords::Everywhere => format!(
+                "sentinel auth-pass {SERVICE} {PASSWORD}\nrequirepass {PASSWORD}\nsentinel sentinel-pass {PASSWORD}\n"
+            ),
+        };
         let sentinels: Vec<Sentinel> = (0..3)
             .map(|i| {
                 let port = free_port();
@@ -192,7 +292,8 @@ impl SentinelSet {
                          sentinel monitor {SERVICE} 127.0.0.1 {master_port} 2\n\
                          sentinel down-after-milliseconds {SERVICE} 500\n\
                          sentinel failover-timeout {SERVICE} 2000\n\
-                         sentinel parallel-syncs {SERVICE} 1\n",
+                         sentinel parallel-syncs {SERVICE} 1\n\
+                         {sentinel_auth}",
                         dir.0.display()
                     ),
                 )
@@ -212,6 +313,7 @@ impl SentinelSet {
             replica,
             sentinels,
             _dir: dir,
+            passwords,
         };
         for url in set.sentinel_urls() {
             eventually(
@@ -234,22 +336,28 @@ impl SentinelSet {
         set
     }
 
-    /// `redis://127.0.0.1:<port>` of each sentinel.
+    /// The URL of each sentinel, with the password if they require it.
     pub fn sentinel_urls(&self) -> Vec<String> {
+        let password = (self.passwords == Passwords::Everywhere).then_some(PASSWORD);
         self.sentinels
             .iter()
-            .map(|s| format!("redis://127.0.0.1:{}", s.port))
+            .map(|s| url_with(password, s.port))
             .collect()
     }
 
-    /// The StackExchange.Redis form: the sentinels and `serviceName=`.
+    /// The StackExchange.Redis form: the sentinels, `serviceName=` and the
+    /// password if the servers require one.
     pub fn connection_string(&self) -> String {
         let endpoints: Vec<String> = self
             .sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port))
             .collect();
-        format!("{},serviceName={SERVICE}", endpoints.join(","))
+        let password = match self.passwords {
+            Passwords::None => String::new(),
+            _ => format!(",password={PASSWORD}"),
+        };
+        format!("{},serviceName={SERVICE}{password}", endpoints.join(","))
     }
 
     /// The port the first sentinel names as the master now.

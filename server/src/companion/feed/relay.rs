@@ -11,12 +11,14 @@
 //! On a Redis Cluster MONITOR shows only what one node executes, so the
 //! MONITOR relay watches every master (each proved by its own probe) and
 //! merges their lines, each named by its node; when any node's connection
-//! ends, all are reopened against the cluster as it then stands. PSUBSCRIBE
-//! needs one node: a cluster hands every PUBLISH to every node.
+//! ends, or the masters change without one ending (a replica promoted after
+//! a failover), all are reopened against the cluster as it then stands.
+//! PSUBSCRIBE needs one node: a cluster hands every PUBLISH to every node.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use protocol::api::{FeedEvent, FeedSource};
@@ -153,6 +155,7 @@ impl Relay {
                 tx: tx.clone(),
                 state: Arc::clone(&state),
                 counters,
+                ended: Arc::default(),
             }
             .run(),
         );
@@ -172,6 +175,9 @@ enum OpenError {
 /// Lines from a live connection; ends when the connection does.
 type Lines = Pin<Box<dyn Stream<Item = Item> + Send>>;
 
+/// How often a cluster's MONITOR relay asks whether its masters changed.
+const MASTERS_EVERY: Duration = Duration::from_secs(2);
+
 /// The relay task's side: what it reads from and where it sends.
 struct Connection {
     /// Which command feeds the relay.
@@ -188,6 +194,10 @@ struct Connection {
     state: Arc<Mutex<Option<FeedEvent>>>,
     /// Counts what goes out.
     counters: Arc<Counters>,
+    /// Why a cluster's merged lines ended (which master's connection
+    /// closed, or that the masters changed), for the `redis-down` that
+    /// follows; taken at each reopening.
+    ended: Arc<Mutex<Option<String>>>,
 }
 
 impl Connection {
@@ -207,8 +217,9 @@ impl Connection {
                     self.pump(lines, early, &mut next_index).await;
                     tracing::warn!(?source, "feed relay lost its Redis connection");
                     down = true;
+                    let error = lock(&self.ended).take();
                     self.announce(FeedEvent::RedisDown {
-                        error: "the feed's Redis connection closed".into(),
+                        error: error.unwrap_or_else(|| "the feed's Redis connection closed".into()),
                     });
                 }
                 Err(OpenError::Refused(message)) => {
@@ -269,16 +280,27 @@ impl Connection {
                     .await
                     .map_err(|e| OpenError::Down(e.to_string()))?;
                 // Lines are named by node only where there is more than one.
-                let named = nodes.len() > 1;
-                let mut streams = Vec::with_capacity(nodes.len());
+                if let [(_, node)] = nodes.as_slice() {
+                    return self.monitor(node, None).await;
+                }
+                let addresses: Vec<String> = nodes.iter().map(|(a, _)| a.clone()).collect();
+                let mut streams = Vec::with_capacity(nodes.len() + 1);
                 let mut early = Vec::new();
                 for (address, node) in nodes {
-                    let name = named.then(|| Arc::from(address.as_str()));
-                    let (lines, seen) = self.monitor(&node, name).await?;
-                    streams.push(lines);
+                    let (lines, seen) = self
+                        .monitor(&node, Some(Arc::from(address.as_str())))
+                        .await?;
+                    let why = format!("the MONITOR connection to the master {address} closed");
+                    streams.push((why, lines));
                     early.extend(seen);
                 }
-                Ok((until_any_ends(streams), early))
+                let why = format!(
+                    "the cluster's masters are no longer {}",
+                    addresses.join(", ")
+                );
+                streams.push((why, until_masters_change(link.clone(), addresses)));
+                *lock(&self.ended) = None;
+                Ok((until_any_ends(streams, Arc::clone(&self.ended)), early))
             }
         }
     }
@@ -395,18 +417,44 @@ fn classify(link: &RedisLink, e: redis::RedisError) -> OpenError {
 }
 
 /// The nodes' lines merged, ending as soon as any node's stream ends (its
-/// connection is gone, and the relay reopens them all).
-fn until_any_ends(streams: Vec<Lines>) -> Lines {
-    let ended = streams.into_iter().map(|lines| {
+/// connection is gone, and the relay reopens them all); the first to end
+/// leaves its `why` in `ended`.
+fn until_any_ends(streams: Vec<(String, Lines)>, ended: Arc<Mutex<Option<String>>>) -> Lines {
+    let ended = streams.into_iter().map(move |(why, lines)| {
+        let ended = Arc::clone(&ended);
         lines
             .map(Some)
-            .chain(futures_util::stream::once(std::future::ready(None)))
+            .chain(futures_util::stream::once(futures_util::future::lazy(
+                move |_| {
+                    lock(&ended).get_or_insert(why);
+                    None
+                },
+            )))
     });
     Box::pin(
         futures_util::stream::select_all(ended)
             .take_while(|item| std::future::ready(item.is_some()))
             .filter_map(std::future::ready),
     )
+}
+
+/// A stream of no lines that ends once the cluster's masters are no longer
+/// `addresses`: a promoted replica never closes a connection the relay
+/// holds, so without this its MONITOR would never be opened. A cluster
+/// that cannot be asked just now changes nothing here (a node that died
+/// ends its own stream).
+fn until_masters_change(link: RedisLink, addresses: Vec<String>) -> Lines {
+    let changed = async move {
+        loop {
+            tokio::time::sleep(MASTERS_EVERY).await;
+            if let Ok(nodes) = link.nodes().await {
+                if !nodes.iter().map(|(a, _)| a).eq(addresses.iter()) {
+                    return;
+                }
+            }
+        }
+    };
+    Box::pin(futures_util::stream::once(changed).filter_map(|()| std::future::ready(None)))
 }
 
 /// Why MONITOR showed nothing: Redis's own reason when `ACL DRYRUN` may
@@ -450,6 +498,7 @@ mod tests {
             tx,
             state: Arc::default(),
             counters: Arc::clone(&counters),
+            ended: Arc::default(),
         };
         let monitor = |line: String| Item::Monitor { node: None, line };
         let lines = (0..5).map(move |i| monitor(format!("line {i}")));
