@@ -176,7 +176,7 @@ pub(crate) async fn send(
             // as origin) unless the caller gave arguments, publishes it in
             // its own protocols unless the caller named some, and answers
             // with what reached the panels, which is relayed.
-            let instance = pick_instance(&config.instances, instance.as_deref())?;
+            let instance = pick_instance(&config.instances, instance.as_deref(), &hub.name)?;
             let url = format!("{}{}", instance.url, routes::TRIGGER);
             let what = format!("instance {}", instance.name);
             let body = TriggerRequest {
@@ -225,19 +225,36 @@ pub(crate) async fn send(
     }
 }
 
-/// The named instance, or the first.
+/// The named instance, or the first serving `hub` (an Admin API instance
+/// serves other hubs than a Core API one); one that does not serve it is
+/// refused before it is asked.
 fn pick_instance<'a>(
     instances: &'a [Instance],
     name: Option<&str>,
+    hub: &str,
 ) -> Result<&'a Instance, AppError> {
+    let refused = |why: String| AppError::BadRequest(why);
     match name {
-        Some(n) => instances
+        Some(n) => {
+            let instance = instances
+                .iter()
+                .find(|i| i.name == n)
+                .ok_or_else(|| refused(format!("no instance named '{n}'")))?;
+            if !instance.serves(hub) {
+                return Err(refused(format!(
+                    "instance '{n}' does not serve hub '{hub}' (its hubs: {})",
+                    instance.hubs.join(", ")
+                )));
+            }
+            Ok(instance)
+        }
+        None if instances.is_empty() => {
+            Err(refused("no instances configured (pass --instance)".into()))
+        }
+        None => instances
             .iter()
-            .find(|i| i.name == n)
-            .ok_or_else(|| AppError::BadRequest(format!("no instance named '{n}'"))),
-        None => instances.first().ok_or_else(|| {
-            AppError::BadRequest("no instances configured (pass --instance)".into())
-        }),
+            .find(|i| i.serves(hub))
+            .ok_or_else(|| refused(format!("no instance serves hub '{hub}'"))),
     }
 }
 
@@ -315,6 +332,47 @@ mod tests {
             .unwrap();
         assert!(!format!("{t:?}").contains("s3cret"));
         assert_eq!(t.scrub("bad key s3cret"), "bad key ***");
+    }
+
+    /// Instance mode asks the named instance, or the first serving the
+    /// hub; an instance narrowed to other hubs is refused, never asked.
+    #[test]
+    fn picks_an_instance_serving_the_hub() {
+        let narrowed = |name: &str, hubs: &[&str]| Instance {
+            hubs: hubs.iter().map(|h| h.to_string()).collect(),
+            ..Instance::new(name, "http://h:1")
+        };
+        let instances = [
+            narrowed("core", &["navigation"]),
+            narrowed("admin", &["admin-notifications"]),
+            Instance::new("any", "http://h:2"),
+        ];
+        let pick = |name: Option<&str>, hub: &str| {
+            pick_instance(&instances, name, hub)
+                .map(|i| i.name.clone())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(pick(None, "admin-notifications"), Ok("admin".into()));
+        assert_eq!(pick(None, "navigation"), Ok("core".into()));
+        assert_eq!(pick(None, "tasks"), Ok("any".into()));
+        assert_eq!(pick(Some("any"), "navigation"), Ok("any".into()));
+        assert_eq!(
+            pick(Some("core"), "admin-notifications"),
+            Err(
+                "instance 'core' does not serve hub 'admin-notifications' (its hubs: navigation)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            pick(Some("nope"), "navigation"),
+            Err("no instance named 'nope'".into())
+        );
+        assert_eq!(
+            pick_instance(&instances[..2], None, "tasks")
+                .map_err(|e| e.to_string())
+                .err(),
+            Some("no instance serves hub 'tasks'".into())
+        );
     }
 
     /// A far end's TriggerResponse is relayed with our mode; other bodies keep ours.
