@@ -4,7 +4,9 @@
 //! * `redis`: PUBLISH an ASP.NET-layout invocation on the channel of the
 //!   chosen audience (all, a group, a user or a connection; default the
 //!   hub's own), so every instance of any real deployment delivers it;
-//! * `instance`: POST to one instance's own trigger endpoint;
+//! * `instance`: POST the same request (hub, audience, method, arguments,
+//!   protocols) to one instance's own trigger endpoint, the first serving
+//!   the hub unless one is named; its answer names the channel it used;
 //! * `configured`: POST to a configured URL with configured headers (an
 //!   admin key, say) that never reach the browser.
 //!
