@@ -102,6 +102,7 @@ impl Dashboard {
                 audience: Audience::All,
                 key_required: false,
                 auth: KeyPlacement::Bearer,
+                prefix: None,
             }]
         })
     }

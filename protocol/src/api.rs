@@ -133,13 +133,30 @@ pub struct Hub {
     /// How a key is presented.
     #[serde(default)]
     pub auth: KeyPlacement,
+    /// Its own StackExchange.Redis channel prefix (the Admin API's hubs are
+    /// on `conduit_admin_signalr:`); `None` is the deployment's `--prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 impl Hub {
-    /// Its channel naming behind `prefix`.
-    pub fn channels(&self, prefix: &str) -> Channels {
-        Channels::new(prefix, self.hub_type.clone())
+    /// Its channel prefix: its own, else `deployment` (the `--prefix`).
+    pub fn prefix_or<'a>(&'a self, deployment: &'a str) -> &'a str {
+        self.prefix.as_deref().unwrap_or(deployment)
     }
+
+    /// Its channel naming, behind its own prefix or else `deployment`'s
+    /// (the `--prefix` every hub without one shares).
+    pub fn channels(&self, deployment: &str) -> Channels {
+        Channels::new(self.prefix_or(deployment), self.hub_type.clone())
+    }
+}
+
+/// The 400 text for a trigger naming no served hub: the name and the
+/// known ones, as the companion and the stand-in both answer it.
+pub fn no_such_hub<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.into_iter().collect();
+    format!("no hub named '{name}' (hubs: {})", known.join(", "))
 }
 
 /// Who a test broadcast is for: the channel it is published on.
@@ -368,6 +385,68 @@ pub struct TriggerRequest {
     pub instance: Option<String>,
 }
 
+/// A [`TriggerRequest`] read against its hub: what is sent to whom. The
+/// companion and the stand-in's own endpoint read requests through it, so
+/// both accept and refuse the same bodies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerPlan {
+    /// The request's audience, or the hub's.
+    pub audience: Audience,
+    /// The request's method (unless blank), or the hub's broadcast event.
+    pub target: String,
+    /// The caller's arguments (`payload` as the only one); `None` for the
+    /// sender's own test broadcast.
+    pub arguments: Option<Vec<Value>>,
+    /// The protocols asked for; `None` for the sender's own.
+    pub protocols: Option<Vec<crate::HubProtocol>>,
+}
+
+impl TriggerRequest {
+    /// What to send, given the hub's default `audience` and `event`; the
+    /// error is the 400's text.
+    pub fn plan(self, audience: &Audience, event: &str) -> Result<TriggerPlan, String> {
+        let audience = self.audience.unwrap_or_else(|| audience.clone());
+        if audience != Audience::All && audience.name().is_empty() {
+            return Err(format!("a {} audience needs its name", audience.kind()));
+        }
+        let arguments = match (self.payload, self.arguments) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give either payload (one argument) or arguments (all of them), not both"
+                        .into(),
+                )
+            }
+            (Some(p), None) => Some(vec![p]),
+            (None, arguments) => arguments,
+        };
+        let protocols = match self.protocols {
+            None => None,
+            Some(names) if names.is_empty() => {
+                return Err("protocols: name at least one".into());
+            }
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| {
+                        n.parse()
+                            .map_err(|e: crate::hub_protocol::UnknownProtocol| e.to_string())
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let target = self
+            .target
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| event.to_owned());
+        Ok(TriggerPlan {
+            audience,
+            target,
+            arguments,
+            protocols,
+        })
+    }
+}
+
 /// What a trigger did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -571,7 +650,8 @@ pub struct RedisStatus {
     pub live_servers: Vec<String>,
     /// Number of `:connection:` channels: connected clients, all instances.
     pub connection_channels: Option<u64>,
-    /// Every hub with a channel behind the prefix, configured or not.
+    /// Every configured hub, and every other hub with a channel behind one
+    /// of the prefixes watched (`--prefix` and the hubs' own).
     #[serde(default)]
     pub hubs: Vec<HubTraffic>,
     /// Why it is unreachable.
@@ -608,6 +688,10 @@ pub struct RedisNodeStatus {
 pub struct HubTraffic {
     /// The hub's type full name.
     pub hub_type: String,
+    /// The channel prefix its channels are behind (empty from a companion
+    /// that watched one prefix).
+    #[serde(default)]
+    pub prefix: String,
     /// The configured hub's short name, if it is one.
     #[serde(default)]
     pub name: Option<String>,
@@ -789,6 +873,83 @@ mod tests {
             assert_eq!(a.channel().label(), kind);
         }
         assert_eq!(Audience::of_kind("everyone", "n"), None);
+    }
+
+    /// A plan takes the hub's defaults for what the request leaves out, and
+    /// refuses a nameless audience, payload with arguments, and unknown or
+    /// no protocols.
+    #[test]
+    fn trigger_plans() {
+        let hub = Audience::Group("g".into());
+        let plan = TriggerRequest::default().plan(&hub, "Event").unwrap();
+        assert_eq!(
+            plan,
+            TriggerPlan {
+                audience: hub.clone(),
+                target: "Event".into(),
+                arguments: None,
+                protocols: None,
+            }
+        );
+        let asked = TriggerRequest {
+            target: Some("Other".into()),
+            payload: Some(Value::from(1)),
+            audience: Some(Audience::User("u".into())),
+            protocols: Some(vec!["messagepack".into()]),
+            ..TriggerRequest::default()
+        };
+        let plan = asked.plan(&hub, "Event").unwrap();
+        assert_eq!(
+            (plan.target.as_str(), plan.arguments, plan.audience),
+            (
+                "Other",
+                Some(vec![Value::from(1)]),
+                Audience::User("u".into())
+            )
+        );
+        assert_eq!(plan.protocols, Some(vec![crate::HubProtocol::MessagePack]));
+        let refused = |r: TriggerRequest| r.plan(&hub, "Event").unwrap_err();
+        assert!(refused(TriggerRequest {
+            audience: Some(Audience::Group(String::new())),
+            ..TriggerRequest::default()
+        })
+        .contains("a group audience needs its name"));
+        assert!(refused(TriggerRequest {
+            payload: Some(Value::Null),
+            arguments: Some(vec![]),
+            ..TriggerRequest::default()
+        })
+        .contains("not both"));
+        assert!(refused(TriggerRequest {
+            protocols: Some(vec!["xml".into()]),
+            ..TriggerRequest::default()
+        })
+        .contains("'xml'"));
+        assert!(refused(TriggerRequest {
+            protocols: Some(vec![]),
+            ..TriggerRequest::default()
+        })
+        .contains("at least one"));
+        assert_eq!(
+            no_such_hub("x", ["a", "b"]),
+            "no hub named 'x' (hubs: a, b)"
+        );
+    }
+
+    /// A hub without its own prefix is named behind the deployment's, and
+    /// `/api/config` leaves the field out, as before it existed.
+    #[test]
+    fn hub_prefix_defaults_to_the_deployments() {
+        let mut hub = crate::hubs::navigation();
+        assert_eq!(hub.channels("d:").all(), format!("d:{}:all", hub.hub_type));
+        assert!(serde_json::to_value(&hub).unwrap().get("prefix").is_none());
+        hub.prefix = Some("own:".into());
+        assert_eq!(
+            hub.channels("d:").all(),
+            format!("own:{}:all", hub.hub_type)
+        );
+        let back: Hub = serde_json::from_value(serde_json::to_value(&hub).unwrap()).unwrap();
+        assert_eq!(back, hub);
     }
 
     /// Key placements read as the settings spell them; anything else is refused.

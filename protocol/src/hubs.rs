@@ -5,7 +5,9 @@
 //!
 //! Read from Conduit's hub responsibility matrix: the Core API's hubs take
 //! a virtual key, the Admin API's a master key; only NavigationStateHub is
-//! anonymous.
+//! anonymous. The two APIs are two backplanes: the Admin API's
+//! `Program.cs` sets the channel prefix `conduit_admin_signalr:`, the Core
+//! API keeps `conduit_signalr:` (docs/CONDUIT.md §6).
 
 use crate::api::{Audience, EventNames, Hub};
 use crate::backplane::{CONDUIT_HUB, NAVIGATION_GROUP};
@@ -13,6 +15,10 @@ use crate::broadcast::NAVIGATION_EVENT;
 
 /// The navigation hub's short name, the default hub.
 pub const NAVIGATION: &str = "navigation";
+
+/// The Admin API's StackExchange.Redis channel prefix
+/// (`ConduitLLM.Admin/Program.cs`, `redisChannelPrefix`).
+pub const CONDUIT_ADMIN_PREFIX: &str = "conduit_admin_signalr:";
 
 /// One Conduit hub, as constants (the stand-in's profiles read theirs
 /// from here, so a hub's name, path and type are written once).
@@ -30,6 +36,10 @@ pub struct ConduitHub {
     pub group: Option<&'static str>,
     /// Whether connecting takes a key.
     pub key_required: bool,
+    /// Its API's channel prefix when that is not the Core API's: `None`
+    /// follows the deployment's `--prefix` (Conduit's `conduit_signalr:`
+    /// unless told otherwise), as every Core API hub shares it.
+    pub prefix: Option<&'static str>,
 }
 
 /// Conduit's anonymous `NavigationStateHub`.
@@ -40,6 +50,7 @@ pub const NAVIGATION_HUB: ConduitHub = ConduitHub {
     broadcast: NAVIGATION_EVENT,
     group: Some(NAVIGATION_GROUP),
     key_required: false,
+    prefix: None,
 };
 
 /// Conduit's `SystemNotificationHub`, a `SecureHub` (virtual key).
@@ -50,6 +61,19 @@ pub const NOTIFICATIONS_HUB: ConduitHub = ConduitHub {
     broadcast: "SystemAnnouncement",
     group: None,
     key_required: true,
+    prefix: None,
+};
+
+/// The Admin API's `AdminNotificationHub` (master key), on the Admin API's
+/// own backplane prefix.
+pub const ADMIN_NOTIFICATIONS_HUB: ConduitHub = ConduitHub {
+    name: "admin-notifications",
+    path: "/hubs/admin-notifications",
+    hub_type: "ConduitLLM.Admin.Hubs.AdminNotificationHub",
+    broadcast: "SystemAnnouncement",
+    group: Some("admin"),
+    key_required: true,
+    prefix: Some(CONDUIT_ADMIN_PREFIX),
 };
 
 /// Every hub Conduit serves, navigation first.
@@ -63,6 +87,7 @@ const PROFILES: [ConduitHub; 8] = [
         broadcast: "TaskProgress",
         group: None,
         key_required: true,
+        prefix: None,
     },
     ConduitHub {
         name: "image-generation",
@@ -71,6 +96,7 @@ const PROFILES: [ConduitHub; 8] = [
         broadcast: "ImageGenerationProgress",
         group: None,
         key_required: true,
+        prefix: None,
     },
     ConduitHub {
         name: "video-generation",
@@ -79,6 +105,7 @@ const PROFILES: [ConduitHub; 8] = [
         broadcast: "VideoGenerationProgress",
         group: None,
         key_required: true,
+        prefix: None,
     },
     ConduitHub {
         name: "spend",
@@ -87,6 +114,7 @@ const PROFILES: [ConduitHub; 8] = [
         broadcast: "SpendUpdate",
         group: None,
         key_required: true,
+        prefix: None,
     },
     ConduitHub {
         name: "webhooks",
@@ -95,15 +123,9 @@ const PROFILES: [ConduitHub; 8] = [
         broadcast: "DeliveryAttempt",
         group: None,
         key_required: true,
+        prefix: None,
     },
-    ConduitHub {
-        name: "admin-notifications",
-        path: "/hubs/admin-notifications",
-        hub_type: "ConduitLLM.Admin.Hubs.AdminNotificationHub",
-        broadcast: "SystemAlert",
-        group: Some("admin"),
-        key_required: true,
-    },
+    ADMIN_NOTIFICATIONS_HUB,
 ];
 
 /// The short names of every Conduit hub, for help texts and errors.
@@ -141,6 +163,7 @@ pub fn conduit(name: &str) -> Option<Hub> {
         },
         key_required: p.key_required,
         auth: Default::default(),
+        prefix: p.prefix.map(str::to_owned),
     })
 }
 
@@ -164,5 +187,20 @@ mod tests {
         assert_eq!(nav.audience, Audience::Group(NAVIGATION_GROUP.into()));
         assert!(!nav.key_required);
         assert!(conduit("nope").is_none());
+    }
+
+    /// The Admin API's hub is named on its own prefix; a Core API hub
+    /// follows the deployment's.
+    #[test]
+    fn admin_hub_has_its_own_prefix() {
+        let admin = conduit("admin-notifications").unwrap();
+        assert_eq!(
+            admin.channels("conduit_signalr:").all(),
+            "conduit_admin_signalr:ConduitLLM.Admin.Hubs.AdminNotificationHub:all"
+        );
+        assert_eq!(
+            navigation().channels("p:").all(),
+            format!("p:{CONDUIT_HUB}:all")
+        );
     }
 }

@@ -317,7 +317,8 @@ async fn live_servers(link: &RedisLink, d: &Deployment) -> Criterion {
 /// a member is connected).
 async fn monitor_traffic(link: &RedisLink, d: &Deployment) -> Criterion {
     let name = "MONITOR shows the backplane's traffic";
-    let prefix = d.prefix.clone();
+    // The first hub's own prefix when it has one (the Admin API's hub).
+    let prefix = d.primary().prefix_or(&d.prefix).to_owned();
     let channel = d.channels().all();
     let mut broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),

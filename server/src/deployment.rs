@@ -47,14 +47,17 @@ pub struct DeploymentArgs {
     /// its --hub.
     #[arg(long, env = "SIGNALSCOPE_HUB_PATH")]
     pub hub_path: Option<String>,
-    /// StackExchange.Redis ChannelPrefix [default: conduit_signalr:].
+    /// StackExchange.Redis ChannelPrefix of every hub without its own
+    /// (`--hub …?prefix=`) [default: conduit_signalr:].
     #[arg(long, env = "SIGNALSCOPE_PREFIX")]
     pub prefix: Option<String>,
     /// A hub the instances serve: a Conduit hub by name (navigation,
     /// notifications, tasks, image-generation, video-generation, spend,
     /// webhooks, admin-notifications), or `name=/path@Hub.Type.FullName`;
     /// repeat for each [default: navigation]. A bare type full name is the
-    /// one hub's type, at --hub-path.
+    /// one hub's type, at --hub-path. Append `?prefix=<prefix>` for a hub
+    /// whose backplane has its own channel prefix (admin-notifications is
+    /// on conduit_admin_signalr: already).
     #[arg(long = "hub", env = "SIGNALSCOPE_HUB", value_delimiter = ',')]
     pub hubs: Vec<String>,
     /// The group the first hub's test broadcasts go to [default: the
@@ -334,9 +337,27 @@ pub fn parse_hubs(specs: &[String], hub_path: Option<&str>) -> Result<Vec<Hub>, 
     Ok(hubs)
 }
 
-/// One `--hub` value: a Conduit hub's name, `name=/path@Type.FullName`,
-/// or a bare type full name (the one hub's type).
+/// One `--hub` value: a hub ([`hub_of`]), then optionally
+/// `?prefix=<prefix>`, its own channel prefix (when its API's backplane is
+/// not on `--prefix`'s, as the Admin API's is not).
 fn parse_hub(spec: &str) -> Result<Hub, BoxError> {
+    let Some((hub, option)) = spec.split_once('?') else {
+        return hub_of(spec);
+    };
+    let prefix = option
+        .strip_prefix("prefix=")
+        .filter(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+        .ok_or_else(|| {
+            format!("--hub '{spec}': after `?` give `prefix=<channel prefix>` (no spaces), e.g. admin-notifications?prefix=conduit_admin_signalr:")
+        })?;
+    let mut hub = hub_of(hub.trim())?;
+    hub.prefix = Some(prefix.to_owned());
+    Ok(hub)
+}
+
+/// A hub: a Conduit hub's name, `name=/path@Type.FullName`, or a bare type
+/// full name (the one hub's type).
+fn hub_of(spec: &str) -> Result<Hub, BoxError> {
     if let Some(hub) = hubs::conduit(spec) {
         return Ok(hub);
     }
@@ -352,6 +373,7 @@ fn parse_hub(spec: &str) -> Result<Hub, BoxError> {
         audience: Audience::All,
         key_required: false,
         auth: KeyPlacement::Bearer,
+        prefix: None,
     };
     if let Some((name, rest)) = spec.split_once('=') {
         let (path, hub_type) = rest.split_once('@').unwrap_or((rest, ""));
@@ -501,6 +523,38 @@ mod tests {
         assert_eq!(d.instances[0].hubs, ["navigation", "tasks"]);
         assert!(!d.instances[0].serves("chat"));
         assert_eq!(d.protocols, [HubProtocol::Json]);
+    }
+
+    /// A hub spec may give the hub its own prefix; the Admin API's hub has
+    /// its own already, the Core API's follow `--prefix`.
+    #[test]
+    fn hub_prefixes() {
+        let d = settle(&[
+            "--prefix",
+            "core:",
+            "--hub",
+            "navigation",
+            "--hub",
+            "admin-notifications",
+            "--hub",
+            "chat=/hubs/chat@App.ChatHub?prefix=chat_signalr:",
+        ])
+        .unwrap();
+        let alls: Vec<String> = d.hubs.iter().map(|h| h.channels(&d.prefix).all()).collect();
+        assert_eq!(
+            alls,
+            [
+                "core:ConduitLLM.Http.Hubs.NavigationStateHub:all",
+                "conduit_admin_signalr:ConduitLLM.Admin.Hubs.AdminNotificationHub:all",
+                "chat_signalr:App.ChatHub:all",
+            ]
+        );
+        let d = settle(&["--hub", "tasks?prefix=other:"]).unwrap();
+        assert_eq!(d.hubs[0].prefix.as_deref(), Some("other:"));
+        for bad in ["tasks?prefix=", "tasks?prefx=a:", "tasks?prefix=a b"] {
+            let e = settle(&["--hub", bad]).unwrap_err().to_string();
+            assert!(e.contains("prefix=<channel prefix>"), "{e}");
+        }
     }
 
     /// The old single-hub flags keep their meaning.

@@ -262,7 +262,7 @@ impl RedisLink {
 }
 
 /// Backslash-escapes Redis glob characters so a name matches literally.
-fn escape_glob(s: &str) -> String {
+pub(crate) fn escape_glob(s: &str) -> String {
     s.chars()
         .fold(String::with_capacity(s.len()), |mut out, c| {
             if matches!(c, '*' | '?' | '[' | ']' | '\\') {

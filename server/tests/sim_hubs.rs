@@ -15,8 +15,8 @@ use signalscope::redis_link::RedisLink;
 use signalscope::redis_target::RedisTarget;
 use signalscope::sim::profiles::{Profile, NAVIGATION, NOTIFICATIONS};
 use signalscope::sim::SimConfig;
-use sim_support::{Node, TestSim, NODE_LIMIT};
-use support::{eventually, RedisServer};
+use sim_support::{listen, TestSim};
+use support::RedisServer;
 
 /// Both protocols, json first, as ASP.NET registers them.
 const BOTH: &[HubProtocol] = &[HubProtocol::Json, HubProtocol::MessagePack];
@@ -37,32 +37,6 @@ async fn sim(
     config.keys = keys.iter().map(|k| k.to_string()).collect();
     config.protocols = protocols.to_vec();
     TestSim::start_with(config, 0).await
-}
-
-/// The official client on `profile`'s hub of `sim`, listening for both
-/// test events, connected (and in its groups) when this returns.
-async fn listen(
-    sim: &TestSim,
-    profile: &'static Profile,
-    protocol: &str,
-    key: Option<&str>,
-) -> (Node, String) {
-    let args = [
-        format!("{}{}", sim.url(), profile.path),
-        protocol.to_owned(),
-        key.unwrap_or("-").to_owned(),
-        format!("{NAVIGATION_EVENT},{NOTIFICATION_EVENT}"),
-    ];
-    let node = Node::start("server/tests/node/hub-listener.cjs", &args);
-    let connected = node.wait_for("connected", 1, |_| true).await;
-    let id = connected[0]["connectionId"].as_str().unwrap().to_owned();
-    // The client sees `{}` before OnConnectedAsync has joined its groups.
-    let hub = sim.sim.hub_for(profile).unwrap().clone();
-    eventually(NODE_LIMIT, "the connection to be registered", || async {
-        (hub.connection_count() == 1).then_some(())
-    })
-    .await;
-    (node, id)
 }
 
 /// A command link to `redis`, as the companion has.

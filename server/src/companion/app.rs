@@ -64,7 +64,7 @@ impl AppState {
         let link = RedisLink::new(&config.redis, COMPANION_CLIENT_NAME)?;
         let feed = Arc::new(Feed::new(
             link.clone(),
-            config.prefix.clone(),
+            config.prefixes(),
             config.feed.clone(),
         ));
         let names: Vec<String> = config.instances.iter().map(|i| i.name.clone()).collect();

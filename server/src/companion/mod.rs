@@ -113,8 +113,9 @@ pub struct CompanionConfig {
     pub redis: RedisTarget,
     /// The instances the page opens panels for.
     pub instances: Vec<Instance>,
-    /// StackExchange.Redis ChannelPrefix: the feed and the status read
-    /// every hub behind it.
+    /// StackExchange.Redis ChannelPrefix of every hub without its own
+    /// ([`Hub::prefix`]): the feed and the status read every hub behind it
+    /// and behind each hub's own.
     pub prefix: String,
     /// The hubs, at least one; the page opens a panel per instance and
     /// hub, the canary drives the first.
@@ -156,6 +157,19 @@ impl CompanionConfig {
     /// The first hub's channel naming.
     pub fn channels(&self) -> Channels {
         self.primary().channels(&self.prefix)
+    }
+
+    /// Every channel prefix to watch: `--prefix`, then each hub's own not
+    /// yet listed.
+    pub fn prefixes(&self) -> Vec<String> {
+        let mut prefixes = vec![self.prefix.clone()];
+        for hub in &self.hubs {
+            let own = hub.prefix_or(&self.prefix);
+            if !prefixes.iter().any(|p| p == own) {
+                prefixes.push(own.to_owned());
+            }
+        }
+        prefixes
     }
 
     /// The hub called `name`, or the first.

@@ -1,6 +1,7 @@
 //! `GET /api/status`: Redis as the backplane sees it (reachability, ping,
-//! version, memory, clients, and per hub behind the prefix its live
-//! servers, groups, users and connections, read from `PUBSUB`) and each
+//! version, memory, clients, and per hub behind each prefix watched (the
+//! deployment's and the hubs' own) its live servers, groups, users and
+//! connections, read from `PUBSUB`) and each
 //! instance's `/health`, fetched by the server so the page needs no CORS.
 //! On a cluster or Sentinel set every node is listed too, and the
 //! backplane's channels are counted over every node (a cluster node knows
@@ -72,15 +73,17 @@ async fn fill(state: &AppState, status: &mut RedisStatus) -> Result<(), AppError
         .await;
     }
     status.all_subscribers = Some(link.subscribers_on_every_node(&channels.all()).await?);
-    let live = link.channels_after_on_every_node(&config.prefix).await?;
-    status.hubs = traffic(&live, &config.hubs);
-    // The first hub's figures, as pages older than `hubs` read them.
-    if let Some(first) = status.hubs.iter().find(|t| t.hub_type == channels.hub) {
-        status.live_servers = first.live_servers.clone();
-        status.connection_channels = Some(first.connections);
-    } else {
-        status.connection_channels = Some(0);
+    let mut live = Vec::new();
+    for prefix in config.prefixes() {
+        let rest = link.channels_after_on_every_node(&prefix).await?;
+        live.extend(rest.into_iter().map(|r| (prefix.clone(), r)));
     }
+    status.hubs = traffic(&live, &config.hubs, &config.prefix);
+    // The first hub's figures, as pages older than `hubs` read them: it
+    // comes first.
+    let first = &status.hubs[0];
+    status.live_servers = first.live_servers.clone();
+    status.connection_channels = Some(first.connections);
     Ok(())
 }
 
@@ -129,16 +132,19 @@ async fn node_status(address: &str, link: &RedisLink) -> RedisNodeStatus {
     node
 }
 
-/// Per hub, what its live channels (names after the prefix) say: configured
-/// hubs first, in their order, even when silent; then any other hub seen.
-fn traffic(live: &[String], hubs: &[Hub]) -> Vec<HubTraffic> {
-    let mut seen: BTreeMap<String, HubTraffic> = BTreeMap::new();
-    for rest in live {
+/// Per hub, what its live channels (prefix, name after it) say: configured
+/// hubs first, in their order, even when silent, each behind its own prefix
+/// or `deployment`'s; then any other hub seen, behind whichever prefix.
+fn traffic(live: &[(String, String)], hubs: &[Hub], deployment: &str) -> Vec<HubTraffic> {
+    let mut seen: BTreeMap<(String, String), HubTraffic> = BTreeMap::new();
+    for (prefix, rest) in live {
         let Some((hub_type, kind)) = classify_any("", rest) else {
-            continue; // not a SignalR channel, or another prefix's
+            continue; // not a SignalR channel
         };
-        let t = seen.entry(hub_type.clone()).or_insert_with(|| HubTraffic {
+        let key = (prefix.clone(), hub_type.clone());
+        let t = seen.entry(key).or_insert_with(|| HubTraffic {
             hub_type,
+            prefix: prefix.clone(),
             ..HubTraffic::default()
         });
         match kind {
@@ -151,12 +157,17 @@ fn traffic(live: &[String], hubs: &[Hub]) -> Vec<HubTraffic> {
     }
     let mut out: Vec<HubTraffic> = hubs
         .iter()
-        .map(|h| HubTraffic {
-            name: Some(h.name.clone()),
-            ..seen.remove(&h.hub_type).unwrap_or_else(|| HubTraffic {
-                hub_type: h.hub_type.clone(),
-                ..HubTraffic::default()
-            })
+        .map(|h| {
+            let prefix = h.prefix_or(deployment).to_owned();
+            let key = (prefix.clone(), h.hub_type.clone());
+            HubTraffic {
+                name: Some(h.name.clone()),
+                ..seen.remove(&key).unwrap_or_else(|| HubTraffic {
+                    hub_type: h.hub_type.clone(),
+                    prefix,
+                    ..HubTraffic::default()
+                })
+            }
         })
         .collect();
     out.extend(seen.into_values());
@@ -200,23 +211,49 @@ async fn instance_health(http: &reqwest::Client, instance: &Instance) -> Instanc
 mod tests {
     use super::*;
 
-    /// Channels of every hub are counted under their hub: configured hubs
-    /// first (even silent ones), then any other hub seen.
+    /// Channels of every hub are counted under their hub and prefix:
+    /// configured hubs first (even silent ones), then any other hub seen.
     #[test]
     fn channels_count_per_hub() {
         let nav = protocol::hubs::navigation();
         let tasks = protocol::hubs::conduit("tasks").unwrap();
-        let live: Vec<String> = [
-            format!("{}:internal:ack:api-1", nav.hub_type),
-            format!("{}:group:navigation-updates", nav.hub_type),
-            format!("{}:connection:a", nav.hub_type),
-            format!("{}:connection:b", nav.hub_type),
-            "Other.Hub:user:u1".to_owned(),
-            "not-signalr".to_owned(),
+        let admin = protocol::hubs::conduit("admin-notifications").unwrap();
+        let core = |rest: String| ("core:".to_owned(), rest);
+        let on_admin = protocol::hubs::CONDUIT_ADMIN_PREFIX.to_owned();
+        let live: Vec<(String, String)> = [
+            core(format!("{}:internal:ack:api-1", nav.hub_type)),
+            core(format!("{}:group:navigation-updates", nav.hub_type)),
+            core(format!("{}:connection:a", nav.hub_type)),
+            core(format!("{}:connection:b", nav.hub_type)),
+            core("Other.Hub:user:u1".to_owned()),
+            core("not-signalr".to_owned()),
+            (on_admin.clone(), format!("{}:group:admin", admin.hub_type)),
+            // The navigation hub's type, but on the other backplane.
+            (on_admin.clone(), format!("{}:connection:c", nav.hub_type)),
         ]
         .into();
-        let t = traffic(&live, &[nav.clone(), tasks.clone()]);
-        assert_eq!(t.len(), 3);
+        let t = traffic(&live, &[nav.clone(), tasks.clone(), admin.clone()], "core:");
+        assert_eq!(t.len(), 5);
+        assert_eq!(
+            (
+                t[2].name.as_deref(),
+                t[2].prefix.as_str(),
+                t[2].groups.as_slice()
+            ),
+            (
+                Some("admin-notifications"),
+                on_admin.as_str(),
+                &["admin".to_owned()][..]
+            )
+        );
+        assert_eq!(
+            (
+                t[3].prefix.as_str(),
+                t[3].hub_type.as_str(),
+                t[3].connections
+            ),
+            (on_admin.as_str(), nav.hub_type.as_str(), 1)
+        );
         assert_eq!(t[0].name.as_deref(), Some("navigation"));
         assert_eq!(t[0].live_servers, ["api-1"]);
         assert_eq!(t[0].groups, ["navigation-updates"]);
@@ -226,7 +263,7 @@ mod tests {
             (tasks.hub_type.as_str(), 0)
         );
         assert_eq!(
-            (t[2].hub_type.as_str(), t[2].users.as_slice()),
+            (t[4].hub_type.as_str(), t[4].users.as_slice()),
             ("Other.Hub", &["u1".to_owned()][..])
         );
     }

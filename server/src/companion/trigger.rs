@@ -4,7 +4,9 @@
 //! * `redis`: PUBLISH an ASP.NET-layout invocation on the channel of the
 //!   chosen audience (all, a group, a user or a connection; default the
 //!   hub's own), so every instance of any real deployment delivers it;
-//! * `instance`: POST to one instance's own trigger endpoint;
+//! * `instance`: POST the same request (hub, audience, method, arguments,
+//!   protocols) to one instance's own trigger endpoint, the first serving
+//!   the hub unless one is named; its answer names the channel it used;
 //! * `configured`: POST to a configured URL with configured headers (an
 //!   admin key, say) that never reach the browser.
 //!
@@ -17,9 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use protocol::api::{routes, Audience, Instance, TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::api::{no_such_hub, routes, Instance, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::broadcast::{TestBroadcast, COMPANION_ORIGIN};
-use protocol::hub_protocol::{HubProtocol, UnknownProtocol};
 use serde_json::{json, Value};
 
 use super::{AppError, AppState, BoxError};
@@ -125,63 +126,39 @@ pub(crate) async fn send(
     let config = state.config();
     let mode = req.mode.unwrap_or(TriggerMode::Redis);
     let hub = config.hub(req.hub.as_deref()).ok_or_else(|| {
-        let known: Vec<&str> = config.hubs.iter().map(|h| h.name.as_str()).collect();
-        AppError::BadRequest(format!(
-            "no hub named '{}' (hubs: {})",
+        AppError::BadRequest(no_such_hub(
             req.hub.as_deref().unwrap_or_default(),
-            known.join(", ")
+            config.hubs.iter().map(|h| h.name.as_str()),
         ))
     })?;
-    let audience = req.audience.unwrap_or_else(|| hub.audience.clone());
-    if audience != Audience::All && audience.name().is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "a {} audience needs its name",
-            audience.kind()
-        )));
-    }
-    let protocols = match req.protocols {
-        Some(names) => publishable(&names)?,
-        None => config.protocols.clone(),
-    };
-    let target = req
-        .target
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| hub.events.broadcast.clone());
+    let instance = req.instance.clone();
+    let plan = req
+        .plan(&hub.audience, &hub.events.broadcast)
+        .map_err(AppError::BadRequest)?;
     let seq = state.trigger().seq.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{:032x}", rand::random::<u128>());
     let broadcast = TestBroadcast::new(id, seq, unix_ms(), COMPANION_ORIGIN);
-    let custom = match (req.payload, req.arguments) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::BadRequest(
-                "give either payload (one argument) or arguments (all of them), not both".into(),
-            ))
-        }
-        (Some(p), None) => Some(vec![p]),
-        (None, arguments) => arguments,
-    };
-    let arguments = custom
-        .clone()
-        .unwrap_or_else(|| vec![broadcast.to_argument()]);
     let mut answer = TriggerResponse {
-        id: broadcast.id,
+        id: broadcast.id.clone(),
         seq,
-        sent_at: broadcast.sent_at,
-        target,
-        channel: hub.channels(&config.prefix).name(&audience.channel()),
+        sent_at: broadcast.sent_at.clone(),
+        target: plan.target.clone(),
+        channel: hub.channels(&config.prefix).name(&plan.audience.channel()),
         mode,
         receivers: None,
         channel_subscribers: None,
         instance: None,
         hub: Some(hub.name.clone()),
     };
-    // The POSTing modes carry one argument, as the instance's endpoint takes it.
-    let payload = arguments.first().cloned().unwrap_or(Value::Null);
-    let custom = custom.and_then(|a| a.into_iter().next());
     match mode {
         TriggerMode::Redis => {
+            let arguments = plan
+                .arguments
+                .unwrap_or_else(|| vec![broadcast.to_argument()]);
+            let protocols = plan.protocols.as_ref().unwrap_or(&config.protocols);
             let receivers = state
                 .link()
-                .publish_invocation(&answer.channel, &answer.target, arguments, &protocols)
+                .publish_invocation(&answer.channel, &answer.target, arguments, protocols)
                 .await?;
             answer.receivers = Some(receivers);
             // PUBLISH counts pattern subscribers too (this companion's own
@@ -198,19 +175,22 @@ pub(crate) async fn send(
         }
         TriggerMode::Instance => {
             // The instance builds its own broadcast (its sequence, its name
-            // as origin) unless the caller gave a payload; its answer is
-            // what reached the panels, so it is relayed.
-            let instance = pick_instance(&config.instances, req.instance.as_deref())?;
+            // as origin) unless the caller gave arguments, publishes it in
+            // its own protocols unless the caller named some, and answers
+            // with what reached the panels, which is relayed.
+            let instance = pick_instance(&config.instances, instance.as_deref(), &hub.name)?;
             let url = format!("{}{}", instance.url, routes::TRIGGER);
             let what = format!("instance {}", instance.name);
-            // The instance's endpoint takes a TriggerRequest too; the hub
-            // and audience ride along for a stand-in that serves several.
-            let body = json!({
-                "target": answer.target,
-                "payload": custom,
-                "hub": hub.name,
-                "audience": audience,
-            });
+            let body = TriggerRequest {
+                target: Some(plan.target),
+                arguments: plan.arguments,
+                hub: Some(hub.name.clone()),
+                audience: Some(plan.audience),
+                protocols: plan
+                    .protocols
+                    .map(|p| p.iter().map(|p| p.name().to_owned()).collect()),
+                ..TriggerRequest::default()
+            };
             let text = post(state, &url, &[], &body, &what, |t| t.to_owned()).await?;
             answer.instance = Some(instance.name.clone());
             Ok(relayed(answer, &text))
@@ -223,6 +203,11 @@ pub(crate) async fn send(
                     "the configured mode is not set up (start with --trigger-url)".into(),
                 )
             })?;
+            // The far end takes one argument, as the stand-in's `payload`.
+            let payload = match plan.arguments {
+                Some(arguments) => arguments.into_iter().next().unwrap_or(Value::Null),
+                None => broadcast.to_argument(),
+            };
             let body = json!({ "target": answer.target, "payload": payload });
             let scrub = |t: &str| configured.scrub(t);
             let text = post(
@@ -242,33 +227,36 @@ pub(crate) async fn send(
     }
 }
 
-/// The protocols named, or the first unknown name refused.
-fn publishable(names: &[String]) -> Result<Vec<HubProtocol>, AppError> {
-    if names.is_empty() {
-        return Err(AppError::BadRequest("protocols: name at least one".into()));
-    }
-    names
-        .iter()
-        .map(|n| {
-            HubProtocol::from_name(n)
-                .ok_or_else(|| AppError::BadRequest(UnknownProtocol(n.clone()).to_string()))
-        })
-        .collect()
-}
-
-/// The named instance, or the first.
+/// The named instance, or the first serving `hub` (an Admin API instance
+/// serves other hubs than a Core API one); one that does not serve it is
+/// refused before it is asked.
 fn pick_instance<'a>(
     instances: &'a [Instance],
     name: Option<&str>,
+    hub: &str,
 ) -> Result<&'a Instance, AppError> {
+    let refused = |why: String| AppError::BadRequest(why);
     match name {
-        Some(n) => instances
+        Some(n) => {
+            let instance = instances
+                .iter()
+                .find(|i| i.name == n)
+                .ok_or_else(|| refused(format!("no instance named '{n}'")))?;
+            if !instance.serves(hub) {
+                return Err(refused(format!(
+                    "instance '{n}' does not serve hub '{hub}' (its hubs: {})",
+                    instance.hubs.join(", ")
+                )));
+            }
+            Ok(instance)
+        }
+        None if instances.is_empty() => {
+            Err(refused("no instances configured (pass --instance)".into()))
+        }
+        None => instances
             .iter()
-            .find(|i| i.name == n)
-            .ok_or_else(|| AppError::BadRequest(format!("no instance named '{n}'"))),
-        None => instances.first().ok_or_else(|| {
-            AppError::BadRequest("no instances configured (pass --instance)".into())
-        }),
+            .find(|i| i.serves(hub))
+            .ok_or_else(|| refused(format!("no instance serves hub '{hub}'"))),
     }
 }
 
@@ -278,7 +266,7 @@ async fn post(
     state: &AppState,
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
-    body: &Value,
+    body: &impl serde::Serialize,
     what: &str,
     scrub: impl Fn(&str) -> String,
 ) -> Result<String, AppError> {
@@ -346,6 +334,47 @@ mod tests {
             .unwrap();
         assert!(!format!("{t:?}").contains("s3cret"));
         assert_eq!(t.scrub("bad key s3cret"), "bad key ***");
+    }
+
+    /// Instance mode asks the named instance, or the first serving the
+    /// hub; an instance narrowed to other hubs is refused, never asked.
+    #[test]
+    fn picks_an_instance_serving_the_hub() {
+        let narrowed = |name: &str, hubs: &[&str]| Instance {
+            hubs: hubs.iter().map(|h| h.to_string()).collect(),
+            ..Instance::new(name, "http://h:1")
+        };
+        let instances = [
+            narrowed("core", &["navigation"]),
+            narrowed("admin", &["admin-notifications"]),
+            Instance::new("any", "http://h:2"),
+        ];
+        let pick = |name: Option<&str>, hub: &str| {
+            pick_instance(&instances, name, hub)
+                .map(|i| i.name.clone())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(pick(None, "admin-notifications"), Ok("admin".into()));
+        assert_eq!(pick(None, "navigation"), Ok("core".into()));
+        assert_eq!(pick(None, "tasks"), Ok("any".into()));
+        assert_eq!(pick(Some("any"), "navigation"), Ok("any".into()));
+        assert_eq!(
+            pick(Some("core"), "admin-notifications"),
+            Err(
+                "instance 'core' does not serve hub 'admin-notifications' (its hubs: navigation)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            pick(Some("nope"), "navigation"),
+            Err("no instance named 'nope'".into())
+        );
+        assert_eq!(
+            pick_instance(&instances[..2], None, "tasks")
+                .map_err(|e| e.to_string())
+                .err(),
+            Some("no instance serves hub 'tasks'".into())
+        );
     }
 
     /// A far end's TriggerResponse is relayed with our mode; other bodies keep ours.

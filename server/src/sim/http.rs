@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{future, SinkExt, StreamExt};
-use protocol::api::{routes, TriggerMode, TriggerRequest, TriggerResponse};
+use protocol::api::{no_such_hub, routes, TriggerMode, TriggerRequest, TriggerResponse};
 use protocol::backplane::NAVIGATION_GROUP;
 use protocol::broadcast::{iso8601_utc, TestBroadcast, NAVIGATION_EVENT};
 use protocol::message::HubMessage;
@@ -473,18 +473,25 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
         .map_err(|e| SimError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// The stand-in's own test broadcast, read as the companion reads the same
+/// request ([`TriggerRequest::plan`]): to the hub named (default the
+/// first), its audience, method, arguments and protocols or the hub's and
+/// the instance's own.
 async fn trigger(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<TriggerResponse>, SimError> {
     let request: TriggerRequest = optional_json(&body)?;
-    let hub = state.sim.hub();
-    let target = request
-        .target
-        .unwrap_or_else(|| hub.profile().trigger_event().to_owned());
-    if target.trim().is_empty() {
-        return Err(SimError::BadRequest("target must not be empty".into()));
-    }
+    let hub = state.sim.hub_named(request.hub.as_deref()).ok_or_else(|| {
+        SimError::BadRequest(no_such_hub(
+            request.hub.as_deref().unwrap_or_default(),
+            state.sim.hubs().iter().map(|h| h.profile().name),
+        ))
+    })?;
+    let profile = hub.profile();
+    let plan = request
+        .plan(&profile.audience.api(), profile.trigger_event())
+        .map_err(SimError::BadRequest)?;
     let name = hub.config().name.clone();
     let broadcast = TestBroadcast::new(
         format!("{:032x}", rand::random::<u128>()),
@@ -492,20 +499,23 @@ async fn trigger(
         unix_ms(),
         name.clone(),
     );
-    let argument = request.payload.unwrap_or_else(|| broadcast.to_argument());
-    let message = HubMessage::invocation(target.clone(), vec![argument]);
-    let receivers = hub.send_to_audience(&message).await?;
+    let arguments = plan
+        .arguments
+        .unwrap_or_else(|| vec![broadcast.to_argument()]);
+    let protocols = plan.protocols.as_ref().unwrap_or(&hub.config().protocols);
+    let message = HubMessage::invocation(plan.target.clone(), arguments);
+    let (channel, receivers) = hub.send_to(&plan.audience, &message, protocols).await?;
     Ok(Json(TriggerResponse {
         id: broadcast.id,
         seq: broadcast.seq,
         sent_at: broadcast.sent_at,
-        target,
-        channel: hub.profile().audience.channel(hub.channels()),
+        target: plan.target,
+        channel,
         mode: TriggerMode::Instance,
         receivers,
         channel_subscribers: None,
         instance: Some(name),
-        hub: None,
+        hub: Some(profile.name.to_owned()),
     }))
 }
 

@@ -209,7 +209,12 @@ impl Hub {
             .groups_on_connect
             .iter()
             .map(|g| g.to_string())
-            .chain(caller.virtual_key.map(key_group));
+            .chain(
+                caller
+                    .virtual_key
+                    .filter(|_| self.profile.joins_key_group)
+                    .map(key_group),
+            );
         for group in groups {
             if let Err(e) = self.join_local(id, &group).await {
                 self.remove(id);
@@ -433,11 +438,20 @@ impl Hub {
         self.publish(self.channels.group(group), message).await
     }
 
-    /// Sends `message` to the hub's [`Profile::audience`] (what its server
-    /// notifies, and what the trigger sends to).
-    pub async fn send_to_audience(&self, message: &HubMessage) -> Result<Option<i64>, SimError> {
-        let channel = self.profile.audience.channel(&self.channels);
-        self.publish(channel, message).await
+    /// Sends `message` to `audience` (the trigger's), serialized for
+    /// `protocols`, as the companion's `redis` mode publishes it: the
+    /// channel it went on and how many Redis handed it to.
+    pub async fn send_to(
+        &self,
+        audience: &protocol::api::Audience,
+        message: &HubMessage,
+        protocols: &[HubProtocol],
+    ) -> Result<(String, Option<i64>), SimError> {
+        let channel = self.channels.name(&audience.channel());
+        let receivers = self
+            .publish_for(channel.clone(), message, protocols)
+            .await?;
+        Ok((channel, receivers))
     }
 
     /// PUBLISHes `message` on `channel`, serialized for every protocol the
@@ -448,7 +462,18 @@ impl Hub {
         channel: String,
         message: &HubMessage,
     ) -> Result<Option<i64>, SimError> {
-        let body = Invocation::serialized(message, &self.config.protocols, Vec::new()).encode();
+        self.publish_for(channel, message, &self.config.protocols)
+            .await
+    }
+
+    /// PUBLISHes `message` on `channel`, serialized for `protocols`.
+    async fn publish_for(
+        &self,
+        channel: String,
+        message: &HubMessage,
+        protocols: &[HubProtocol],
+    ) -> Result<Option<i64>, SimError> {
+        let body = Invocation::serialized(message, protocols, Vec::new()).encode();
         self.backplane.publish(channel, body).await
     }
 
@@ -726,7 +751,9 @@ mod tests {
         };
         hub.connect("m", tx2, msgpack).await.unwrap();
         let msg = HubMessage::invocation("E", vec![json!(1)]);
-        hub.send_to_audience(&msg).await.unwrap();
+        let audience = hub.profile().audience.api();
+        let protocols = hub.config().protocols.clone();
+        hub.send_to(&audience, &msg, &protocols).await.unwrap();
         let record = |p: HubProtocol| Outgoing::Record(Bytes::from(p.encode(&msg)));
         assert_eq!(rx1.recv().await.unwrap(), record(HubProtocol::Json));
         assert_eq!(rx2.recv().await.unwrap(), record(HubProtocol::MessagePack));

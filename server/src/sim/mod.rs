@@ -72,13 +72,17 @@ pub struct Args {
     /// (no spaces) [default: sim-<port>]
     #[arg(long)]
     pub name: Option<String>,
-    /// StackExchange.Redis ChannelPrefix, concatenated with no separator.
+    /// StackExchange.Redis ChannelPrefix, concatenated with no separator,
+    /// of the Core API's hubs (admin-notifications keeps the Admin API's
+    /// conduit_admin_signalr:).
     #[arg(long, default_value = CONDUIT_PREFIX)]
     pub prefix: String,
     /// A hub to serve (repeatable): `navigation` (Conduit's
-    /// NavigationStateHub at /hubs/navigation-state, anonymous) or
+    /// NavigationStateHub at /hubs/navigation-state, anonymous),
     /// `notifications` (SystemNotificationHub at /hubs/notifications, needs a
-    /// --require-key key) [default: navigation]
+    /// --require-key key) or `admin-notifications` (the Admin API's
+    /// AdminNotificationHub at /hubs/admin-notifications, on its own prefix
+    /// conduit_admin_signalr:, needs a --require-key key) [default: navigation]
     #[arg(long = "hub", value_name = "PROFILE", value_parser = profiles::find)]
     pub hubs: Vec<&'static Profile>,
     /// A virtual key the secure hubs accept (repeatable), sent as Conduit
@@ -136,10 +140,11 @@ pub struct SimConfig {
     pub name: String,
     /// The backplane's Redis; `None` is single-instance mode.
     pub redis: Option<RedisTarget>,
-    /// StackExchange.Redis `ChannelPrefix`, shared by every hub.
+    /// StackExchange.Redis `ChannelPrefix` of every hub without its own
+    /// (the Admin API's hub is on `conduit_admin_signalr:`).
     pub prefix: String,
-    /// The hubs served, in `--hub` order; the first answers the trigger
-    /// and `/health`.
+    /// The hubs served, in `--hub` order; the first answers `/health` and
+    /// a trigger that names no hub.
     pub hubs: Vec<&'static Profile>,
     /// The virtual keys the secure hubs accept; the n-th (from 1) has id n.
     pub keys: Vec<String>,
@@ -283,8 +288,8 @@ impl Sim {
         Ok(Self { hubs: hubs.into() })
     }
 
-    /// The first hub (`navigation` by default): the trigger's and
-    /// `/health`'s.
+    /// The first hub (`navigation` by default): `/health`'s, and the
+    /// trigger's when it names none.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hubs[0]
     }
@@ -292,6 +297,15 @@ impl Sim {
     /// Every hub, in `--hub` order.
     pub fn hubs(&self) -> &[Arc<Hub>] {
         &self.hubs
+    }
+
+    /// The hub called `name` (its profile's name, as `/api/config` names
+    /// hubs), or the first.
+    pub fn hub_named(&self, name: Option<&str>) -> Option<&Arc<Hub>> {
+        match name {
+            Some(n) => self.hubs.iter().find(|h| h.profile().name == n),
+            None => self.hubs.first(),
+        }
     }
 
     /// The hub serving `profile`, if this instance serves it.

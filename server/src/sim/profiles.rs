@@ -30,11 +30,11 @@ pub enum Audience {
 }
 
 impl Audience {
-    /// The backplane channel a send to this audience is published on.
-    pub fn channel(self, channels: &Channels) -> String {
+    /// The same audience as a trigger request names it.
+    pub fn api(self) -> protocol::api::Audience {
         match self {
-            Audience::All => channels.all(),
-            Audience::Group(group) => channels.group(group),
+            Audience::All => protocol::api::Audience::All,
+            Audience::Group(group) => protocol::api::Audience::Group(group.into()),
         }
     }
 }
@@ -48,12 +48,17 @@ pub struct Profile {
     pub path: &'static str,
     /// `typeof(THub).FullName`: the middle of every channel of the hub.
     pub type_name: &'static str,
-    /// Whether a connection needs a virtual key (Conduit's `SecureHub`,
-    /// mapped with `RequireAuthorization()`); without one, negotiate and
-    /// the WebSocket request are answered 401.
+    /// Its API's own channel prefix (the Admin API's); `None` is the
+    /// instance's `--prefix`.
+    pub prefix: Option<&'static str>,
+    /// Whether a connection needs a key (Conduit's `SecureHub`, mapped with
+    /// `RequireAuthorization()`, or the Admin API's master key policy);
+    /// without one, negotiate and the WebSocket request are answered 401.
     pub requires_key: bool,
-    /// Groups every connection joins in `OnConnectedAsync`; a keyed
-    /// connection also joins its key's group ([`key_group`]).
+    /// Whether a keyed connection joins its key's group ([`key_group`]),
+    /// as `SecureHub` does with a virtual key; a master key has none.
+    pub joins_key_group: bool,
+    /// Groups every connection joins in `OnConnectedAsync`.
     pub groups_on_connect: &'static [&'static str],
     /// Where the server's notifications (and the stand-in's trigger) go.
     pub audience: Audience,
@@ -70,9 +75,10 @@ impl Profile {
         self.events[0]
     }
 
-    /// The hub's channel names under `prefix`.
+    /// The hub's channel names under its own prefix, else `prefix` (the
+    /// instance's `--prefix`).
     pub fn channels(&self, prefix: &str) -> Channels {
-        Channels::new(prefix, self.type_name)
+        Channels::new(self.prefix.unwrap_or(prefix), self.type_name)
     }
 }
 
@@ -82,7 +88,9 @@ pub const NAVIGATION: Profile = Profile {
     name: hubs::NAVIGATION_HUB.name,
     path: hubs::NAVIGATION_HUB.path,
     type_name: hubs::NAVIGATION_HUB.hub_type,
+    prefix: hubs::NAVIGATION_HUB.prefix,
     requires_key: hubs::NAVIGATION_HUB.key_required,
+    joins_key_group: false,
     groups_on_connect: &[protocol::backplane::NAVIGATION_GROUP],
     audience: Audience::Group(protocol::backplane::NAVIGATION_GROUP),
     events: &[protocol::broadcast::NAVIGATION_EVENT],
@@ -102,7 +110,9 @@ pub const NOTIFICATIONS: Profile = Profile {
     name: hubs::NOTIFICATIONS_HUB.name,
     path: hubs::NOTIFICATIONS_HUB.path,
     type_name: hubs::NOTIFICATIONS_HUB.hub_type,
+    prefix: hubs::NOTIFICATIONS_HUB.prefix,
     requires_key: hubs::NOTIFICATIONS_HUB.key_required,
+    joins_key_group: true,
     groups_on_connect: &[],
     audience: Audience::All,
     events: &[
@@ -118,12 +128,38 @@ pub const NOTIFICATIONS: Profile = Profile {
     methods: &[],
 };
 
+/// The Admin API's `AdminNotificationHub` at `/hubs/admin-notifications`
+/// (docs/CONDUIT.md §6), on the Admin API's own backplane prefix
+/// `conduit_admin_signalr:`: a master key is required (the stand-in takes
+/// its `--require-key` keys, in the same places as a virtual key), every
+/// connection joins `admin`, and `AdminNotificationService` sends to that
+/// group. Its methods (subscribing to a key's or a provider's group) and
+/// the `InitialProviderHealth` sent on connect are not modelled.
+pub const ADMIN_NOTIFICATIONS: Profile = Profile {
+    name: hubs::ADMIN_NOTIFICATIONS_HUB.name,
+    path: hubs::ADMIN_NOTIFICATIONS_HUB.path,
+    type_name: hubs::ADMIN_NOTIFICATIONS_HUB.hub_type,
+    prefix: hubs::ADMIN_NOTIFICATIONS_HUB.prefix,
+    requires_key: hubs::ADMIN_NOTIFICATIONS_HUB.key_required,
+    joins_key_group: false,
+    groups_on_connect: &["admin"],
+    audience: Audience::Group("admin"),
+    events: &[
+        "SystemAnnouncement",
+        "VirtualKeyUpdate",
+        "HighSpendAlert",
+        "SecurityAlert",
+        "ModelCapabilityUpdate",
+    ],
+    methods: &[],
+};
+
 /// Every profile, in the order `--help` lists them.
-pub const PROFILES: [&Profile; 2] = [&NAVIGATION, &NOTIFICATIONS];
+pub const PROFILES: [&Profile; 3] = [&NAVIGATION, &NOTIFICATIONS, &ADMIN_NOTIFICATIONS];
 
 /// A `--hub` value that names no profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown hub profile '{0}' (known: navigation, notifications)")]
+#[error("unknown hub profile '{0}' (known: navigation, notifications, admin-notifications)")]
 pub struct UnknownProfile(pub String);
 
 /// The profile called `name`.
@@ -165,6 +201,12 @@ mod tests {
         assert_eq!(
             NOTIFICATIONS.channels("conduit_signalr:").all(),
             "conduit_signalr:ConduitLLM.Http.Hubs.SystemNotificationHub:all"
+        );
+        assert_eq!(
+            ADMIN_NOTIFICATIONS
+                .channels("conduit_signalr:")
+                .group("admin"),
+            "conduit_admin_signalr:ConduitLLM.Admin.Hubs.AdminNotificationHub:group:admin"
         );
     }
 }

@@ -14,6 +14,7 @@ use protocol::message::HubMessage;
 use protocol::RecordSplitter;
 use serde_json::Value;
 use signalscope::redis_target::RedisTarget;
+use signalscope::sim::profiles::{Profile, PROFILES};
 use signalscope::sim::{Sim, SimConfig, SimError};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -83,6 +84,55 @@ impl TestSim {
 
 /// How long a node script may take for any one step.
 pub const NODE_LIMIT: Duration = Duration::from_secs(30);
+
+/// The official client on `profile`'s hub of `sim`, in `protocol` (json or
+/// messagepack), with `key` as its access token, listening for every event
+/// any profile sends; returns once its connection channel is subscribed
+/// and it is in its groups (the client sees the handshake's `{}` before
+/// OnConnectedAsync has done either), with its connection id.
+pub async fn listen(
+    sim: &TestSim,
+    profile: &'static Profile,
+    protocol: &str,
+    key: Option<&str>,
+) -> (Node, String) {
+    // Once each: a handler registered twice would report every arrival twice.
+    let mut events: Vec<&str> = PROFILES
+        .iter()
+        .flat_map(|p| p.events.iter().copied())
+        .collect();
+    events.sort();
+    events.dedup();
+    let args = [
+        format!("{}{}", sim.url(), profile.path),
+        protocol.to_owned(),
+        key.unwrap_or("-").to_owned(),
+        events.join(","),
+    ];
+    let node = Node::start("server/tests/node/hub-listener.cjs", &args);
+    let connected = node.wait_for("connected", 1, |_| true).await;
+    let id = connected[0]["connectionId"].as_str().unwrap().to_owned();
+    let hub = sim.sim.hub_for(profile).unwrap().clone();
+    let redis = hub.config().redis.as_ref().map(|r| r.url().to_owned());
+    let channel = hub.channels().connection(&id);
+    crate::support::eventually(
+        NODE_LIMIT,
+        "the connection's channel and groups",
+        || async {
+            let subscribed = match &redis {
+                Some(url) => numsub(url, &channel).await == Some(1),
+                None => true,
+            };
+            let grouped = profile
+                .groups_on_connect
+                .iter()
+                .all(|g| hub.local_members(g).contains(&id));
+            (subscribed && grouped).then_some(())
+        },
+    )
+    .await;
+    (node, id)
+}
 
 /// A node script, its events so far (one JSON object per stdout line,
 /// `{"event": …}`), and its stdin.

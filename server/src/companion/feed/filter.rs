@@ -11,6 +11,8 @@ pub(crate) enum Filter {
     Substring(String),
     /// Lines with a part matching this glob.
     Glob(String),
+    /// Lines containing any of these (the default over several prefixes).
+    AnyOf(Vec<String>),
 }
 
 impl Filter {
@@ -25,12 +27,22 @@ impl Filter {
         }
     }
 
+    /// Lines containing any of `needles`: one is a plain substring.
+    pub(crate) fn any_of(needles: impl IntoIterator<Item = String>) -> Self {
+        let mut needles: Vec<String> = needles.into_iter().collect();
+        match needles.len() {
+            1 => Self::parse(&needles.remove(0)),
+            _ => Self::AnyOf(needles),
+        }
+    }
+
     /// Whether the page wants `raw`.
     pub(super) fn matches(&self, raw: &str) -> bool {
         match self {
             Self::All => true,
             Self::Substring(s) => raw.contains(s.as_str()),
             Self::Glob(g) => glob_match(g.as_bytes(), raw.as_bytes()),
+            Self::AnyOf(needles) => needles.iter().any(|n| raw.contains(n.as_str())),
         }
     }
 }
@@ -76,5 +88,18 @@ mod tests {
         assert!(!Filter::parse("*:all\"*").matches(line));
         assert!(!Filter::parse("other").matches(line));
         assert!(Filter::parse("").matches(line));
+    }
+
+    /// Several needles match a line containing any of them; one is a substring.
+    #[test]
+    fn any_of() {
+        let admin = r#"1.000000 [0 127.0.0.1:1] "PUBLISH" "conduit_admin_signalr:A:all" "x""#;
+        let both = Filter::any_of(["conduit_signalr".into(), "conduit_admin_signalr".into()]);
+        assert!(both.matches(admin));
+        assert!(!both.matches(r#""PUBLISH" "other:A:all""#));
+        assert_eq!(
+            Filter::any_of(["conduit_signalr".into()]),
+            Filter::Substring("conduit_signalr".into())
+        );
     }
 }

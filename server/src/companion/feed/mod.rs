@@ -1,5 +1,6 @@
 //! The live Redis feed behind `GET /api/feed`: one relay per source
-//! (`MONITOR`, or `PSUBSCRIBE <prefix>*`) shared by every open page.
+//! (`MONITOR`, or `PSUBSCRIBE <prefix>*` for each prefix the hubs are on)
+//! shared by every open page.
 //!
 //! A relay owns one Redis connection. It starts with the first page and
 //! stops when the last page goes away (the pages hold it; dropping the last
@@ -79,8 +80,10 @@ impl Default for FeedTuning {
 pub(crate) struct Feed {
     /// Opens the relays' connections; runs probes and CLIENT LIST.
     link: RedisLink,
-    /// The backplane's channel prefix, for decoding and PSUBSCRIBE.
-    prefix: String,
+    /// The backplanes' channel prefixes (`--prefix` and the hubs' own), for
+    /// decoding, the default filter and PSUBSCRIBE; longest first, so a
+    /// channel is decoded behind the most specific one it starts with.
+    prefixes: Vec<String>,
     /// Batching and buffer sizes.
     tuning: FeedTuning,
     /// The running relay per source, if any page holds one.
@@ -92,23 +95,28 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    pub(crate) fn new(link: RedisLink, prefix: String, tuning: FeedTuning) -> Self {
+    pub(crate) fn new(link: RedisLink, mut prefixes: Vec<String>, tuning: FeedTuning) -> Self {
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
         Self {
             publishers: Publishers::new(link.clone()),
             link,
-            prefix,
+            prefixes,
             tuning,
             relays: Mutex::new(HashMap::new()),
             counters: Arc::default(),
         }
     }
 
-    /// The filter a page gets when it names none: the prefix (without its
-    /// trailing colon) for MONITOR, everything for pub/sub, which only
-    /// carries the prefix's channels anyway.
+    /// The filter a page gets when it names none: any of the prefixes
+    /// (without their trailing colon) for MONITOR, everything for pub/sub,
+    /// which only carries the prefixes' channels anyway.
     pub(crate) fn default_filter(&self, source: FeedSource) -> Filter {
         match source {
-            FeedSource::Monitor => Filter::parse(self.prefix.trim_end_matches(':')),
+            FeedSource::Monitor => Filter::any_of(
+                self.prefixes
+                    .iter()
+                    .map(|p| p.trim_end_matches(':').to_owned()),
+            ),
             FeedSource::Pubsub => Filter::All,
         }
     }
@@ -139,7 +147,7 @@ impl Feed {
         let relay = Arc::new(Relay::start(
             source,
             self.link.clone(),
-            self.prefix.clone(),
+            self.prefixes.clone(),
             self.tuning.clone(),
             Arc::clone(&self.counters),
         ));

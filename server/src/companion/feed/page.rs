@@ -173,7 +173,12 @@ impl Feed {
                 publisher_name: None,
                 command: "MESSAGE".into(),
                 channel: Some(channel.clone()),
-                summary: self.bounded(Summary::of(&self.prefix, channel, Some(payload)), truncated),
+                summary: self.bounded(
+                    self.prefixes
+                        .iter()
+                        .find_map(|p| Summary::of(p, channel, Some(payload))),
+                    truncated,
+                ),
                 raw,
                 truncated,
             },
@@ -196,7 +201,10 @@ impl Feed {
                         publisher_name,
                         command: line.command(),
                         channel: line.channel(),
-                        summary: self.bounded(line.backplane(&self.prefix), truncated),
+                        summary: self.bounded(
+                            self.prefixes.iter().find_map(|p| line.backplane(p)),
+                            truncated,
+                        ),
                         raw,
                         truncated,
                     }
@@ -270,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn skipped_lines_are_counted_as_dropped() {
         let link = RedisLink::new(&RedisTarget::local(1), "test").unwrap();
-        let feed = Arc::new(Feed::new(link, "p:".into(), FeedTuning::default()));
+        let feed = Arc::new(Feed::new(link, vec!["p:".into()], FeedTuning::default()));
         let (tx, _) = broadcast::channel(1);
         let relay = Arc::new(Relay {
             tx: tx.clone(),

@@ -1,5 +1,5 @@
 //! One relay per source: a Redis connection (`MONITOR`, or `PSUBSCRIBE
-//! <prefix>*`) whose lines go out in batches through a
+//! <prefix>*` for each backplane prefix) whose lines go out in batches through a
 //! `tokio::sync::broadcast` channel to every page watching that source.
 //!
 //! redis-rs's MONITOR and pub/sub streams end silently on any error, so a
@@ -31,7 +31,7 @@ use super::FeedTuning;
 use crate::clock::unix_us;
 use crate::locks::lock;
 use crate::reconnect::Backoff;
-use crate::redis_link::RedisLink;
+use crate::redis_link::{escape_glob, RedisLink};
 
 /// How many lines the feed relayed and how many pages missed, since the
 /// companion started; both only grow. Read it with
@@ -140,7 +140,7 @@ impl Relay {
     pub(super) fn start(
         source: FeedSource,
         link: RedisLink,
-        prefix: String,
+        prefixes: Vec<String>,
         tuning: FeedTuning,
         counters: Arc<Counters>,
     ) -> Self {
@@ -150,7 +150,7 @@ impl Relay {
             Connection {
                 source,
                 link,
-                prefix,
+                patterns: patterns(&prefixes),
                 tuning,
                 tx: tx.clone(),
                 state: Arc::clone(&state),
@@ -184,8 +184,8 @@ struct Connection {
     source: FeedSource,
     /// Opens the connection; runs the MONITOR probe.
     link: RedisLink,
-    /// The backplane's channel prefix, for PSUBSCRIBE.
-    prefix: String,
+    /// What PSUBSCRIBE asks for: each prefix's `<prefix>*`.
+    patterns: Vec<String>,
     /// Batching and probe limits.
     tuning: FeedTuning,
     /// The pages' broadcast.
@@ -257,10 +257,7 @@ impl Connection {
                     .await
                     .map_err(|e| OpenError::Down(e.to_string()))?;
                 let mut pubsub = client.get_async_pubsub().await.map_err(classify)?;
-                pubsub
-                    .psubscribe(format!("{}*", self.prefix))
-                    .await
-                    .map_err(classify)?;
+                pubsub.psubscribe(&self.patterns).await.map_err(classify)?;
                 let lines = pubsub.into_on_message().map(|msg| {
                     let channel = msg.get_channel_name().to_owned();
                     let payload = msg.get_payload_bytes().to_vec();
@@ -403,6 +400,22 @@ impl Connection {
     }
 }
 
+/// The PSUBSCRIBE patterns for `prefixes`, each matching its prefix
+/// literally; a prefix that starts with another is left out, as the
+/// other's pattern already covers it and Redis would deliver each of its
+/// messages twice.
+fn patterns(prefixes: &[String]) -> Vec<String> {
+    prefixes
+        .iter()
+        .filter(|p| {
+            !prefixes
+                .iter()
+                .any(|q| q.len() < p.len() && p.starts_with(q.as_str()))
+        })
+        .map(|p| format!("{}*", escape_glob(p)))
+        .collect()
+}
+
 /// Whether a failure to open means Redis refused (an ACL, a password: say
 /// so and stop) or is down (retry).
 fn classify(link: &RedisLink, e: redis::RedisError) -> OpenError {
@@ -493,7 +506,7 @@ mod tests {
         let relay = Connection {
             source: FeedSource::Monitor,
             link: RedisLink::new(&RedisTarget::local(1), "test").unwrap(),
-            prefix: String::new(),
+            patterns: Vec::new(),
             tuning,
             tx,
             state: Arc::default(),
@@ -512,5 +525,21 @@ mod tests {
             )
             .await;
         assert_eq!((next, counters.snapshot().relayed), (6, 6));
+    }
+
+    /// One literal pattern per prefix, none for a prefix another covers.
+    #[test]
+    fn one_pattern_per_uncovered_prefix() {
+        let prefixes = [
+            "conduit_signalr:",
+            "conduit_admin_signalr:",
+            "conduit_signalr:x:",
+            "a*",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            patterns(&prefixes),
+            ["conduit_signalr:*", "conduit_admin_signalr:*", "a\\**"]
+        );
     }
 }
