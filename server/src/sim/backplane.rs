@@ -24,6 +24,7 @@ use redis::aio::{MultiplexedConnection, PubSub, PubSubSink, PubSubStream};
 use redis::{ConnectionAddr, RedisConnectionInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::SimError;
 use crate::locks::{lock, read, write};
@@ -44,6 +45,9 @@ pub struct Inbound {
     pub payload: Vec<u8>,
 }
 
+/// Where a subscription's outcome is told.
+type Confirmation = oneshot::Sender<Result<(), SimError>>;
+
 /// A change to the subscriber connection, applied in order by the link task.
 enum Command {
     /// Count one more user of `channel`; SUBSCRIBE on the first.
@@ -51,7 +55,7 @@ enum Command {
         /// Full channel name.
         channel: String,
         /// Told once the subscription is confirmed, or why it failed.
-        done: oneshot::Sender<Result<(), SimError>>,
+        done: Confirmation,
     },
     /// Count one user fewer; UNSUBSCRIBE after the last.
     Unsubscribe {
@@ -170,6 +174,7 @@ impl Backplane {
                 inbound: inbound_tx,
                 up: up_tx,
                 serials: serials.clone(),
+                backlog: Vec::new(),
             }
             .run(),
         );
@@ -415,6 +420,11 @@ struct LinkTask {
     up: watch::Sender<bool>,
     /// Source of [`Publisher::serial`], shared with [`Link`].
     serials: Arc<AtomicU64>,
+    /// Subscriptions asked for while Redis is down, each with its deadline:
+    /// StackExchange.Redis keeps a command in its backlog until a connection
+    /// comes back or the command times out, so a connection made during an
+    /// outage gets `{}` and is dropped only then.
+    backlog: Vec<(Instant, String, Confirmation)>,
 }
 
 /// Both connections of one Redis session.
@@ -441,7 +451,7 @@ impl LinkTask {
                     };
                     *write(&self.publisher) = Some(publisher);
                     let _ = self.up.send(true);
-                    let ended = self.serve(session).await;
+                    let ended = self.serve_backlog_then(session).await;
                     *write(&self.publisher) = None;
                     let _ = self.up.send(false);
                     if ended == Ended::Stopped {
@@ -484,6 +494,41 @@ impl LinkTask {
             sink,
             stream,
         })
+    }
+
+    /// Subscribes what waited in the backlog, then serves the session.
+    async fn serve_backlog_then(&mut self, mut session: Session) -> Ended {
+        self.expire_backlog();
+        for (_, channel, done) in std::mem::take(&mut self.backlog) {
+            if done.is_closed() {
+                continue; // nobody waits for it any more
+            }
+            if let Err(e) = self
+                .apply(Command::Subscribe { channel, done }, &mut session.sink)
+                .await
+            {
+                tracing::warn!("subscription change failed: {e}");
+                return Ended::Lost;
+            }
+        }
+        self.serve(session).await
+    }
+
+    /// Fails the backlog's subscriptions whose time is up, with
+    /// StackExchange.Redis's words.
+    fn expire_backlog(&mut self) {
+        let now = Instant::now();
+        let (expired, waiting) = std::mem::take(&mut self.backlog)
+            .into_iter()
+            .partition(|(deadline, _, _)| *deadline <= now);
+        self.backlog = waiting;
+        for (_, _, done) in expired {
+            let _ = done.send(Err(SimError::Backplane(format!(
+                "The message timed out in the backlog attempting to send because no connection \
+                 became available, command=SUBSCRIBE, timeout: {}",
+                REDIS_TIMEOUT.as_millis()
+            ))));
+        }
     }
 
     /// Runs one session until the connection drops or the backplane stops.
@@ -562,20 +607,24 @@ impl LinkTask {
         });
     }
 
-    /// Waits out one back-off pause, failing new subscriptions meanwhile
-    /// (a connection made while Redis is down gets `{}` and is then closed,
-    /// as ASP.NET's lifetime manager fails its subscribe) and still
-    /// counting releases.
+    /// Waits out one back-off pause, keeping new subscriptions in the
+    /// backlog until their timeout (a connection made while Redis is down
+    /// gets `{}` and is closed when its subscribe times out, as ASP.NET's
+    /// lifetime manager fails it) and still counting releases.
     async fn wait_while_down(&mut self, pause: Duration) -> Ended {
         let sleep = tokio::time::sleep(pause);
         tokio::pin!(sleep);
         loop {
+            self.expire_backlog();
+            let next_expiry = self.backlog.iter().map(|(deadline, _, _)| *deadline).min();
             tokio::select! {
                 () = &mut sleep => return Ended::Lost,
+                () = tokio::time::sleep_until(next_expiry.unwrap_or_else(|| Instant::now() + pause)),
+                    if next_expiry.is_some() => {}
                 command = self.commands.recv() => match command {
                     None => return Ended::Stopped,
-                    Some(Command::Subscribe { done, .. }) => {
-                        let _ = done.send(Err(SimError::Backplane("Redis is not connected".into())));
+                    Some(Command::Subscribe { channel, done }) => {
+                        self.backlog.push((Instant::now() + REDIS_TIMEOUT, channel, done));
                     }
                     Some(Command::Unsubscribe { channel }) => {
                         self.release(&channel);
