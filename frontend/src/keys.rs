@@ -24,13 +24,11 @@ pub fn initial(config: &DashboardConfig, instance: &str, hub: &Hub) -> Option<Cr
             .find(|k| k.hub == hub.name && k.instance.as_deref() == i)
             .map(|k| k.key.clone())
     };
-    let key = of(Some(instance))
-        .or_else(|| of(None))
-        .or_else(|| {
-            remembered()
-                .remove(&slot(instance, &hub.name))
-                .and_then(|k| k.as_str().map(str::to_owned))
-        })?;
+    let key = of(Some(instance)).or_else(|| of(None)).or_else(|| {
+        remembered()
+            .remove(&slot(instance, &hub.name))
+            .and_then(|k| k.as_str().map(str::to_owned))
+    })?;
     Some(Credential {
         key,
         placement: hub.auth.clone(),

@@ -2,7 +2,6 @@
 //! broadcasts over the last five minutes, with the verdict threshold drawn
 //! across, so a room sees at a glance who is slow and since when.
 
-
 use leptos::prelude::*;
 
 use crate::clock::one_decimal;
