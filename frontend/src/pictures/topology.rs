@@ -133,7 +133,7 @@ pub fn dots(sent: &Sent, names: &[String], layout: &Layout) -> Vec<Dot> {
     let deliveries = names
         .iter()
         .zip(layout.instances.iter().zip(&layout.panels))
-        .filter(|(name, _)| sent.latencies.contains_key(*name))
+        .filter(|(name, _)| sent.latencies.contains_key(name))
         .map(|(name, (&instance, &panel))| Dot {
             key: (sent.seq, Some(name.clone())),
             route: route(&[layout.redis, instance, panel]),
