@@ -4,10 +4,9 @@
 //! memory for the session, and in localStorage only when the user ticks
 //! "remember".
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 use protocol::api::{DashboardConfig, Hub};
+use serde_json::{Map, Value};
 
 use crate::panels::PanelEntry;
 use crate::signalr::Credential;
@@ -25,9 +24,11 @@ pub fn initial(config: &DashboardConfig, instance: &str, hub: &Hub) -> Option<Cr
             .find(|k| k.hub == hub.name && k.instance.as_deref() == i)
             .map(|k| k.key.clone())
     };
-    let key = of(Some(instance))
-        .or_else(|| of(None))
-        .or_else(|| remembered().remove(&slot(instance, &hub.name)))?;
+    let key = of(Some(instance)).or_else(|| of(None)).or_else(|| {
+        remembered()
+            .remove(&slot(instance, &hub.name))
+            .and_then(|k| k.as_str().map(str::to_owned))
+    })?;
     Some(Credential {
         key,
         placement: hub.auth.clone(),
@@ -39,11 +40,17 @@ fn slot(instance: &str, hub: &str) -> String {
     format!("{instance}/{hub}")
 }
 
-/// The keys this browser remembers; none when storage is unreadable.
-fn remembered() -> BTreeMap<String, String> {
+/// The keys this browser remembers (a JSON object of strings); none when
+/// storage is unreadable. Read as a `Value`, whose decoder the page links
+/// anyway, rather than a map type of its own (issue 12: .wasm size).
+fn remembered() -> Map<String, Value> {
     storage()
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
         .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|v| match v {
+            Value::Object(all) => Some(all),
+            _ => None,
+        })
         .unwrap_or_default()
 }
 
@@ -51,10 +58,10 @@ fn remembered() -> BTreeMap<String, String> {
 fn remember(slot: String, key: Option<String>) {
     let mut all = remembered();
     match key {
-        Some(k) => all.insert(slot, k),
+        Some(k) => all.insert(slot, Value::String(k)),
         None => all.remove(&slot),
     };
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&all)) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&Value::Object(all))) {
         let _ = s.set_item(STORAGE_KEY, &text);
     }
 }

@@ -453,7 +453,6 @@ mod tests {
     use protocol::api::{FeedSource, InstanceHealth, RedisStatus, TriggerMode};
     use protocol::backplane::summary::Summary;
     use protocol::backplane::ChannelKind;
-    use std::collections::BTreeMap;
 
     fn sent(latencies: &[(&str, f64)]) -> Sent {
         Sent {
@@ -463,10 +462,7 @@ mod tests {
             origin: "companion".into(),
             clicked_at_ms: 0.0,
             expected: vec![],
-            latencies: latencies
-                .iter()
-                .map(|(n, l)| (n.to_string(), *l))
-                .collect::<BTreeMap<_, _>>(),
+            latencies: latencies.iter().map(|(n, l)| (n.to_string(), *l)).collect(),
             publish_ms: None,
         }
     }

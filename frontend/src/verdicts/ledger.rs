@@ -7,11 +7,13 @@
 //! Times are milliseconds on one monotonic clock (the page's
 //! `performance.now()`), so click-to-arrival latencies are comparable.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use protocol::api::{TriggerMode, TriggerResponse};
 use protocol::broadcast::TestBroadcast;
 use serde::Serialize;
+
+use super::by_name::ByName;
 
 /// Arrivals (and PUBLISHes seen in the feed) whose trigger response is
 /// still in flight are kept this long (the broadcast can beat the HTTP
@@ -41,7 +43,7 @@ pub struct Sent {
     /// The panels connected at the click: the ones that must receive it.
     pub expected: Vec<String>,
     /// Click-to-arrival latency per panel that received it.
-    pub latencies: BTreeMap<String, f64>,
+    pub latencies: ByName<f64>,
     /// Click-to-PUBLISH time: when the feed saw it go into Redis, the
     /// first hop of the topology view.
     pub publish_ms: Option<f64>,
@@ -91,12 +93,12 @@ pub struct Tally {
     pub duplicates: u64,
     /// Highest sequence number seen (or due) per origin.
     #[serde(skip)]
-    last_seq: BTreeMap<String, u64>,
+    last_seq: ByName<u64>,
     /// Per origin, sequence numbers already counted as missed while
     /// disconnected (this page's own, at their send), so the gap they
-    /// leave is not counted again.
+    /// leave is not counted again. Each list is sorted.
     #[serde(skip)]
-    accounted: BTreeMap<String, BTreeSet<u64>>,
+    accounted: ByName<Vec<u64>>,
     /// The connection dropped since the last arrival: the next gap
     /// happened while it was away.
     #[serde(skip)]
@@ -128,11 +130,13 @@ impl Tally {
     /// Counts the gap before `seq` from `origin`, given the last seen.
     fn gap(&mut self, origin: &str, last: u64, seq: u64) {
         let skipped = seq - last - 1;
-        let already = self.accounted.get_mut(origin).map_or(0, |set| {
-            let keep = set.split_off(&seq);
-            let counted = set.range(last + 1..).count() as u64;
-            *set = keep;
-            counted
+        // Those before `seq` are settled now: count the ones in the gap
+        // (after `last`) and forget them all.
+        let already = self.accounted.get_mut(origin).map_or(0, |seqs| {
+            let settled = seqs.partition_point(|&s| s < seq);
+            let counted = settled - seqs[..settled].partition_point(|&s| s <= last);
+            seqs.drain(..settled);
+            counted as u64
         });
         let fresh = skipped.saturating_sub(already);
         if self.away {
@@ -161,7 +165,7 @@ pub struct Ledger {
     /// received it or `None` for its PUBLISH seen in the feed, at).
     early: Vec<(String, Option<String>, f64)>,
     /// Counts per panel name.
-    tallies: BTreeMap<String, Tally>,
+    tallies: ByName<Tally>,
 }
 
 impl Ledger {
@@ -180,19 +184,21 @@ impl Ledger {
         // From now on a panel owes this origin's broadcasts, even if this
         // one is the first it would have seen.
         for panel in expected.iter().chain(absent) {
-            let tally = self.tallies.entry(panel.clone()).or_default();
+            let tally = self.tallies.or_default(panel);
             tally
                 .last_seq
-                .entry(origin.to_owned())
-                .or_insert(response.seq.saturating_sub(1));
+                .or_insert_with(origin, || response.seq.saturating_sub(1));
         }
         for panel in absent {
-            let tally = self.tallies.entry(panel.clone()).or_default();
-            let fresh = tally
-                .accounted
-                .entry(origin.to_owned())
-                .or_default()
-                .insert(response.seq);
+            let tally = self.tallies.or_default(panel);
+            let seqs = tally.accounted.or_default(origin);
+            let fresh = match seqs.binary_search(&response.seq) {
+                Ok(_) => false,
+                Err(i) => {
+                    seqs.insert(i, response.seq);
+                    true
+                }
+            };
             let before = tally
                 .last_seq
                 .get(origin)
@@ -208,7 +214,7 @@ impl Ledger {
             origin: origin.to_owned(),
             clicked_at_ms,
             expected,
-            latencies: BTreeMap::new(),
+            latencies: ByName::default(),
             publish_ms: None,
         };
         self.early.retain(|(id, panel, at)| {
@@ -217,7 +223,7 @@ impl Ledger {
                 let hop = at - clicked_at_ms;
                 match panel {
                     Some(panel) => {
-                        sent.latencies.entry(panel.clone()).or_insert(hop);
+                        sent.latencies.or_insert_with(panel, || hop);
                     }
                     None => {
                         sent.publish_ms.get_or_insert(hop);
@@ -231,7 +237,7 @@ impl Ledger {
 
     /// Records that `panel` received `broadcast` at `at_ms`.
     pub fn arrived(&mut self, panel: &str, broadcast: &TestBroadcast, at_ms: f64) -> Arrival {
-        let tally = self.tallies.entry(panel.to_owned()).or_default();
+        let tally = self.tallies.or_default(panel);
         tally.received += 1;
         if !tally.first_sight(&broadcast.id) {
             tally.duplicates += 1;
@@ -248,25 +254,27 @@ impl Ledger {
         let was_accounted = tally
             .accounted
             .get_mut(&broadcast.origin)
-            .is_some_and(|set| set.remove(&broadcast.seq));
+            .and_then(|seqs| {
+                seqs.binary_search(&broadcast.seq)
+                    .ok()
+                    .map(|i| seqs.remove(i))
+            })
+            .is_some();
         if was_accounted {
             tally.missed_while_disconnected -= 1;
         }
         let last = *tally
             .last_seq
-            .entry(broadcast.origin.clone())
-            .or_insert(broadcast.seq);
+            .or_insert_with(&broadcast.origin, || broadcast.seq);
         if broadcast.seq > last {
             tally.gap(&broadcast.origin, last, broadcast.seq);
-            tally
-                .last_seq
-                .insert(broadcast.origin.clone(), broadcast.seq);
+            tally.last_seq.insert(&broadcast.origin, broadcast.seq);
         }
         tally.away = false;
         let latency_ms = match self.sent.iter_mut().rev().find(|s| s.id == broadcast.id) {
             Some(sent) => {
                 let latency = at_ms - sent.clicked_at_ms;
-                sent.latencies.insert(panel.to_owned(), latency);
+                sent.latencies.insert(panel, latency);
                 Some(latency)
             }
             None => {
@@ -304,7 +312,7 @@ impl Ledger {
     /// `panel`'s connection is not up (dropped, reconnecting, stopped):
     /// what it misses until its next arrival was missed while away.
     pub fn disconnected(&mut self, panel: &str) {
-        self.tallies.entry(panel.to_owned()).or_default().away = true;
+        self.tallies.or_default(panel).away = true;
     }
 
     /// The broadcasts sent from this page, oldest first.
@@ -323,7 +331,7 @@ impl Ledger {
     }
 
     /// Every panel's counts.
-    pub fn tallies(&self) -> &BTreeMap<String, Tally> {
+    pub fn tallies(&self) -> &ByName<Tally> {
         &self.tallies
     }
 }
@@ -594,7 +602,7 @@ mod tests {
         for seq in 1..=IDS_KEPT as u64 + 10 {
             l.arrived("a", &broadcast(&format!("x{seq}"), seq), 0.0);
         }
-        let tally = &l.tallies()["a"];
+        let tally = l.tallies().get("a").unwrap();
         assert_eq!(
             (tally.seen.len(), tally.seen_order.len()),
             (IDS_KEPT, IDS_KEPT)

@@ -2,6 +2,7 @@
 //! row per broadcast saying which panel received it and how fast (click to
 //! arrival, on one clock), PASS or FAIL naming who missed.
 
+pub mod by_name;
 pub mod ledger;
 
 use leptos::prelude::*;
