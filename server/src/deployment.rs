@@ -173,28 +173,50 @@ pub fn demo_file() -> PathBuf {
     std::env::temp_dir().join("signalscope-demo.toml")
 }
 
+/// What a running demo serves, as `load` and `check` need to reach it.
+pub struct DemoSettings<'a> {
+    /// The demo's Redis.
+    pub redis: &'a RedisTarget,
+    /// Its stand-ins.
+    pub instances: &'a [Instance],
+    /// The hubs every stand-in serves, by Conduit name (empty: the default).
+    pub hubs: &'a [&'a str],
+    /// The key a secure hub accepts, if the demo requires one.
+    pub key: Option<&'a str>,
+    /// The companion's URL.
+    pub companion: &'a str,
+}
+
 /// Writes the demo's settings for `load` and `check` to find: the same
-/// keys a `--config` file has.
-pub fn write_demo_file(
-    redis: &RedisTarget,
-    instances: &[Instance],
-    companion: &str,
-) -> std::io::Result<PathBuf> {
+/// keys a `--config` file has, so a multi-hub demo is driven on every hub
+/// (its key is the demo's own test key, already on its command line).
+pub fn write_demo_file(demo: &DemoSettings<'_>) -> std::io::Result<PathBuf> {
     let path = demo_file();
-    std::fs::write(
-        &path,
-        demo_settings(redis, instances, companion).to_string(),
-    )?;
+    std::fs::write(&path, demo_settings(demo).to_string())?;
     Ok(path)
 }
 
 /// The demo's settings as `--config` keys.
-fn demo_settings(redis: &RedisTarget, instances: &[Instance], companion: &str) -> toml::Table {
+fn demo_settings(demo: &DemoSettings<'_>) -> toml::Table {
     let mut file = toml::Table::new();
-    file.insert("redis".into(), redis.url().into());
-    let specs = instances.iter().map(|i| instance_spec(i).into());
+    file.insert("redis".into(), demo.redis.url().into());
+    let specs = demo.instances.iter().map(|i| instance_spec(i).into());
     file.insert("instances".into(), toml::Value::Array(specs.collect()));
-    file.insert("demo".into(), companion.into());
+    if !demo.hubs.is_empty() {
+        let hubs = demo.hubs.iter().map(|h| toml::Value::from(*h));
+        file.insert("hubs".into(), toml::Value::Array(hubs.collect()));
+    }
+    if let Some(key) = demo.key {
+        let secure = demo
+            .hubs
+            .iter()
+            .filter(|h| hubs::conduit(h).is_some_and(|c| c.key_required));
+        let keys: toml::Table = secure.map(|h| (h.to_string(), key.into())).collect();
+        if !keys.is_empty() {
+            file.insert("hub_keys".into(), toml::Value::Table(keys));
+        }
+    }
+    file.insert("demo".into(), demo.companion.into());
     file
 }
 
@@ -461,7 +483,7 @@ mod tests {
     }
 
     /// The demo's file, read as `load` reads a `--config` file, gives back
-    /// the same deployment and demo.
+    /// the same deployment, hubs, secure hub's key and demo.
     #[test]
     fn demo_file_round_trips() {
         use clap::{Args, Command, FromArgMatches};
@@ -471,7 +493,13 @@ mod tests {
             url: "http://127.0.0.1:5000".into(),
             hubs: Vec::new(),
         };
-        let table = demo_settings(&redis, &[instance], "http://127.0.0.1:8080");
+        let table = demo_settings(&DemoSettings {
+            redis: &redis,
+            instances: &[instance],
+            hubs: &["navigation", "notifications"],
+            key: Some("vk-1"),
+            companion: "http://127.0.0.1:8080",
+        });
         let path =
             std::env::temp_dir().join(format!("signalscope-demo-{}.toml", std::process::id()));
         std::fs::write(&path, table.to_string()).unwrap();
@@ -488,6 +516,10 @@ mod tests {
         assert_eq!(d.redis.url(), "redis://127.0.0.1:7000");
         assert_eq!(d.instances[0].name, "api-1");
         assert_eq!(d.instances[0].url, "http://127.0.0.1:5000");
+        let hubs: Vec<&str> = d.hubs.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(hubs, ["navigation", "notifications"]);
+        assert_eq!(d.keys.find("api-1", "notifications"), Some("vk-1"));
+        assert_eq!(d.keys.find("api-1", "navigation"), None);
     }
 
     /// Deployment settings as `serve` reads them from flags alone.

@@ -208,8 +208,14 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         println!("  canary     every {every:?}; Prometheus metrics at {url}metrics");
     }
     // `load` and `check` find the demo through this file.
-    let demo_file =
-        crate::deployment::write_demo_file(&redis_target, &instances, url.trim_end_matches('/'));
+    let hub_names: Vec<&str> = args.hubs.iter().map(|p| p.name).collect();
+    let demo_file = crate::deployment::write_demo_file(&crate::deployment::DemoSettings {
+        redis: &redis_target,
+        instances: &instances,
+        hubs: &hub_names,
+        key: args.keys.first().map(String::as_str),
+        companion: url.trim_end_matches('/'),
+    });
     if let Err(e) = &demo_file {
         tracing::warn!("could not write the demo's settings for load/check: {e}");
     }
