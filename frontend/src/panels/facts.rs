@@ -20,6 +20,8 @@ struct Counts {
     missed: u64,
     /// Received more than once.
     duplicates: u64,
+    /// Arrived after a later one of their sender: counted, not lost.
+    reordered: u64,
 }
 
 impl Counts {
@@ -29,6 +31,7 @@ impl Counts {
             lost: tally.lost_while_connected,
             missed: tally.missed_while_disconnected,
             duplicates: tally.duplicates,
+            reordered: tally.reordered,
         }
     }
 }
@@ -87,8 +90,10 @@ pub fn PanelFacts(
             <dd class=lost_class data-lost=count(|c| c.lost)>{count(|c| c.lost)}</dd>
             <dt title=MISSED_EXPLAINED>"Missed while disconnected"</dt>
             <dd class="counts" data-missed=count(|c| c.missed) title=MISSED_EXPLAINED>{count(|c| c.missed)}</dd>
-            <dt>"Duplicates"</dt>
-            <dd class="counts" data-duplicates=count(|c| c.duplicates)>{count(|c| c.duplicates)}</dd>
+            <dt title="Received more than once / received after a later broadcast of the same sender">"Duplicates / reordered"</dt>
+            <dd class="counts" data-duplicates=count(|c| c.duplicates) data-reordered=count(|c| c.reordered)>
+                {count(|c| c.duplicates)}" / "{count(|c| c.reordered)}
+            </dd>
         </dl>
     }
 }

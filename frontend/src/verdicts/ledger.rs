@@ -91,6 +91,9 @@ pub struct Tally {
     pub missed_while_disconnected: u64,
     /// Ids received more than once.
     pub duplicates: u64,
+    /// Broadcasts that arrived after a later one of their origin (the gap
+    /// they left was counted, then taken back).
+    pub reordered: u64,
     /// Highest sequence number seen (or due) per origin.
     #[serde(skip)]
     last_seq: ByName<u64>,
@@ -99,6 +102,11 @@ pub struct Tally {
     /// leave is not counted again. Each list is sorted.
     #[serde(skip)]
     accounted: ByName<Vec<u64>>,
+    /// Per origin, the last [`IDS_KEPT`] sequence numbers a gap counted,
+    /// each with whether it was counted missed while away (else lost), so
+    /// a late arrival takes back what it was counted as.
+    #[serde(skip)]
+    skipped: ByName<VecDeque<(u64, bool)>>,
     /// The connection dropped since the last arrival: the next gap
     /// happened while it was away.
     #[serde(skip)]
@@ -129,21 +137,41 @@ impl Tally {
 
     /// Counts the gap before `seq` from `origin`, given the last seen.
     fn gap(&mut self, origin: &str, last: u64, seq: u64) {
-        let skipped = seq - last - 1;
         // Those before `seq` are settled now: count the ones in the gap
         // (after `last`) and forget them all.
-        let already = self.accounted.get_mut(origin).map_or(0, |seqs| {
+        let already: Vec<u64> = self.accounted.get_mut(origin).map_or(Vec::new(), |seqs| {
             let settled = seqs.partition_point(|&s| s < seq);
-            let counted = settled - seqs[..settled].partition_point(|&s| s <= last);
-            seqs.drain(..settled);
-            counted as u64
+            seqs.drain(..settled).filter(|&s| s > last).collect()
         });
-        let fresh = skipped.saturating_sub(already);
+        let fresh = (seq - last - 1).saturating_sub(already.len() as u64);
         if self.away {
             self.missed_while_disconnected += fresh;
         } else {
             self.lost_while_connected += fresh;
         }
+        let remembered = self.skipped.or_default(origin);
+        let from = (last + 1).max(seq.saturating_sub(IDS_KEPT as u64));
+        let counted = (from..seq).filter(|s| already.binary_search(s).is_err());
+        remembered.extend(counted.map(|s| (s, self.away)));
+        let excess = remembered.len().saturating_sub(IDS_KEPT);
+        remembered.drain(..excess);
+    }
+
+    /// Takes back the gap `seq` was counted in, if it was; true if so.
+    fn arrived_late(&mut self, origin: &str, seq: u64) -> bool {
+        let Some(remembered) = self.skipped.get_mut(origin) else {
+            return false;
+        };
+        let Ok(i) = remembered.binary_search_by_key(&seq, |&(s, _)| s) else {
+            return false;
+        };
+        match remembered.remove(i) {
+            Some((_, true)) => self.missed_while_disconnected -= 1,
+            Some((_, false)) => self.lost_while_connected -= 1,
+            None => return false,
+        }
+        self.reordered += 1;
+        true
     }
 }
 
@@ -269,6 +297,8 @@ impl Ledger {
         if broadcast.seq > last {
             tally.gap(&broadcast.origin, last, broadcast.seq);
             tally.last_seq.insert(&broadcast.origin, broadcast.seq);
+        } else if !was_accounted {
+            tally.arrived_late(&broadcast.origin, broadcast.seq);
         }
         tally.away = false;
         let latency_ms = match self.sent.iter_mut().rev().find(|s| s.id == broadcast.id) {
@@ -556,6 +586,34 @@ mod tests {
         l.sent(&response("x2", 2), 0.0, panels(&["a"]), &[]);
         l.arrived("a", &broadcast("x2", 2), 1.0);
         assert_eq!(l.tally("a").lost_while_connected, 1);
+    }
+
+    /// A broadcast overtaken by a later one (published out of order) was
+    /// counted lost at the later one's arrival; its own arrival takes that
+    /// back and counts it reordered.
+    #[test]
+    fn late_arrival_is_reordered_not_lost() {
+        let mut l = Ledger::default();
+        for seq in [1, 2, 4, 5, 3] {
+            l.arrived("a", &broadcast(&format!("id{seq}"), seq), 0.0);
+        }
+        assert_eq!(l.tally("a").lost_while_connected, 0);
+        assert_eq!(l.tally("a").reordered, 1);
+    }
+
+    /// A gap counted while away is taken back from the missed count when
+    /// one of it arrives late; the rest stay missed.
+    #[test]
+    fn late_arrival_after_a_drop_undoes_a_miss() {
+        let mut l = Ledger::default();
+        let from = |seq| TestBroadcast::new(format!("i{seq}"), seq, 0, "api-1");
+        l.arrived("a", &from(1), 0.0);
+        l.disconnected("a");
+        l.arrived("a", &from(5), 0.0);
+        assert_eq!(l.tally("a").missed_while_disconnected, 3);
+        l.arrived("a", &from(3), 0.0);
+        assert_eq!(l.tally("a").missed_while_disconnected, 2);
+        assert_eq!(l.tally("a").lost_while_connected, 0);
     }
 
     /// Counted missed at its send, but it arrived after all: not missed.
