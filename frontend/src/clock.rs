@@ -2,7 +2,15 @@
 //! (one monotonic clock, so click-to-arrival times are comparable), the
 //! wall clock only for what people read.
 
-use wasm_bindgen::JsValue;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// Milliseconds on the page's monotonic clock.
 pub fn now_ms() -> f64 {
@@ -29,16 +37,75 @@ pub fn local_time(wall_ms: f64) -> String {
     )
 }
 
-/// Resolves after `ms` milliseconds. Dropping it early is harmless: the
-/// timer fires into a promise nobody awaits.
-pub async fn sleep(ms: u64) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
+/// Resolves after `ms` milliseconds; dropped before that, it clears its
+/// timer. A session waits for its next frame *or* its heartbeat check with
+/// a fresh `sleep` per frame: a timer left to fire 15–30 s later, holding a
+/// promise and closures, was kept for every message — at 1,000 messages a
+/// second, megabytes of JS heap and thousands of timers firing into nothing.
+pub fn sleep(ms: u64) -> Sleep {
+    let shared = Rc::new(Fired::default());
+    let on_fire = {
+        let shared = Rc::clone(&shared);
+        Closure::<dyn FnMut()>::new(move || {
+            shared.done.set(true);
+            if let Some(waker) = shared.waker.take() {
+                waker.wake();
+            }
+        })
+    };
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    let timer = web_sys::window().and_then(|w| {
+        w.set_timeout_with_callback_and_timeout_and_arguments_0(
+            on_fire.as_ref().unchecked_ref(),
+            ms,
+        )
+        .ok()
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    Sleep {
+        shared,
+        timer,
+        _on_fire: on_fire,
+    }
+}
+
+/// The future [`sleep`] returns.
+pub struct Sleep {
+    /// What the timer's callback and the future share.
+    shared: Rc<Fired>,
+    /// The browser's timer, cleared on drop (a no-op once it fired).
+    timer: Option<i32>,
+    /// The timer's callback: owned here, so it lives exactly as long as
+    /// the wait and is never called after (its timer is cleared first).
+    _on_fire: Closure<dyn FnMut()>,
+}
+
+/// Whether the timer fired, and who to wake when it does.
+#[derive(Default)]
+struct Fired {
+    /// The timer fired.
+    done: Cell<bool>,
+    /// The task waiting on it.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shared.done.get() {
+            return Poll::Ready(());
+        }
+        *self.shared.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(timer), Some(w)) = (self.timer.take(), web_sys::window()) {
+            w.clear_timeout_with_handle(timer);
+        }
+    }
 }
 
 /// A duration as people say it: `0.4 s`, `12 s`, `3 min 5 s`, `2 h 1 min`.
@@ -66,6 +133,16 @@ pub fn one_decimal(x: f64) -> String {
     let tenths = (x * 10.0).round() as i64;
     let sign = if tenths < 0 { "-" } else { "" };
     format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+}
+
+/// A text that follows the 1 s clock ("3 min 5 s", "12 s ago"), in a box
+/// of its own (`.ticking` in style/dashboard.css: fixed height, `contain:
+/// strict`, tabular digits): its change every second lays out and paints
+/// that box alone, not the panel and the page around it, which is what an
+/// idle page spent its main thread on. The text is written only when it
+/// changes.
+pub fn ticking(text: impl Fn() -> String + Send + Sync + 'static) -> impl IntoView {
+    view! { <span class="ticking">{text}</span> }
 }
 
 /// Runs `tick` every `period` for as long as the calling component (or

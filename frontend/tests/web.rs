@@ -15,7 +15,7 @@ use protocol::api::{
 use protocol::broadcast::TestBroadcast;
 use protocol::connection::Liveness;
 use serde_json::json;
-use signalscope_frontend::clock::{now_ms, sleep};
+use signalscope_frontend::clock::{now_ms, sleep, ticking};
 use signalscope_frontend::companion::Companion;
 use signalscope_frontend::dashboard::Dashboard;
 use signalscope_frontend::feed::Feed;
@@ -244,6 +244,77 @@ async fn a_frame_batch_flushes_once_per_frame() {
     })
     .await;
     assert_eq!(*flushed.borrow(), [vec![1, 2, 3], vec![4]]);
+}
+
+/// Resolves after the next animation frame's callbacks (those asked for
+/// earlier run first).
+async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .request_animation_frame(&resolve)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// A backlog far beyond one frame's budget (5,000 items at 0.05 ms each,
+/// 250 ms of work) is handed over across several frames, the first taking
+/// no more than its 30 ms budget and a chunk, every item once and in order.
+#[wasm_bindgen_test]
+async fn a_frame_batch_spreads_a_backlog_over_frames() {
+    let flushed = Rc::new(RefCell::new(Vec::<u32>::new()));
+    let batch = {
+        let flushed = flushed.clone();
+        FrameBatch::new(move |items: Vec<u32>| {
+            let until = now_ms() + 0.05 * items.len() as f64;
+            while now_ms() < until {}
+            flushed.borrow_mut().extend(items);
+        })
+    };
+    (0..5_000).for_each(|i| batch.push(i));
+    next_frame().await;
+    let first = flushed.borrow().len();
+    assert!(
+        (1..=30 * 20 + 64).contains(&first),
+        "the first frame took {first} items"
+    );
+    eventually(10_000.0, "every item", || flushed.borrow().len() >= 5_000).await;
+    assert_eq!(*flushed.borrow(), (0..5_000).collect::<Vec<_>>());
+}
+
+/// A clock's text sits in a box of fixed size (the page's own stylesheet:
+/// `contain: strict`): a longer text changes the text node in place, and
+/// neither the element nor its size.
+#[wasm_bindgen_test]
+async fn a_ticking_clock_keeps_its_box() {
+    let style = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .create_element("style")
+        .unwrap();
+    style.set_text_content(Some(include_str!("../../style/dashboard.css")));
+    container().append_child(&style).unwrap();
+    let root = container();
+    let text = RwSignal::new("1.0 s ago".to_owned());
+    let _mount = mount_to(root.clone(), move || ticking(move || text.get()));
+    leptos::task::tick().await;
+    run_js(
+        "const el = document.querySelector('.ticking');
+         globalThis.__clock = { el, text: el.firstChild, box: JSON.stringify(el.getBoundingClientRect()) };",
+    );
+    text.set("2 h 59 min 59 s ago, and then some more words".into());
+    leptos::task::tick().await;
+    let same = run_js(
+        "const c = globalThis.__clock, el = document.querySelector('.ticking');
+         return el === c.el && el.firstChild === c.text
+             && JSON.stringify(el.getBoundingClientRect()) === c.box
+             && getComputedStyle(el).contain === 'strict'
+             && el.textContent.startsWith('2 h 59 min');",
+    );
+    assert_eq!(same.as_bool(), Some(true), "the clock's box moved or grew");
+    style.remove();
 }
 
 /// A PUBLISH line from api-1 whose raw text is `raw`.

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::{PanelState, MISSED_EXPLAINED};
-use crate::clock::{local_time, now_ms, span, wall_ms};
+use crate::clock::{local_time, now_ms, span, ticking, wall_ms};
 use crate::dashboard::Dashboard;
 use crate::verdicts::ledger::Tally;
 
@@ -81,9 +81,9 @@ pub fn PanelFacts(
                 </code>
             </dd>
             <dt>"Connected since"</dt>
-            <dd>{move || since().unwrap_or_else(|| "—".into())}</dd>
+            <dd>{ticking(move || since().unwrap_or_else(|| "—".into()))}</dd>
             <dt>"Last ping"</dt>
-            <dd>{move || last_ping().unwrap_or_else(|| "none yet".into())}</dd>
+            <dd>{ticking(move || last_ping().unwrap_or_else(|| "none yet".into()))}</dd>
             <dt title="Test broadcasts this panel received, duplicates included">"Received"</dt>
             <dd class="counts" data-received=count(|c| c.received)>{count(|c| c.received)}</dd>
             <dt title="Broadcasts this panel did not get although it was connected: a failure">"Lost while connected"</dt>

@@ -170,12 +170,18 @@ pub fn LatencyChart() -> impl IntoView {
             .map(|(i, name)| {
                 move || {
                     let line = lines.with(|ls| ls.get(i).cloned().unwrap_or_default());
+                    // A line moves left with the clock; an empty one stands
+                    // still, so it is not redrawn every second.
+                    let now = match line.is_empty() {
+                        true => dash.now.get_untracked(),
+                        false => dash.now.get(),
+                    };
                     view! {
                         <polyline
                             class=format!("series series-{}", i % COLOURS)
                             data-series=name.clone()
                             data-points=line.len()
-                            points=points(&line, scale.get(), dash.now.get())
+                            points=points(&line, scale.get(), now)
                         />
                     }
                 }
