@@ -12,7 +12,6 @@
 //! the rest stay queued, in order, for the next frame.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ pub struct FrameBatch<T> {
 /// The state the frame callbacks share with the batch.
 struct Inner<T> {
     /// Arrived and not yet flushed, in order.
-    items: RefCell<VecDeque<T>>,
+    items: RefCell<Vec<T>>,
     /// A flush is requested: later pushes only add to it.
     scheduled: Cell<bool>,
     /// Counts requests. Each request sets a frame and a timer; whichever
@@ -57,7 +56,7 @@ impl<T: 'static> FrameBatch<T> {
     pub fn new(flush: impl Fn(Vec<T>) + 'static) -> Self {
         Self {
             inner: Rc::new(Inner {
-                items: RefCell::new(VecDeque::new()),
+                items: RefCell::new(Vec::new()),
                 scheduled: Cell::new(false),
                 request: Cell::new(0),
                 flush: Box::new(flush),
@@ -68,7 +67,7 @@ impl<T: 'static> FrameBatch<T> {
     /// Queues `item` for the next frame; the first item of a frame asks
     /// for it (and for a timer, in case the tab is hidden).
     pub fn push(&self, item: T) {
-        self.inner.items.borrow_mut().push_back(item);
+        self.inner.items.borrow_mut().push(item);
         if !self.inner.scheduled.replace(true) {
             Inner::request(&self.inner);
         }
@@ -95,10 +94,11 @@ impl<T: 'static> Inner<T> {
         }
         let started = now_ms();
         loop {
-            let chunk: Vec<T> = {
+            let chunk = {
                 let mut items = this.items.borrow_mut();
                 let n = items.len().min(CHUNK);
-                items.drain(..n).collect()
+                let rest = items.split_off(n);
+                std::mem::replace(&mut *items, rest)
             };
             if chunk.is_empty() {
                 this.scheduled.set(false);

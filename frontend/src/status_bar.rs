@@ -26,12 +26,8 @@ pub fn StatusBar(
     let poll = move || {
         let companion = dash.companion.get_value();
         spawn_local(async move {
-            let result = Some(companion.status().await.map_err(|e| e.0));
-            // An answer like the last wakes nothing: the chips, the
-            // topology and the health they draw stay as they are.
-            if status.try_with_untracked(|s| *s != result) == Some(true) {
-                status.try_set(result);
-            }
+            let result = companion.status().await.map_err(|e| e.0);
+            status.try_set(Some(result));
         });
     };
     // At once, again whenever the feed sees Redis go down or come back,

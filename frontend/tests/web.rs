@@ -283,6 +283,24 @@ async fn a_frame_batch_spreads_a_backlog_over_frames() {
     assert_eq!(*flushed.borrow(), (0..5_000).collect::<Vec<_>>());
 }
 
+/// A `sleep` dropped before its time clears its timer (a session makes one
+/// per message: left pending, each held a promise and closures for up to
+/// 30 s, and the JS heap grew with the message rate); one awaited still
+/// wakes.
+#[wasm_bindgen_test]
+async fn a_dropped_sleep_clears_its_timer() {
+    run_js(
+        "globalThis.__cleared = [];
+         globalThis.__realClear ??= globalThis.clearTimeout;
+         globalThis.clearTimeout = (h) => { globalThis.__cleared.push(h); globalThis.__realClear(h); };",
+    );
+    drop(sleep(60_000));
+    let cleared = run_js("return globalThis.__cleared.length;");
+    run_js("globalThis.clearTimeout = globalThis.__realClear;");
+    assert_eq!(cleared.as_f64(), Some(1.0));
+    sleep(10).await;
+}
+
 /// A clock's text sits in a box of fixed size (the page's own stylesheet:
 /// `contain: strict`): a longer text changes the text node in place, and
 /// neither the element nor its size.
