@@ -8,8 +8,8 @@
 //! A frame's work is bounded, though: after a stall (a busy machine, a
 //! collection, a hidden tab) thousands of items may wait, and handing them
 //! over in one task kept the page from handling input for hundreds of
-//! milliseconds. A frame takes them in chunks for at most [`BUDGET_MS`];
-//! the rest stay queued, in order, for the next frame.
+//! milliseconds. A frame takes at most `PER_FRAME`; the rest stay
+//! queued, in order, for the next frame.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -17,18 +17,15 @@ use std::time::Duration;
 
 use leptos::prelude::{request_animation_frame, set_timeout};
 
-use crate::clock::now_ms;
-
 /// A hidden tab gets no animation frames; this bounds how long items wait
 /// (and how many pile up) there.
 const FALLBACK: Duration = Duration::from_millis(250);
-/// Items handed to `flush` at once: small enough that the budget is
-/// checked often, large enough that a frame's usual dozens go in one.
-const CHUNK: usize = 64;
-/// Main-thread time one frame may spend flushing; with the render that
-/// follows, a key press waits well under 100 ms. At 1,000 messages a second
-/// on three panels a frame needs a fraction of it, so the page keeps up.
-const BUDGET_MS: f64 = 30.0;
+/// Items one frame hands over at most. A count, not a time budget: on a
+/// busy machine the page's thread is often not running at all, and a
+/// budget in wall time then cut each frame's share until the page fell
+/// behind. 1,000 messages a second on three panels are 3,000 items: this
+/// keeps up at three frames a second, and a burst's backlog is spread.
+const PER_FRAME: usize = 1_000;
 
 /// Items waiting for the next frame, and what to do with them there.
 pub struct FrameBatch<T> {
@@ -47,7 +44,7 @@ struct Inner<T> {
     /// does nothing: the late one used to flush the next batch early, a
     /// second render in the same frame for a few items.
     request: Cell<u64>,
-    /// Takes a chunk of a frame's items, in arrival order.
+    /// Takes one frame's items, in arrival order.
     flush: Box<dyn Fn(Vec<T>)>,
 }
 
@@ -85,30 +82,25 @@ impl<T: 'static> Inner<T> {
         set_timeout(move || Inner::run(&on_timer, request), FALLBACK);
     }
 
-    /// Hands over what is queued, chunk by chunk for at most [`BUDGET_MS`],
-    /// if `request` is still the pending one (the later of its frame and
-    /// timer finds it answered); what is left asks for the next frame.
+    /// Hands over up to [`PER_FRAME`] items, if `request` is still the
+    /// pending one (the later of its frame and timer finds it answered);
+    /// what is left asks for the next frame.
     fn run(this: &Rc<Self>, request: u64) {
         if !this.scheduled.get() || this.request.get() != request {
             return;
         }
-        let started = now_ms();
-        loop {
-            let chunk = {
-                let mut items = this.items.borrow_mut();
-                let n = items.len().min(CHUNK);
-                let rest = items.split_off(n);
-                std::mem::replace(&mut *items, rest)
-            };
-            if chunk.is_empty() {
-                this.scheduled.set(false);
-                return;
-            }
-            (this.flush)(chunk);
-            if now_ms() - started >= BUDGET_MS && !this.items.borrow().is_empty() {
-                Inner::request(this);
-                return;
-            }
+        let (items, more) = {
+            let mut queued = this.items.borrow_mut();
+            let n = queued.len().min(PER_FRAME);
+            let rest = queued.split_off(n);
+            (std::mem::replace(&mut *queued, rest), !queued.is_empty())
+        };
+        match more {
+            true => Inner::request(this),
+            false => this.scheduled.set(false),
+        }
+        if !items.is_empty() {
+            (this.flush)(items);
         }
     }
 }
