@@ -190,8 +190,11 @@ pub struct Ledger {
     /// Broadcasts sent from this page, oldest first.
     sent: Vec<Sent>,
     /// Hops of ids not (yet) known to be ours: (id, the panel that
-    /// received it or `None` for its PUBLISH seen in the feed, at).
-    early: Vec<(String, Option<String>, f64)>,
+    /// received it or `None` for its PUBLISH seen in the feed, at). A
+    /// queue: at 1,000 messages a second every arrival of another sender
+    /// lands here and forgets the oldest, which a `Vec` paid for by moving
+    /// all 256 entries each time.
+    early: VecDeque<(String, Option<String>, f64)>,
     /// Counts per panel name.
     tallies: ByName<Tally>,
 }
@@ -334,9 +337,9 @@ impl Ledger {
     /// never claimed.
     fn keep_early(&mut self, id: String, panel: Option<String>, at_ms: f64) {
         if self.early.len() >= EARLY_ARRIVALS_KEPT {
-            self.early.remove(0);
+            self.early.pop_front();
         }
-        self.early.push((id, panel, at_ms));
+        self.early.push_back((id, panel, at_ms));
     }
 
     /// `panel`'s connection is not up (dropped, reconnecting, stopped):
