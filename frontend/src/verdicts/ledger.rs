@@ -190,11 +190,8 @@ pub struct Ledger {
     /// Broadcasts sent from this page, oldest first.
     sent: Vec<Sent>,
     /// Hops of ids not (yet) known to be ours: (id, the panel that
-    /// received it or `None` for its PUBLISH seen in the feed, at). A
-    /// queue: at 1,000 messages a second every arrival of another sender
-    /// lands here and forgets the oldest, which a `Vec` paid for by moving
-    /// all 256 entries each time.
-    early: VecDeque<(String, Option<String>, f64)>,
+    /// received it or `None` for its PUBLISH seen in the feed, at).
+    early: Vec<(String, Option<String>, f64)>,
     /// Counts per panel name.
     tallies: ByName<Tally>,
 }
@@ -332,14 +329,17 @@ impl Ledger {
         }
     }
 
-    /// Keeps a hop of a broadcast not (yet) known to be ours, forgetting
-    /// the oldest past [`EARLY_ARRIVALS_KEPT`]: others' broadcasts are
-    /// never claimed.
+    /// Keeps a hop of a broadcast not (yet) known to be ours, keeping at
+    /// least the last [`EARLY_ARRIVALS_KEPT`]: others' broadcasts are never
+    /// claimed.
     fn keep_early(&mut self, id: String, panel: Option<String>, at_ms: f64) {
-        if self.early.len() >= EARLY_ARRIVALS_KEPT {
-            self.early.pop_front();
+        // The oldest half goes at once: at 1,000 messages a second every
+        // arrival of another sender lands here, and forgetting one at a
+        // time moved every entry each time.
+        if self.early.len() >= 2 * EARLY_ARRIVALS_KEPT {
+            self.early.drain(..EARLY_ARRIVALS_KEPT);
         }
-        self.early.push_back((id, panel, at_ms));
+        self.early.push((id, panel, at_ms));
     }
 
     /// `panel`'s connection is not up (dropped, reconnecting, stopped):
