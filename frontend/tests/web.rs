@@ -4,6 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::mount::{mount_to, UnmountHandle};
@@ -21,7 +22,7 @@ use signalscope_frontend::dashboard::Dashboard;
 use signalscope_frontend::feed::Feed;
 use signalscope_frontend::frame::FrameBatch;
 use signalscope_frontend::instances::Saved;
-use signalscope_frontend::panels::message::{Message, MessageRow};
+use signalscope_frontend::panels::message::{MessageList, MessageRow};
 use signalscope_frontend::panels::Panel;
 use signalscope_frontend::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use signalscope_frontend::verdicts::Verdicts;
@@ -124,26 +125,38 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
     }
 }
 
+/// A message row for seq `seq` of a test broadcast with id `id`.
+fn message_row(id: u64, seq: u64, note: &str) -> MessageRow {
+    let broadcast = TestBroadcast::new(format!("id-{seq}"), seq, 0, "companion");
+    MessageRow {
+        id,
+        wall_ms: 0.0,
+        target: "NavigationStateUpdate".into(),
+        arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": note})],
+        broadcast_id: Some(format!("id-{seq}")),
+        seq: Some(seq),
+        duplicate: false,
+    }
+}
+
 /// A hostile payload shows as text: no element is created from it, and
-/// the row carries its target and sequence number.
+/// the row carries its target, sequence number and latency.
 #[wasm_bindgen_test]
 async fn message_content_is_text_not_html() {
     let hostile = "<img src=x onerror=alert(1)>";
-    let broadcast = TestBroadcast::new("id-1", 7, 0, "companion");
     let row = MessageRow {
-        id: 0,
-        wall_ms: 0.0,
         target: hostile.into(),
-        arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": hostile})],
-        broadcast_id: Some("id-1".into()),
-        seq: Some(7),
-        duplicate: false,
+        ..message_row(0, 7, hostile)
     };
-    let root = container();
-    let _handle = mount_to(
-        root.clone(),
-        move || view! { <ol><Message row=row.clone() latency_ms=Some(12.0)/></ol> },
-    );
+    let messages = RwSignal::new(VecDeque::from([row]));
+    let (root, dash, _handle) = mount_with_dashboard(move || {
+        view! { <MessageList panel="a".to_owned() messages/> }
+    })
+    .await;
+    dash.ledger.update(|l| {
+        l.sent(&response("id-7", 7), 0.0, vec!["a".to_owned()], &[]);
+        l.arrived("a", &TestBroadcast::new("id-7", 7, 0, "companion"), 12.0);
+    });
     leptos::task::tick().await;
     assert!(root.query_selector("img").unwrap().is_none());
     let li = root
@@ -154,6 +167,64 @@ async fn message_content_is_text_not_html() {
     let text = root.text_content().unwrap();
     assert!(text.contains(hostile));
     assert!(text.contains("12 ms"));
+}
+
+/// After 25 messages the list shows the newest ten, newest first, in ten
+/// rows; an opened row shows its arguments and stays with its message as
+/// newer ones push it down, and the rows it leaves are closed.
+#[wasm_bindgen_test]
+async fn message_rows_show_the_newest_ten_and_keep_an_opened_one_open() {
+    let messages = RwSignal::new(VecDeque::new());
+    let push = move |seq: u64| messages.update(|m| m.push_front(message_row(seq, seq, "n")));
+    let (root, _dash, _handle) = mount_with_dashboard(move || {
+        view! { <MessageList panel="a".to_owned() messages/> }
+    })
+    .await;
+    (0..25).for_each(push);
+    leptos::task::tick().await;
+    let seqs = || {
+        let list = root.query_selector("ol.messages").unwrap().expect("list");
+        std::iter::successors(list.first_element_child(), |li| li.next_element_sibling())
+            .map(|li| li.get_attribute("data-seq").unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let expected = |newest: u64| {
+        (newest - 9..=newest)
+            .rev()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(), expected(24));
+    let summary: HtmlElement = root
+        .query_selector("li[data-seq='20'] summary")
+        .unwrap()
+        .expect("row of seq 20")
+        .unchecked_into();
+    summary.click();
+    eventually(2_000.0, "the opened row's arguments", || {
+        root.query_selector("li[data-seq='20'] details[open] pre")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    push(25);
+    leptos::task::tick().await;
+    assert_eq!(seqs(), expected(25));
+    assert!(
+        root.query_selector("li:not([data-seq='20']) details[open]")
+            .unwrap()
+            .is_none(),
+        "no other row open"
+    );
+    let pre = root
+        .query_selector("li[data-seq='20'] details[open] pre")
+        .unwrap()
+        .expect("the opened message is still open");
+    assert!(pre.text_content().unwrap().contains("\"id-20\""));
+    assert!(root
+        .query_selector("li:not([data-seq='20']) pre")
+        .unwrap()
+        .is_none());
 }
 
 /// A panel whose instance is unreachable falls back to skipNegotiation,
