@@ -6,14 +6,14 @@
 //! page updates each signal once a frame, with everything that arrived.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::time::Duration;
+use std::rc::{Rc, Weak};
 
-use leptos::prelude::{request_animation_frame, set_timeout};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 /// A hidden tab gets no animation frames; this bounds how long items wait
-/// (and how many pile up) there.
-const FALLBACK: Duration = Duration::from_millis(250);
+/// (and how many pile up) there, in ms.
+const FALLBACK_MS: i32 = 250;
 
 /// Items waiting for the next frame, and what to do with them there.
 pub struct FrameBatch<T> {
@@ -25,26 +25,35 @@ pub struct FrameBatch<T> {
 struct Inner<T> {
     /// Arrived since the last flush, in order.
     items: RefCell<Vec<T>>,
-    /// A flush is requested: later pushes only add to it.
-    scheduled: Cell<bool>,
-    /// Counts requests. Each request sets a frame and a timer; whichever
-    /// comes first flushes, and the other, seeing a newer (or no) request,
-    /// does nothing: the late one used to flush the next batch early, a
-    /// second render in the same frame for a few items.
-    request: Cell<u64>,
+    /// The requested frame and timer (their handles), while a flush is
+    /// pending: later pushes only add to it. Whichever comes first flushes
+    /// and cancels the other; a timer left to fire after every frame was a
+    /// task of its own per frame, and a closure made per request was
+    /// garbage per frame.
+    pending: Cell<Option<(i32, i32)>>,
     /// Takes one frame's items, in arrival order.
     flush: Box<dyn Fn(Vec<T>)>,
+    /// What the frame and the timer call: made once, holding the batch
+    /// weakly so that dropping the batch frees both.
+    on_time: Closure<dyn FnMut()>,
 }
 
 impl<T: 'static> FrameBatch<T> {
     /// A batch that gives each frame's items to `flush`.
     pub fn new(flush: impl Fn(Vec<T>) + 'static) -> Self {
         Self {
-            inner: Rc::new(Inner {
-                items: RefCell::new(Vec::new()),
-                scheduled: Cell::new(false),
-                request: Cell::new(0),
-                flush: Box::new(flush),
+            inner: Rc::new_cyclic(|me: &Weak<Inner<T>>| {
+                let me = me.clone();
+                Inner {
+                    items: RefCell::new(Vec::new()),
+                    pending: Cell::new(None),
+                    flush: Box::new(flush),
+                    on_time: Closure::new(move || {
+                        if let Some(inner) = me.upgrade() {
+                            inner.run();
+                        }
+                    }),
+                }
             }),
         }
     }
@@ -53,26 +62,32 @@ impl<T: 'static> FrameBatch<T> {
     /// for it (and for a timer, in case the tab is hidden).
     pub fn push(&self, item: T) {
         self.inner.items.borrow_mut().push(item);
-        if self.inner.scheduled.replace(true) {
+        if self.inner.pending.get().is_some() {
             return;
         }
-        let request = self.inner.request.get() + 1;
-        self.inner.request.set(request);
-        let on_frame = Rc::clone(&self.inner);
-        request_animation_frame(move || on_frame.run(request));
-        let on_timer = Rc::clone(&self.inner);
-        set_timeout(move || on_timer.run(request), FALLBACK);
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let callback = self.inner.on_time.as_ref().unchecked_ref();
+        let frame = window.request_animation_frame(callback).unwrap_or(0);
+        let timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback, FALLBACK_MS)
+            .unwrap_or(0);
+        self.inner.pending.set(Some((frame, timer)));
     }
 }
 
 impl<T> Inner<T> {
-    /// Hands over everything queued, if `request` is still the pending
-    /// one: the later of its frame and timer finds it answered.
-    fn run(&self, request: u64) {
-        if !self.scheduled.get() || self.request.get() != request {
+    /// Hands over everything queued, if a flush is pending, and cancels
+    /// the pending flush's other callback.
+    fn run(&self) {
+        let Some((frame, timer)) = self.pending.take() else {
             return;
+        };
+        if let Some(window) = web_sys::window() {
+            let _ = window.cancel_animation_frame(frame);
+            window.clear_timeout_with_handle(timer);
         }
-        self.scheduled.set(false);
         let items = self.items.take();
         if !items.is_empty() {
             (self.flush)(items);
