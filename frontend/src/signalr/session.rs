@@ -153,7 +153,7 @@ impl Session {
         };
         let negotiated = connection_id.is_some();
         let wait_ms = handshake_wait_ms(liveness);
-        let mut socket = Socket::open(&ws_url)?;
+        let mut socket = Socket::open(&ws_url).await?;
         match next_within(&mut socket, wait_ms).await {
             Some(Some(SocketEvent::Open)) => {}
             Some(Some(SocketEvent::Closed { code, .. })) if !negotiated => {
