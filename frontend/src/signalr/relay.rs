@@ -13,7 +13,6 @@
 //! connection keeps no thread; the next socket starts a new one.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc::UnboundedSender;
@@ -49,6 +48,8 @@ else{quitting=true;settle();}};";
 
 /// What the page knows of one socket in the worker.
 struct Entry {
+    /// Its id in the worker.
+    id: u32,
     /// The socket's events, to [`super::socket::Socket::next`].
     events: UnboundedSender<SocketEvent>,
     /// Told once the worker has run the constructor: `Err` with its error.
@@ -57,8 +58,16 @@ struct Entry {
     made: Option<oneshot::Sender<Result<(), String>>>,
 }
 
-/// Sockets by id, shared by the relay and its message handler.
-type Entries = Rc<RefCell<HashMap<u32, Entry>>>;
+/// The sockets, shared by the relay and its message handler. A page has a
+/// handful, so a list searched by id is enough (and smaller in the .wasm
+/// than a hash map).
+type Entries = Rc<RefCell<Vec<Entry>>>;
+
+/// Takes the socket `id` out of `entries`, if it is there.
+fn take(entries: &mut Vec<Entry>, id: u32) -> Option<Entry> {
+    let at = entries.iter().position(|e| e.id == id)?;
+    Some(entries.swap_remove(at))
+}
 
 /// One running worker and the sockets it owns.
 struct Relay {
@@ -107,13 +116,11 @@ pub async fn open(
     let id = relay.next_id.get();
     relay.next_id.set(id.wrapping_add(1));
     let (made, answer) = oneshot::channel();
-    relay.entries.borrow_mut().insert(
+    relay.entries.borrow_mut().push(Entry {
         id,
-        Entry {
-            events,
-            made: Some(made),
-        },
-    );
+        events,
+        made: Some(made),
+    });
     let socket = Relayed { id, relay };
     socket.post("open", url);
     match answer.await {
@@ -148,7 +155,7 @@ impl Relayed {
 impl Drop for Relayed {
     fn drop(&mut self) {
         // Gone already if the server closed it or the worker failed.
-        if self.relay.entries.borrow_mut().remove(&self.id).is_some() {
+        if take(&mut self.relay.entries.borrow_mut(), self.id).is_some() {
             self.post("close", "");
         }
         if !self.relay.entries.borrow().is_empty() {
@@ -236,7 +243,7 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
             continue;
         };
         let id = id as u32;
-        let Some(entry) = entries.get_mut(&id) else {
+        let Some(entry) = entries.iter_mut().find(|e| e.id == id) else {
             continue;
         };
         let event = match report.get(1).as_f64().unwrap_or(-1.0) as i32 {
@@ -247,7 +254,7 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
                     let _ = tell.send(made);
                 }
                 if refused {
-                    entries.remove(&id);
+                    take(&mut entries, id);
                 }
                 continue;
             }
@@ -266,7 +273,7 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
                     clean: report.get(4).as_bool().unwrap_or(false),
                 };
                 let _ = entry.events.unbounded_send(closed);
-                entries.remove(&id);
+                take(&mut entries, id);
                 continue;
             }
             _ => continue,
@@ -280,7 +287,7 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
 fn failed(entries: &Entries) {
     BROKEN.set(true);
     RELAY.with(|r| r.borrow_mut().take());
-    for (_, entry) in entries.borrow_mut().drain() {
+    for entry in entries.borrow_mut().drain(..) {
         if entry.made.is_none() {
             let _ = entry.events.unbounded_send(SocketEvent::Closed {
                 code: 1006,
