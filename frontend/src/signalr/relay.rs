@@ -8,7 +8,8 @@
 //!
 //! The worker is plain JavaScript ([`SCRIPT`]), started from a Blob URL at
 //! runtime: it only owns sockets and stamps frames, everything SignalR stays
-//! in Rust on the page. It lives while some socket does and quits once the
+//! in Rust on the page. Opening is not a round trip: the constructor's
+//! refusal comes back as the socket's first event. It lives while some socket does and quits once the
 //! last one has closed (after its closing handshake), so a page with no
 //! connection keeps no thread; the next socket starts a new one.
 
@@ -16,7 +17,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures::channel::mpsc::UnboundedSender;
-use futures::channel::oneshot;
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -27,8 +27,8 @@ use super::socket::SocketEvent;
 /// The worker. The page posts `[op, id, arg]`: `open` (arg: the URL),
 /// `send` (arg: the text), `close` (detach and close with 1000, as the
 /// direct socket's drop does) and `quit` (end once closing sockets have).
-/// It posts batches of `[id, kind, …]`: 0 the socket was made (or the
-/// constructor's error), 1 open, 2 a frame with its arrival time (Unix ms
+/// It posts batches of `[id, kind, …]`: 0 the constructor threw (the
+/// error, worded as the direct socket's), 1 open, 2 a frame with its arrival time (Unix ms
 /// on the high-resolution clock, taken before anything else), 3 closed
 /// (code, reason, clean). Binary frames' buffers are transferred.
 const SCRIPT: &str = "const sockets=new Map();let out=[],closing=0,quitting=false;\
@@ -40,7 +40,7 @@ if(op==='open'){try{const ws=new WebSocket(arg);ws.binaryType='arraybuffer';\
 ws.onopen=()=>report([id,1]);\
 ws.onmessage=e=>report([id,2,e.data,performance.timeOrigin+performance.now()]);\
 ws.onclose=e=>{sockets.delete(id);report([id,3,e.code,e.reason,e.wasClean]);};\
-sockets.set(id,ws);report([id,0]);}catch(e){report([id,0,String(e)]);}}\
+sockets.set(id,ws);}catch(e){report([id,0,`cannot open ${arg}: ${e}`]);}}\
 else if(op==='send'){try{sockets.get(id)?.send(arg);}catch(e){}}\
 else if(op==='close'){const ws=sockets.get(id);if(ws){sockets.delete(id);closing++;\
 ws.onopen=ws.onmessage=null;ws.onclose=()=>{closing--;settle();};ws.close(1000);}}\
@@ -52,10 +52,6 @@ struct Entry {
     id: u32,
     /// The socket's events, to [`super::socket::Socket::next`].
     events: UnboundedSender<SocketEvent>,
-    /// Told once the worker has run the constructor: `Err` with its error.
-    /// Dropped unsent if the worker dies first, which sends the opener to
-    /// the direct socket.
-    made: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 /// The sockets, shared by the relay and its message handler. A page has a
@@ -106,28 +102,15 @@ pub struct Relayed {
 
 /// Opens `url` in the worker, reporting to `events`. `None` when no worker
 /// can be had (none may be created, or it failed): the caller opens the
-/// socket directly. `Some(Err)` is the WebSocket constructor's refusal,
-/// as the direct socket reports it.
-pub async fn open(
-    url: &str,
-    events: UnboundedSender<SocketEvent>,
-) -> Option<Result<Relayed, String>> {
+/// socket directly.
+pub fn open(url: &str, events: UnboundedSender<SocketEvent>) -> Option<Relayed> {
     let relay = running()?;
     let id = relay.next_id.get();
     relay.next_id.set(id.wrapping_add(1));
-    let (made, answer) = oneshot::channel();
-    relay.entries.borrow_mut().push(Entry {
-        id,
-        events,
-        made: Some(made),
-    });
+    relay.entries.borrow_mut().push(Entry { id, events });
     let socket = Relayed { id, relay };
     socket.post("open", url);
-    match answer.await {
-        Ok(Ok(())) => Some(Ok(socket)),
-        Ok(Err(e)) => Some(Err(format!("cannot open {url}: {e}"))),
-        Err(_) => None,
-    }
+    Some(socket)
 }
 
 impl Relayed {
@@ -247,17 +230,7 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
             continue;
         };
         let event = match report.get(1).as_f64().unwrap_or(-1.0) as i32 {
-            0 => {
-                let made = report.get(2).as_string().map_or(Ok(()), Err);
-                let refused = made.is_err();
-                if let Some(tell) = entry.made.take() {
-                    let _ = tell.send(made);
-                }
-                if refused {
-                    take(&mut entries, id);
-                }
-                continue;
-            }
+            0 => SocketEvent::Refused(report.get(2).as_string().unwrap_or_default()),
             1 => SocketEvent::Open,
             2 => {
                 let Some(bytes) = frame_bytes(&report.get(2)) else {
@@ -266,35 +239,33 @@ fn deliver(entries: &Entries, batch: &JsValue, origin: f64) {
                 let at_ms = report.get(3).as_f64().unwrap_or_default() - origin;
                 SocketEvent::Data { bytes, at_ms }
             }
-            3 => {
-                let closed = SocketEvent::Closed {
-                    code: report.get(2).as_f64().unwrap_or(1006.0) as u16,
-                    reason: report.get(3).as_string().unwrap_or_default(),
-                    clean: report.get(4).as_bool().unwrap_or(false),
-                };
-                let _ = entry.events.unbounded_send(closed);
-                take(&mut entries, id);
-                continue;
-            }
+            3 => SocketEvent::Closed {
+                code: report.get(2).as_f64().unwrap_or(1006.0) as u16,
+                reason: report.get(3).as_string().unwrap_or_default(),
+                clean: report.get(4).as_bool().unwrap_or(false),
+            },
             _ => continue,
         };
+        // The socket's last word: later reports for its id find nothing.
+        let last = matches!(event, SocketEvent::Refused(_) | SocketEvent::Closed { .. });
         let _ = entry.events.unbounded_send(event);
+        if last {
+            take(&mut entries, id);
+        }
     }
 }
 
-/// The worker died: no later socket tries one, sockets still being made
-/// go direct, and open ones end as a dropped connection does.
+/// The worker died: its sockets end as a dropped connection does, and
+/// every later one (the retry included) goes direct.
 fn failed(entries: &Entries) {
     BROKEN.set(true);
     RELAY.with(|r| r.borrow_mut().take());
     for entry in entries.borrow_mut().drain(..) {
-        if entry.made.is_none() {
-            let _ = entry.events.unbounded_send(SocketEvent::Closed {
-                code: 1006,
-                reason: "the socket worker failed".into(),
-                clean: false,
-            });
-        }
+        let _ = entry.events.unbounded_send(SocketEvent::Closed {
+            code: 1006,
+            reason: "the socket worker failed".into(),
+            clean: false,
+        });
     }
 }
 

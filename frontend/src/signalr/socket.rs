@@ -18,6 +18,10 @@ use crate::clock::now_ms;
 pub enum SocketEvent {
     /// The connection is open.
     Open,
+    /// The browser would not even make the socket (the constructor threw:
+    /// a malformed URL, a blocked port). Comes first if at all, worded as
+    /// [`Socket::open`]'s error, for a socket in the worker.
+    Refused(String),
     /// A message's bytes (text frames as UTF-8).
     Data {
         /// The payload.
@@ -73,12 +77,12 @@ enum Transport {
 
 impl Socket {
     /// Starts opening `url`; the first event says whether it worked. `Err`
-    /// is the WebSocket constructor's refusal (a malformed URL, a blocked
-    /// port).
-    pub async fn open(url: &str) -> Result<Self, String> {
+    /// is the WebSocket constructor's refusal where the page makes the
+    /// socket; the worker's comes as [`SocketEvent::Refused`].
+    pub fn open(url: &str) -> Result<Self, String> {
         let (tx, events) = unbounded();
-        let transport = match relay::open(url, tx.clone()).await {
-            Some(relayed) => Transport::Relayed(relayed?),
+        let transport = match relay::open(url, tx.clone()) {
+            Some(relayed) => Transport::Relayed(relayed),
             None => Transport::Direct(Direct::open(url, tx)?),
         };
         Ok(Self { transport, events })
