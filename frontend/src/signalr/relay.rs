@@ -9,9 +9,10 @@
 //! The worker is plain JavaScript ([`SCRIPT`]), started from a Blob URL at
 //! runtime: it only owns sockets and stamps frames, everything SignalR stays
 //! in Rust on the page. Opening is not a round trip: the constructor's
-//! refusal comes back as the socket's first event. It lives while some socket does and quits once the
-//! last one has closed (after its closing handshake), so a page with no
-//! connection keeps no thread; the next socket starts a new one.
+//! refusal comes back as the socket's first event. The worker lives while
+//! some socket does and quits once the last one has closed (after its
+//! closing handshake), so a page with no connection keeps no thread; the
+//! next socket starts a new one.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -28,9 +29,10 @@ use super::socket::SocketEvent;
 /// `send` (arg: the text), `close` (detach and close with 1000, as the
 /// direct socket's drop does) and `quit` (end once closing sockets have).
 /// It posts batches of `[id, kind, …]`: 0 the constructor threw (the
-/// error, worded as the direct socket's), 1 open, 2 a frame with its arrival time (Unix ms
-/// on the high-resolution clock, taken before anything else), 3 closed
-/// (code, reason, clean). Binary frames' buffers are transferred.
+/// error, worded as the direct socket's), 1 open, 2 a frame with its
+/// arrival time (Unix ms on the high-resolution clock, taken before
+/// anything else), 3 closed (code, reason, clean). Binary frames' buffers
+/// are transferred, not copied.
 const SCRIPT: &str = "const sockets=new Map();let out=[],closing=0,quitting=false;\
 const flush=()=>{postMessage(out,out.flatMap(e=>e[2] instanceof ArrayBuffer?[e[2]]:[]));out=[];};\
 const report=e=>{if(!out.length)setTimeout(flush,0);out.push(e);};\
@@ -126,6 +128,7 @@ impl Relayed {
         let _ = self.post_checked(op, arg);
     }
 
+    /// Posts `[op, id, arg]` to the worker.
     fn post_checked(&self, op: &str, arg: &str) -> Result<(), String> {
         let message = Array::of3(&op.into(), &self.id.into(), &arg.into());
         self.relay
