@@ -514,11 +514,51 @@ fn fake_fetch(answers: &[serde_json::Value]) {
     ));
 }
 
-/// Puts the page's own `fetch` and `WebSocket` back.
+/// Puts the page's own `fetch`, `WebSocket` and `Worker` back.
 fn restore_page() {
     run_js(
         "if (globalThis.__realFetch) globalThis.fetch = globalThis.__realFetch;
-         if (globalThis.__realWebSocket) globalThis.WebSocket = globalThis.__realWebSocket;",
+         if (globalThis.__realWebSocket) globalThis.WebSocket = globalThis.__realWebSocket;
+         if (globalThis.__realWorker) globalThis.Worker = globalThis.__realWorker;",
+    );
+}
+
+/// The negotiate answer of a server that offers WebSockets.
+fn negotiated() -> serde_json::Value {
+    json!({
+        "negotiateVersion": 1, "connectionId": "pub", "connectionToken": "tok",
+        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
+    })
+}
+
+/// Makes the next socket worker's `WebSocket` a fake server that opens at
+/// once, answers the handshake, and delivers whatever the page posts on
+/// the `fake-socket` BroadcastChannel as a frame: the worker's own script
+/// runs after it, unchanged.
+fn fake_socket_in_worker() {
+    run_js(
+        r##"
+        globalThis.__realWorker ??= globalThis.Worker;
+        const Real = globalThis.__realWorker;
+        globalThis.Worker = function (url) {
+            const fake = `self.WebSocket = class {
+                constructor(url) {
+                    this.channel = new BroadcastChannel("fake-socket");
+                    this.channel.onmessage = (e) => this.onmessage(new MessageEvent("message", { data: e.data }));
+                    setTimeout(() => this.onopen(new Event("open")), 0);
+                }
+                send(text) {
+                    if (text.includes('"protocol"'))
+                        setTimeout(() => this.onmessage(new MessageEvent("message", { data: "{}\x1e" })), 0);
+                }
+                close() {
+                    this.channel.close();
+                    setTimeout(() => this.onclose(new CloseEvent("close", { code: 1000, wasClean: true })), 0);
+                }
+            };
+            importScripts(${JSON.stringify(url)});`;
+            return new Real(URL.createObjectURL(new Blob([fake], { type: "text/javascript" })));
+        };"##,
     );
 }
 
@@ -594,15 +634,15 @@ async fn negotiate_is_credentialed_and_follows_redirects() {
 /// invocation with an `invocationId` is answered "Client didn't provide a
 /// result." (`_invokeClientMethod`); an unknown type is ignored and the
 /// connection stays up (JsonHubProtocol.parseMessages); a Close with an
-/// error ends it with "Server returned an error on close: …".
+/// error ends it with "Server returned an error on close: …". With no
+/// `Worker` in the page, the socket is the page's own, so the fake serves it.
 #[wasm_bindgen_test]
 async fn connection_talks_like_the_official_client() {
-    fake_fetch(&[json!({
-        "negotiateVersion": 1, "connectionId": "pub", "connectionToken": "tok",
-        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
-    })]);
+    fake_fetch(&[negotiated()]);
     run_js(
         r#"
+        globalThis.__realWorker ??= globalThis.Worker;
+        globalThis.Worker = undefined;
         globalThis.__realWebSocket ??= globalThis.WebSocket;
         globalThis.__sent = [];
         globalThis.WebSocket = class {
@@ -671,6 +711,48 @@ async fn connection_talks_like_the_official_client() {
     .await;
     drop(client);
     restore_page();
+}
+
+/// Frames come through the socket worker stamped when they reach it: a
+/// frame sent while the page's main thread is busy for 50 ms carries a time
+/// from within that spell, not from when the page got round to it.
+#[wasm_bindgen_test]
+async fn frames_are_stamped_in_the_worker_while_the_page_is_busy() {
+    fake_fetch(&[negotiated()]);
+    fake_socket_in_worker();
+    let (client, events) = start_client("http://fake.invalid/hub");
+    eventually(
+        5_000.0,
+        "connected through the worker's fake socket",
+        || {
+            reported(&events, |e| {
+                matches!(e, ClientEvent::Status(ConnectionStatus::Connected { .. }))
+            })
+        },
+    )
+    .await;
+    let busy_from = now_ms();
+    run_js(
+        r#"const channel = new BroadcastChannel("fake-socket");
+           channel.postMessage('{"type":1,"target":"Hello","arguments":[]}\x1e');
+           channel.close();"#,
+    );
+    while now_ms() < busy_from + 50.0 {}
+    let busy_until = now_ms();
+    let stamp = || {
+        events.borrow().iter().find_map(|e| match e {
+            ClientEvent::Invocation { target, at_ms, .. } if target == "Hello" => Some(*at_ms),
+            _ => None,
+        })
+    };
+    eventually(5_000.0, "the Hello invocation", || stamp().is_some()).await;
+    let at = stamp().unwrap();
+    drop(client);
+    restore_page();
+    assert!(
+        busy_from <= at && at < busy_until,
+        "stamped at {at}, busy from {busy_from} until {busy_until}"
+    );
 }
 
 /// Two instances, `api-1` and `api-2`, shown on a fresh dashboard that
