@@ -46,7 +46,7 @@ fn slot(instance: &str, hub: &str) -> String {
 fn remembered() -> Map<String, Value> {
     storage()
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|text| protocol::from_json::parse(&text).ok())
         .and_then(|v| match v {
             Value::Object(all) => Some(all),
             _ => None,

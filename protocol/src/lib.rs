@@ -24,7 +24,8 @@
 //!   MessagePack payloads published on them.
 //! * [`broadcast`] is the test broadcast every part agrees on, [`hubs`]
 //!   the hubs Conduit serves, and [`api`] the companion's HTTP/SSE API as
-//!   types shared with the page.
+//!   types shared with the page, which reads them with [`from_json`]
+//!   (by hand, from a parsed `Value`) rather than serde's derives.
 //! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
 //!   `PUBLISH` into a readable summary.
 //!
@@ -38,6 +39,7 @@ pub mod broadcast;
 pub mod connection;
 pub mod credential;
 pub mod framing;
+pub mod from_json;
 pub mod handshake;
 pub mod hub_protocol;
 pub mod hubs;
