@@ -9,6 +9,7 @@ use protocol::api::{
     routes, CanaryReport, DashboardConfig, FeedSource, Status, TriggerRequest, TriggerResponse,
 };
 use protocol::from_json::{self, FromJson};
+use protocol::to_json::ToJson;
 
 /// sessionStorage key of the token, so reloads and links keep it.
 const TOKEN_KEY: &str = "signalscope.token";
@@ -77,11 +78,10 @@ impl Companion {
 
     /// `POST /api/test/trigger-navigation-update`.
     pub async fn trigger(&self, body: &TriggerRequest) -> Result<TriggerResponse, ApiError> {
-        let body = serde_json::to_string(body).map_err(|e| ApiError(e.to_string()))?;
         let request = self
             .authorize(Request::post(routes::TRIGGER))
             .header("Content-Type", "application/json")
-            .body(body)
+            .body(body.to_json().to_string())
             .map_err(|e| ApiError(e.to_string()))?;
         json(request.send().await).await
     }

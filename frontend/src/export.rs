@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use protocol::broadcast::iso8601_utc;
+use protocol::to_json::ToJson;
 use serde_json::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -40,10 +41,12 @@ pub fn session(dash: &Dashboard) -> Value {
             .collect();
         (broadcasts, json!(l.tallies()))
     });
-    let feed: Vec<_> = dash.feed_log.with_untracked(|f| f.all().cloned().collect());
+    let feed: Vec<Value> = dash
+        .feed_log
+        .with_untracked(|f| f.all().map(ToJson::to_json).collect());
     json!({
         "exportedAt": iso8601_utc(wall_ms() as u64),
-        "config": dash.config.get_value(),
+        "config": dash.config.with_value(ToJson::to_json),
         "panels": panels,
         "broadcasts": broadcasts,
         "tallies": tallies,

@@ -4,13 +4,14 @@
 
 use protocol::api::Instance;
 use protocol::from_json::{self, FromJson, Object};
-use serde::Serialize;
+use protocol::to_json::ToJson;
+use serde_json::Value;
 
 /// localStorage key of the page's own additions and removals.
 const STORAGE_KEY: &str = "signalscope.instances";
 
 /// What the page remembers between visits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Saved {
     /// Instances added on the page.
     pub added: Vec<Instance>,
@@ -18,9 +19,18 @@ pub struct Saved {
     pub removed: Vec<String>,
 }
 
+impl ToJson for Saved {
+    fn to_json(&self) -> Value {
+        serde_json::json!({
+            "added": self.added.to_json(),
+            "removed": self.removed.to_json(),
+        })
+    }
+}
+
 impl FromJson for Saved {
     /// Either list may be missing (an older page wrote only one).
-    fn from_json(value: &serde_json::Value) -> Option<Self> {
+    fn from_json(value: &Value) -> Option<Self> {
         let o = Object::of(value)?;
         Some(Self {
             added: o.or_default("added")?,
@@ -40,8 +50,8 @@ impl Saved {
 
     /// Remembers it; a full or disabled storage only loses the memory.
     pub fn store(&self) {
-        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(self)) {
-            let _ = storage.set_item(STORAGE_KEY, &text);
+        if let Some(storage) = local_storage() {
+            let _ = storage.set_item(STORAGE_KEY, &self.to_json().to_string());
         }
     }
 
@@ -197,7 +207,7 @@ mod tests {
         let mut saved = Saved::default();
         saved.add(inst("c", "http://c"));
         saved.remove("a");
-        let text = serde_json::to_string(&saved).unwrap();
+        let text = saved.to_json().to_string();
         assert_eq!(from_json::from_str::<Saved>(&text), Some(saved));
         assert_eq!(
             from_json::from_str::<Saved>(r#"{"removed":["a"]}"#).map(|s| s.removed),

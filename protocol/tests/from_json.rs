@@ -1,7 +1,7 @@
-//! Property tests of `protocol::from_json`, the page's hand-written
-//! decoders: they read everything the companion's serde serialisation
-//! writes, never read anything serde would refuse or read otherwise, and
-//! never panic.
+//! Property tests of `protocol::from_json` and `protocol::to_json`, the
+//! page's hand-written JSON: the decoders read everything the companion's
+//! serde serialisation writes, never read anything serde would refuse or
+//! read otherwise, and never panic; the writers write what serde writes.
 
 use std::fmt::Debug;
 
@@ -9,11 +9,12 @@ use proptest::prelude::*;
 use protocol::api::{
     Audience, CanaryReport, CanaryRound, DashboardConfig, DemoControls, EventNames, FeedEvent,
     FeedLine, FeedSource, Hub, HubKey, HubTraffic, Instance, InstanceHealth, KeyPlacement,
-    RedisNodeStatus, RedisStatus, Status, Thresholds, TriggerMode, TriggerResponse,
+    RedisNodeStatus, RedisStatus, Status, Thresholds, TriggerMode, TriggerRequest, TriggerResponse,
 };
 use protocol::backplane::{ChannelKind, Payload, Summary};
 use protocol::broadcast::TestBroadcast;
 use protocol::from_json::FromJson;
+use protocol::to_json::ToJson;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -479,6 +480,41 @@ fn test_broadcast() -> impl Strategy<Value = TestBroadcast> {
         )
 }
 
+fn trigger_request() -> impl Strategy<Value = TriggerRequest> {
+    (
+        maybe_text(),
+        prop::option::of(json_value()),
+        prop::option::of(prop::collection::vec(json_value(), 0..3)),
+        maybe_text(),
+        prop::option::of(audience()),
+        prop::option::of(texts()),
+        prop::option::of(prop::sample::select(TriggerMode::ALL.to_vec())),
+        maybe_text(),
+    )
+        .prop_map(
+            |(target, payload, arguments, hub, audience, protocols, mode, instance)| {
+                TriggerRequest {
+                    target,
+                    payload,
+                    arguments,
+                    hub,
+                    audience,
+                    protocols,
+                    mode,
+                    instance,
+                }
+            },
+        )
+}
+
+/// `to_json` writes what serde writes, to the key order.
+fn writes_as_serde<T: Serialize + ToJson>(value: &T) -> Result<(), TestCaseError> {
+    let ours = value.to_json();
+    let serdes = serde_json::to_value(value).unwrap();
+    prop_assert_eq!(ours.to_string(), serdes.to_string());
+    Ok(())
+}
+
 /// What serde writes, `from_json` reads back as the same value.
 fn round_trips<T>(value: &T) -> Result<(), TestCaseError>
 where
@@ -577,6 +613,24 @@ proptest! {
     #[test]
     fn dashboard_configs(config in dashboard_config(), pick in any::<usize>(), with in prop::option::of(json_value())) {
         holds(&config, pick, with)?;
+    }
+
+    /// The trigger's body, as the page sends it.
+    #[test]
+    fn trigger_requests_are_written_as_serde_writes(request in trigger_request()) {
+        writes_as_serde(&request)?;
+    }
+
+    /// Feed lines, as the page exports them.
+    #[test]
+    fn feed_lines_are_written_as_serde_writes(line in feed_line()) {
+        writes_as_serde(&line)?;
+    }
+
+    /// The config, as the page exports it.
+    #[test]
+    fn configs_are_written_as_serde_writes(config in dashboard_config()) {
+        writes_as_serde(&config)?;
     }
 
     /// `GET /api/status`.
