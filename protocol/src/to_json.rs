@@ -24,17 +24,17 @@ pub trait ToJson {
 
 /// An object built field by field, in serde's order.
 #[derive(Debug, Default)]
-struct Object(Map<String, Value>);
+pub struct Object(Map<String, Value>);
 
 impl Object {
     /// Adds `key`.
-    fn field(mut self, key: &str, value: &impl ToJson) -> Self {
+    pub fn field(mut self, key: &str, value: &impl ToJson) -> Self {
         self.0.insert(key.to_owned(), value.to_json());
         self
     }
 
     /// Adds `key` unless `skip` (serde's `skip_serializing_if`).
-    fn field_unless(self, skip: bool, key: &str, value: &impl ToJson) -> Self {
+    pub fn field_unless(self, skip: bool, key: &str, value: &impl ToJson) -> Self {
         if skip {
             self
         } else {
@@ -42,7 +42,8 @@ impl Object {
         }
     }
 
-    fn done(self) -> Value {
+    /// The object.
+    pub fn done(self) -> Value {
         Value::Object(self.0)
     }
 }
@@ -78,6 +79,13 @@ impl ToJson for u64 {
 }
 
 impl ToJson for u32 {
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToJson for f64 {
+    /// Not finite is `null`, as serde writes it.
     fn to_json(&self) -> Value {
         Value::from(*self)
     }
