@@ -127,7 +127,8 @@ impl<V: ToJson> ToJson for ByName<V> {
 
 /// Offers the session as `signalscope-session-<time>.json`.
 pub fn download_session(dash: &Dashboard) {
-    let text = serde_json::to_string_pretty(&session(dash)).unwrap_or_default();
+    // `{:#}`: `Value`'s own pretty writer, which the page links anyway.
+    let text = format!("{:#}", session(dash));
     let name = format!(
         "signalscope-session-{}.json",
         iso8601_utc(wall_ms() as u64).replace(':', "-")

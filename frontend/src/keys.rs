@@ -61,8 +61,10 @@ fn remember(slot: String, key: Option<String>) {
         Some(k) => all.insert(slot, Value::String(k)),
         None => all.remove(&slot),
     };
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&Value::Object(all))) {
-        let _ = s.set_item(STORAGE_KEY, &text);
+    // Written with `Value`'s `Display`, as the hub protocol writes its
+    // records: one instance of serde_json's writer in the page.
+    if let Some(s) = storage() {
+        let _ = s.set_item(STORAGE_KEY, &Value::Object(all).to_string());
     }
 }
 

@@ -50,7 +50,8 @@ pub fn Message(
     #[prop(into)]
     latency_ms: Signal<Option<f64>>,
 ) -> impl IntoView {
-    let compact = serde_json::to_string(&row.arguments).unwrap_or_default();
+    // `Value`'s `Display`, the one compact JSON writer the page links.
+    let compact = Value::Array(row.arguments).to_string();
     let preview = match compact.char_indices().nth(PREVIEW_CHARS) {
         Some((at, _)) => format!("{}…", &compact[..at]),
         None => compact,
@@ -108,7 +109,8 @@ fn show_arguments(ev: &MouseEvent, messages: RwSignal<VecDeque<MessageRow>>) {
         .and_then(|id| id.parse::<u64>().ok());
     let pretty = messages.with_untracked(|m| {
         let row = m.iter().find(|r| Some(r.id) == id)?;
-        serde_json::to_string_pretty(&row.arguments).ok()
+        // `{:#}`: `Value`'s own pretty writer, the one the page links.
+        Some(format!("{:#}", Value::Array(row.arguments.clone())))
     });
     let pre = pretty.and_then(|text| {
         let pre = details.owner_document()?.create_element("pre").ok()?;
