@@ -44,7 +44,9 @@ const PREVIEW_CHARS: usize = 90;
 
 /// The arguments as one line of JSON, cut at [`PREVIEW_CHARS`].
 fn preview(arguments: &[Value]) -> String {
-    let compact = serde_json::to_string(arguments).unwrap_or_default();
+    // `Value`'s `Display`, the one compact JSON writer the page links.
+    let items: Vec<String> = arguments.iter().map(Value::to_string).collect();
+    let compact = format!("[{}]", items.join(","));
     match compact.char_indices().nth(PREVIEW_CHARS) {
         Some((at, _)) => format!("{}…", &compact[..at]),
         None => compact,
@@ -255,7 +257,8 @@ fn show_arguments(ev: &MouseEvent, messages: RwSignal<VecDeque<MessageRow>>) {
         .and_then(|id| id.parse::<u64>().ok());
     let pretty = messages.with_untracked(|m| {
         let row = m.iter().find(|r| Some(r.id) == id)?;
-        serde_json::to_string_pretty(&row.arguments).ok()
+        // `{:#}`: `Value`'s own pretty writer, the one the page links.
+        Some(format!("{:#}", Value::Array(row.arguments.clone())))
     });
     let pre = pretty.and_then(|text| {
         let pre = details.owner_document()?.create_element("pre").ok()?;

@@ -63,9 +63,13 @@ impl Aim {
         request.target = Some(self.method.get_untracked()).filter(|m| !m.trim().is_empty());
         let args = self.args.get_untracked();
         if !args.trim().is_empty() {
-            let parsed = serde_json::from_str::<Vec<serde_json::Value>>(&args)
+            // Parsed as the page parses all JSON (one parser in the .wasm).
+            let parsed = protocol::from_json::parse(&args)
                 .map_err(|e| format!("arguments must be a JSON array: {e}"))?;
-            request.arguments = Some(parsed);
+            let serde_json::Value::Array(arguments) = parsed else {
+                return Err("arguments must be a JSON array".into());
+            };
+            request.arguments = Some(arguments);
         }
         Ok(())
     }
