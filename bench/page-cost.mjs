@@ -176,19 +176,25 @@ function instrument(panelSelector) {
     pc.waiters = pc.waiters.filter((w) => !(pc.max.every((m) => m >= w.seq) && (w.resolve(), true)));
   };
   panels.forEach((panel, i) => {
+    const note = (text, at) => {
+      for (const m of (text ?? '').matchAll(/"id":\s*"page-cost:(\d+)"/g)) {
+        const seq = Number(m[1]);
+        if (!pc.seen[i].has(seq)) pc.seen[i].set(seq, at);
+        if (seq > pc.max[i]) pc.max[i] = seq;
+      }
+    };
     new MutationObserver((records) => {
       const at = performance.timeOrigin + performance.now();
       for (const record of records) {
-        for (const node of record.addedNodes) {
-          for (const m of (node.textContent ?? '').matchAll(/"id":\s*"page-cost:(\d+)"/g)) {
-            const seq = Number(m[1]);
-            if (!pc.seen[i].has(seq)) pc.seen[i].set(seq, at);
-            if (seq > pc.max[i]) pc.max[i] = seq;
-          }
-        }
+        // A page may insert a row (the seed), or rewrite a row's text or
+        // attributes in place (the dashboard's rows are made once): both
+        // make the message visible.
+        if (record.type === 'childList') for (const node of record.addedNodes) note(node.textContent, at);
+        else if (record.type === 'characterData') note(record.target.data, at);
+        else note(record.target.getAttribute(record.attributeName), at);
       }
       check();
-    }).observe(panel, { childList: true, subtree: true });
+    }).observe(panel, { childList: true, subtree: true, characterData: true, attributes: true });
   });
   pc.until = (seq) => new Promise((resolve) => {
     pc.waiters.push({ seq, resolve });

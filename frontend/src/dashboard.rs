@@ -175,6 +175,10 @@ impl Dashboard {
         &self,
         request: TriggerRequest,
     ) -> impl Future<Output = Result<TriggerResponse, String>> + 'static {
+        // Read here rather than taken from the event's `timeStamp`: that is
+        // when the input was queued, and a busy page dispatches it later, yet
+        // the broadcast only leaves now. An observer timing the same click
+        // starts its clock at dispatch, as this does.
         let clicked = now_ms();
         // The panels of the hub it goes to (the first when none is named).
         let hub = request

@@ -8,18 +8,18 @@
 //! A frame's work is bounded, though: after a stall (a busy machine, a
 //! collection, a hidden tab) thousands of items may wait, and handing them
 //! over in one task kept the page from handling input for hundreds of
-//! milliseconds. A frame takes at most `PER_FRAME`; the rest stay
-//! queued, in order, for the next frame.
+//! milliseconds. A frame takes at most `PER_FRAME`; the rest stay queued,
+//! in order, for the next frame.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::time::Duration;
+use std::rc::{Rc, Weak};
 
-use leptos::prelude::{request_animation_frame, set_timeout};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 /// A hidden tab gets no animation frames; this bounds how long items wait
-/// (and how many pile up) there.
-const FALLBACK: Duration = Duration::from_millis(250);
+/// (and how many pile up) there, in ms.
+const FALLBACK_MS: i32 = 250;
 /// Items one frame hands over at most. A count, not a time budget: on a
 /// busy machine the page's thread is often not running at all, and a
 /// budget in wall time then cut each frame's share until the page fell
@@ -37,26 +37,35 @@ pub struct FrameBatch<T> {
 struct Inner<T> {
     /// Arrived and not yet flushed, in order.
     items: RefCell<Vec<T>>,
-    /// A flush is requested: later pushes only add to it.
-    scheduled: Cell<bool>,
-    /// Counts requests. Each request sets a frame and a timer; whichever
-    /// comes first flushes, and the other, seeing a newer (or no) request,
-    /// does nothing: the late one used to flush the next batch early, a
-    /// second render in the same frame for a few items.
-    request: Cell<u64>,
+    /// The requested frame and timer (their handles), while a flush is
+    /// pending: later pushes only add to it. Whichever comes first flushes
+    /// and cancels the other; a timer left to fire after every frame was a
+    /// task of its own per frame, and a closure made per request was
+    /// garbage per frame.
+    pending: Cell<Option<(i32, i32)>>,
     /// Takes one frame's items, in arrival order.
     flush: Box<dyn Fn(Vec<T>)>,
+    /// What the frame and the timer call: made once, holding the batch
+    /// weakly so that dropping the batch frees both.
+    on_time: Closure<dyn FnMut()>,
 }
 
 impl<T: 'static> FrameBatch<T> {
     /// A batch that gives each frame's items to `flush`.
     pub fn new(flush: impl Fn(Vec<T>) + 'static) -> Self {
         Self {
-            inner: Rc::new(Inner {
-                items: RefCell::new(Vec::new()),
-                scheduled: Cell::new(false),
-                request: Cell::new(0),
-                flush: Box::new(flush),
+            inner: Rc::new_cyclic(|me: &Weak<Inner<T>>| {
+                let me = me.clone();
+                Inner {
+                    items: RefCell::new(Vec::new()),
+                    pending: Cell::new(None),
+                    flush: Box::new(flush),
+                    on_time: Closure::new(move || {
+                        if let Some(inner) = me.upgrade() {
+                            inner.run();
+                        }
+                    }),
+                }
             }),
         }
     }
@@ -65,42 +74,48 @@ impl<T: 'static> FrameBatch<T> {
     /// for it (and for a timer, in case the tab is hidden).
     pub fn push(&self, item: T) {
         self.inner.items.borrow_mut().push(item);
-        if !self.inner.scheduled.replace(true) {
-            Inner::request(&self.inner);
+        if self.inner.pending.get().is_none() {
+            self.inner.request();
         }
     }
 }
 
-impl<T: 'static> Inner<T> {
-    /// Asks for a frame and a timer, whichever comes first.
-    fn request(this: &Rc<Self>) {
-        let request = this.request.get() + 1;
-        this.request.set(request);
-        let on_frame = Rc::clone(this);
-        request_animation_frame(move || Inner::run(&on_frame, request));
-        let on_timer = Rc::clone(this);
-        set_timeout(move || Inner::run(&on_timer, request), FALLBACK);
+impl<T> Inner<T> {
+    /// Asks for the next frame, and for a timer in case the tab is hidden.
+    fn request(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let callback = self.on_time.as_ref().unchecked_ref();
+        let frame = window.request_animation_frame(callback).unwrap_or(0);
+        let timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback, FALLBACK_MS)
+            .unwrap_or(0);
+        self.pending.set(Some((frame, timer)));
     }
 
-    /// Hands over up to [`PER_FRAME`] items, if `request` is still the
-    /// pending one (the later of its frame and timer finds it answered);
-    /// what is left asks for the next frame.
-    fn run(this: &Rc<Self>, request: u64) {
-        if !this.scheduled.get() || this.request.get() != request {
+    /// Hands over up to `PER_FRAME` items, if a flush is pending, and
+    /// cancels the pending flush's other callback; what is left asks for
+    /// the next frame.
+    fn run(&self) {
+        let Some((frame, timer)) = self.pending.take() else {
             return;
+        };
+        if let Some(window) = web_sys::window() {
+            let _ = window.cancel_animation_frame(frame);
+            window.clear_timeout_with_handle(timer);
         }
         let (items, more) = {
-            let mut queued = this.items.borrow_mut();
+            let mut queued = self.items.borrow_mut();
             let n = queued.len().min(PER_FRAME);
             let rest = queued.split_off(n);
             (std::mem::replace(&mut *queued, rest), !queued.is_empty())
         };
-        match more {
-            true => Inner::request(this),
-            false => this.scheduled.set(false),
+        if more {
+            self.request();
         }
         if !items.is_empty() {
-            (this.flush)(items);
+            (self.flush)(items);
         }
     }
 }

@@ -3,20 +3,40 @@
 //! minus those removed on the page.
 
 use protocol::api::Instance;
-use serde::{Deserialize, Serialize};
+use protocol::from_json::{self, FromJson, Object};
+use protocol::to_json::ToJson;
+use serde_json::Value;
 
 /// localStorage key of the page's own additions and removals.
 const STORAGE_KEY: &str = "signalscope.instances";
 
 /// What the page remembers between visits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Saved {
     /// Instances added on the page.
-    #[serde(default)]
     pub added: Vec<Instance>,
     /// Names removed on the page, so config instances stay hidden too.
-    #[serde(default)]
     pub removed: Vec<String>,
+}
+
+impl ToJson for Saved {
+    fn to_json(&self) -> Value {
+        serde_json::json!({
+            "added": self.added.to_json(),
+            "removed": self.removed.to_json(),
+        })
+    }
+}
+
+impl FromJson for Saved {
+    /// Either list may be missing (an older page wrote only one).
+    fn from_json(value: &Value) -> Option<Self> {
+        let o = Object::of(value)?;
+        Some(Self {
+            added: o.or_default("added")?,
+            removed: o.or_default("removed")?,
+        })
+    }
 }
 
 impl Saved {
@@ -24,14 +44,14 @@ impl Saved {
     pub fn load() -> Self {
         local_storage()
             .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
-            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|text| from_json::from_str(&text))
             .unwrap_or_default()
     }
 
     /// Remembers it; a full or disabled storage only loses the memory.
     pub fn store(&self) {
-        if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(self)) {
-            let _ = storage.set_item(STORAGE_KEY, &text);
+        if let Some(storage) = local_storage() {
+            let _ = storage.set_item(STORAGE_KEY, &self.to_json().to_string());
         }
     }
 
@@ -179,6 +199,20 @@ mod tests {
         saved.remove("a");
         let merged = merge(&config, &saved, &[inst("a", "http://other")]);
         assert_eq!(merged, [inst("a", "http://other")]);
+    }
+
+    /// What `store` writes, `load` reads back; a missing list is empty.
+    #[test]
+    fn saved_round_trips() {
+        let mut saved = Saved::default();
+        saved.add(inst("c", "http://c"));
+        saved.remove("a");
+        let text = saved.to_json().to_string();
+        assert_eq!(from_json::from_str::<Saved>(&text), Some(saved));
+        assert_eq!(
+            from_json::from_str::<Saved>(r#"{"removed":["a"]}"#).map(|s| s.removed),
+            Some(vec!["a".to_owned()])
+        );
     }
 
     /// Re-adding a removed instance brings it back.

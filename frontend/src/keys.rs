@@ -46,7 +46,7 @@ fn slot(instance: &str, hub: &str) -> String {
 fn remembered() -> Map<String, Value> {
     storage()
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|text| protocol::from_json::parse(&text).ok())
         .and_then(|v| match v {
             Value::Object(all) => Some(all),
             _ => None,
@@ -61,8 +61,10 @@ fn remember(slot: String, key: Option<String>) {
         Some(k) => all.insert(slot, Value::String(k)),
         None => all.remove(&slot),
     };
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(&Value::Object(all))) {
-        let _ = s.set_item(STORAGE_KEY, &text);
+    // Written with `Value`'s `Display`, as the hub protocol writes its
+    // records: one instance of serde_json's writer in the page.
+    if let Some(s) = storage() {
+        let _ = s.set_item(STORAGE_KEY, &Value::Object(all).to_string());
     }
 }
 

@@ -4,6 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::mount::{mount_to, UnmountHandle};
@@ -21,7 +22,7 @@ use signalscope_frontend::dashboard::Dashboard;
 use signalscope_frontend::feed::Feed;
 use signalscope_frontend::frame::FrameBatch;
 use signalscope_frontend::instances::Saved;
-use signalscope_frontend::panels::message::{Message, MessageRow};
+use signalscope_frontend::panels::message::{MessageList, MessageRow};
 use signalscope_frontend::panels::Panel;
 use signalscope_frontend::signalr::{ClientEvent, ClientOptions, ConnectionStatus, HubClient};
 use signalscope_frontend::verdicts::Verdicts;
@@ -124,26 +125,38 @@ fn response(id: &str, seq: u64) -> TriggerResponse {
     }
 }
 
+/// A message row for seq `seq` of a test broadcast with id `id`.
+fn message_row(id: u64, seq: u64, note: &str) -> MessageRow {
+    let broadcast = TestBroadcast::new(format!("id-{seq}"), seq, 0, "companion");
+    MessageRow {
+        id,
+        wall_ms: 0.0,
+        target: "NavigationStateUpdate".into(),
+        arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": note})],
+        broadcast_id: Some(format!("id-{seq}")),
+        seq: Some(seq),
+        duplicate: false,
+    }
+}
+
 /// A hostile payload shows as text: no element is created from it, and
-/// the row carries its target and sequence number.
+/// the row carries its target, sequence number and latency.
 #[wasm_bindgen_test]
 async fn message_content_is_text_not_html() {
     let hostile = "<img src=x onerror=alert(1)>";
-    let broadcast = TestBroadcast::new("id-1", 7, 0, "companion");
     let row = MessageRow {
-        id: 0,
-        wall_ms: 0.0,
         target: hostile.into(),
-        arguments: vec![json!({"type": "TestBroadcast", "data": broadcast, "note": hostile})],
-        broadcast_id: Some("id-1".into()),
-        seq: Some(7),
-        duplicate: false,
+        ..message_row(0, 7, hostile)
     };
-    let root = container();
-    let _handle = mount_to(
-        root.clone(),
-        move || view! { <ol><Message row=row.clone() latency_ms=Some(12.0)/></ol> },
-    );
+    let messages = RwSignal::new(VecDeque::from([row]));
+    let (root, dash, _handle) = mount_with_dashboard(move || {
+        view! { <MessageList panel="a".to_owned() messages/> }
+    })
+    .await;
+    dash.ledger.update(|l| {
+        l.sent(&response("id-7", 7), 0.0, vec!["a".to_owned()], &[]);
+        l.arrived("a", &TestBroadcast::new("id-7", 7, 0, "companion"), 12.0);
+    });
     leptos::task::tick().await;
     assert!(root.query_selector("img").unwrap().is_none());
     let li = root
@@ -154,6 +167,64 @@ async fn message_content_is_text_not_html() {
     let text = root.text_content().unwrap();
     assert!(text.contains(hostile));
     assert!(text.contains("12 ms"));
+}
+
+/// After 25 messages the list shows the newest ten, newest first, in ten
+/// rows; an opened row shows its arguments and stays with its message as
+/// newer ones push it down, and the rows it leaves are closed.
+#[wasm_bindgen_test]
+async fn message_rows_show_the_newest_ten_and_keep_an_opened_one_open() {
+    let messages = RwSignal::new(VecDeque::new());
+    let push = move |seq: u64| messages.update(|m| m.push_front(message_row(seq, seq, "n")));
+    let (root, _dash, _handle) = mount_with_dashboard(move || {
+        view! { <MessageList panel="a".to_owned() messages/> }
+    })
+    .await;
+    (0..25).for_each(push);
+    leptos::task::tick().await;
+    let seqs = || {
+        let list = root.query_selector("ol.messages").unwrap().expect("list");
+        std::iter::successors(list.first_element_child(), |li| li.next_element_sibling())
+            .map(|li| li.get_attribute("data-seq").unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let expected = |newest: u64| {
+        (newest - 9..=newest)
+            .rev()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(), expected(24));
+    let summary: HtmlElement = root
+        .query_selector("li[data-seq='20'] summary")
+        .unwrap()
+        .expect("row of seq 20")
+        .unchecked_into();
+    summary.click();
+    eventually(2_000.0, "the opened row's arguments", || {
+        root.query_selector("li[data-seq='20'] details[open] pre")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    push(25);
+    leptos::task::tick().await;
+    assert_eq!(seqs(), expected(25));
+    assert!(
+        root.query_selector("li:not([data-seq='20']) details[open]")
+            .unwrap()
+            .is_none(),
+        "no other row open"
+    );
+    let pre = root
+        .query_selector("li[data-seq='20'] details[open] pre")
+        .unwrap()
+        .expect("the opened message is still open");
+    assert!(pre.text_content().unwrap().contains("\"id-20\""));
+    assert!(root
+        .query_selector("li:not([data-seq='20']) pre")
+        .unwrap()
+        .is_none());
 }
 
 /// A panel whose instance is unreachable falls back to skipNegotiation,
@@ -529,11 +600,51 @@ fn fake_fetch(answers: &[serde_json::Value]) {
     ));
 }
 
-/// Puts the page's own `fetch` and `WebSocket` back.
+/// Puts the page's own `fetch`, `WebSocket` and `Worker` back.
 fn restore_page() {
     run_js(
         "if (globalThis.__realFetch) globalThis.fetch = globalThis.__realFetch;
-         if (globalThis.__realWebSocket) globalThis.WebSocket = globalThis.__realWebSocket;",
+         if (globalThis.__realWebSocket) globalThis.WebSocket = globalThis.__realWebSocket;
+         if (globalThis.__realWorker) globalThis.Worker = globalThis.__realWorker;",
+    );
+}
+
+/// The negotiate answer of a server that offers WebSockets.
+fn negotiated() -> serde_json::Value {
+    json!({
+        "negotiateVersion": 1, "connectionId": "pub", "connectionToken": "tok",
+        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
+    })
+}
+
+/// Makes the next socket worker's `WebSocket` a fake server that opens at
+/// once, answers the handshake, and delivers whatever the page posts on
+/// the `fake-socket` BroadcastChannel as a frame: the worker's own script
+/// runs after it, unchanged.
+fn fake_socket_in_worker() {
+    run_js(
+        r##"
+        globalThis.__realWorker ??= globalThis.Worker;
+        const Real = globalThis.__realWorker;
+        globalThis.Worker = function (url) {
+            const fake = `self.WebSocket = class {
+                constructor(url) {
+                    this.channel = new BroadcastChannel("fake-socket");
+                    this.channel.onmessage = (e) => this.onmessage(new MessageEvent("message", { data: e.data }));
+                    setTimeout(() => this.onopen(new Event("open")), 0);
+                }
+                send(text) {
+                    if (text.includes('"protocol"'))
+                        setTimeout(() => this.onmessage(new MessageEvent("message", { data: "{}\x1e" })), 0);
+                }
+                close() {
+                    this.channel.close();
+                    setTimeout(() => this.onclose(new CloseEvent("close", { code: 1000, wasClean: true })), 0);
+                }
+            };
+            importScripts(${JSON.stringify(url)});`;
+            return new Real(URL.createObjectURL(new Blob([fake], { type: "text/javascript" })));
+        };"##,
     );
 }
 
@@ -609,15 +720,15 @@ async fn negotiate_is_credentialed_and_follows_redirects() {
 /// invocation with an `invocationId` is answered "Client didn't provide a
 /// result." (`_invokeClientMethod`); an unknown type is ignored and the
 /// connection stays up (JsonHubProtocol.parseMessages); a Close with an
-/// error ends it with "Server returned an error on close: …".
+/// error ends it with "Server returned an error on close: …". With no
+/// `Worker` in the page, the socket is the page's own, so the fake serves it.
 #[wasm_bindgen_test]
 async fn connection_talks_like_the_official_client() {
-    fake_fetch(&[json!({
-        "negotiateVersion": 1, "connectionId": "pub", "connectionToken": "tok",
-        "availableTransports": [{"transport": "WebSockets", "transferFormats": ["Text"]}],
-    })]);
+    fake_fetch(&[negotiated()]);
     run_js(
         r#"
+        globalThis.__realWorker ??= globalThis.Worker;
+        globalThis.Worker = undefined;
         globalThis.__realWebSocket ??= globalThis.WebSocket;
         globalThis.__sent = [];
         globalThis.WebSocket = class {
@@ -686,6 +797,48 @@ async fn connection_talks_like_the_official_client() {
     .await;
     drop(client);
     restore_page();
+}
+
+/// Frames come through the socket worker stamped when they reach it: a
+/// frame sent while the page's main thread is busy for 50 ms carries a time
+/// from within that spell, not from when the page got round to it.
+#[wasm_bindgen_test]
+async fn frames_are_stamped_in_the_worker_while_the_page_is_busy() {
+    fake_fetch(&[negotiated()]);
+    fake_socket_in_worker();
+    let (client, events) = start_client("http://fake.invalid/hub");
+    eventually(
+        5_000.0,
+        "connected through the worker's fake socket",
+        || {
+            reported(&events, |e| {
+                matches!(e, ClientEvent::Status(ConnectionStatus::Connected { .. }))
+            })
+        },
+    )
+    .await;
+    let busy_from = now_ms();
+    run_js(
+        r#"const channel = new BroadcastChannel("fake-socket");
+           channel.postMessage('{"type":1,"target":"Hello","arguments":[]}\x1e');
+           channel.close();"#,
+    );
+    while now_ms() < busy_from + 50.0 {}
+    let busy_until = now_ms();
+    let stamp = || {
+        events.borrow().iter().find_map(|e| match e {
+            ClientEvent::Invocation { target, at_ms, .. } if target == "Hello" => Some(*at_ms),
+            _ => None,
+        })
+    };
+    eventually(5_000.0, "the Hello invocation", || stamp().is_some()).await;
+    let at = stamp().unwrap();
+    drop(client);
+    restore_page();
+    assert!(
+        busy_from <= at && at < busy_until,
+        "stamped at {at}, busy from {busy_from} until {busy_until}"
+    );
 }
 
 /// Two instances, `api-1` and `api-2`, shown on a fresh dashboard that

@@ -559,15 +559,15 @@ impl FeedEvent {
     /// Reads one SSE event: `name` is the event's name (`message` when it
     /// came unnamed), `data` its JSON. Same result as deserialising a
     /// `FeedEvent`, but a line (nearly every event) goes straight to
-    /// [`FeedLine`]: serde reads an internally tagged enum by buffering the
-    /// whole event first, which in the page's WebAssembly costs a second
-    /// copy of every line type's decoder (about 16 KB).
+    /// [`FeedLine`], read by [`crate::from_json`] as the page reads every
+    /// API type: serde's derived decoders cost the page's WebAssembly a
+    /// visitor per type (and buffer an internally tagged enum twice).
     pub fn decode(name: &str, data: &str) -> Option<Self> {
-        let line = || serde_json::from_str(data).ok().map(Self::Line);
+        let line = || crate::from_json::from_str(data).map(Self::Line);
         if name == Self::NAMES[0] {
             return line();
         }
-        let event: Value = serde_json::from_str(data).ok()?;
+        let event = crate::from_json::parse(data).ok()?;
         let text = |key: &str| event.get(key)?.as_str().map(str::to_owned);
         let tag = event.get("type")?.as_str()?;
         match Self::NAMES.iter().position(|n| *n == tag)? {

@@ -75,7 +75,7 @@ impl TestBroadcast {
         if arg.get("type")?.as_str()? != TEST_BROADCAST_TYPE {
             return None;
         }
-        serde_json::from_value(arg.get("data")?.clone()).ok()
+        crate::from_json::FromJson::from_json(arg.get("data")?)
     }
 }
 

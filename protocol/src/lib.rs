@@ -24,7 +24,9 @@
 //!   MessagePack payloads published on them.
 //! * [`broadcast`] is the test broadcast every part agrees on, [`hubs`]
 //!   the hubs Conduit serves, and [`api`] the companion's HTTP/SSE API as
-//!   types shared with the page.
+//!   types shared with the page, which reads them with [`from_json`] and
+//!   writes them with [`to_json`] (by hand, as `Value`s) rather than
+//!   through serde's derives.
 //! * [`monitor`] parses Redis `MONITOR` lines and turns a backplane
 //!   `PUBLISH` into a readable summary.
 //!
@@ -38,6 +40,7 @@ pub mod broadcast;
 pub mod connection;
 pub mod credential;
 pub mod framing;
+pub mod from_json;
 pub mod handshake;
 pub mod hub_protocol;
 pub mod hubs;
@@ -45,6 +48,7 @@ pub mod message;
 pub mod monitor;
 pub mod msgpack;
 pub mod negotiate;
+pub mod to_json;
 
 pub use framing::{RecordSplitter, RECORD_SEPARATOR};
 pub use hub_protocol::HubProtocol;

@@ -19,6 +19,7 @@ mod negotiation;
 
 use negotiation::is_key_refusal;
 pub use negotiation::{Credential, KEY_REFUSED};
+mod relay;
 mod session;
 mod socket;
 

@@ -156,6 +156,7 @@ impl Session {
         let mut socket = Socket::open(&ws_url)?;
         match next_within(&mut socket, wait_ms).await {
             Some(Some(SocketEvent::Open)) => {}
+            Some(Some(SocketEvent::Refused(reason))) => return Err(reason),
             Some(Some(SocketEvent::Closed { code, .. })) if !negotiated => {
                 return Err(format!(
                     "unreachable: negotiate failed and the WebSocket was refused (code {code})"
@@ -280,7 +281,7 @@ impl Session {
                     }))
                 }
                 Some(None) => return Ended::Lost("connection gone".into()),
-                Some(Some(SocketEvent::Open)) | None => {}
+                Some(Some(SocketEvent::Open | SocketEvent::Refused(_))) | None => {}
             }
         }
     }

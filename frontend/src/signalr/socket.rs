@@ -1,14 +1,16 @@
-//! A browser WebSocket as an async stream of events: the callbacks web-sys
-//! offers are turned into messages on a channel, so the connection logic
-//! can be written as one sequential loop.
+//! A browser WebSocket as an async stream of events: the callbacks are
+//! turned into messages on a channel, so the connection logic can be
+//! written as one sequential loop. The socket lives in the page's socket
+//! worker ([`super::relay`]), which stamps frames off the main thread; only
+//! where no worker can be had does the page own it directly.
 
-use futures::channel::mpsc::{unbounded, UnboundedReceiver};
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
-use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
+use super::relay::{self, frame_bytes, Relayed};
 use crate::clock::now_ms;
 
 /// What the socket reported.
@@ -16,13 +18,18 @@ use crate::clock::now_ms;
 pub enum SocketEvent {
     /// The connection is open.
     Open,
+    /// The browser would not even make the socket (the constructor threw:
+    /// a malformed URL, a blocked port). Comes first if at all, worded as
+    /// [`Socket::open`]'s error, for a socket in the worker.
+    Refused(String),
     /// A message's bytes (text frames as UTF-8).
     Data {
         /// The payload.
         bytes: Vec<u8>,
         /// When the frame arrived, on the page's monotonic clock: taken
-        /// first thing in `onmessage`, before any parsing or rendering, so
-        /// what the page does with earlier messages cannot delay it.
+        /// first thing in the worker's `onmessage` (the page's, for a direct
+        /// socket), before any parsing or rendering, so what the page does
+        /// cannot delay it.
         at_ms: f64,
     },
     /// The connection closed (or never opened).
@@ -52,22 +59,67 @@ pub fn close_error(code: u16, reason: &str, clean: bool) -> Option<String> {
     ))
 }
 
-/// An open (or opening) WebSocket and its callbacks.
+/// An open (or opening) WebSocket.
 pub struct Socket {
-    /// The browser's socket.
-    ws: WebSocket,
+    /// Where the socket lives.
+    transport: Transport,
     /// Events in arrival order.
     events: UnboundedReceiver<SocketEvent>,
+}
+
+/// Who owns the browser's socket.
+enum Transport {
+    /// The socket worker.
+    Relayed(Relayed),
+    /// The page, where no worker can be had.
+    Direct(Direct),
+}
+
+impl Socket {
+    /// Starts opening `url`; the first event says whether it worked. `Err`
+    /// is the WebSocket constructor's refusal where the page makes the
+    /// socket; the worker's comes as [`SocketEvent::Refused`].
+    pub fn open(url: &str) -> Result<Self, String> {
+        let (tx, events) = unbounded();
+        let transport = match relay::open(url, tx.clone()) {
+            Some(relayed) => Transport::Relayed(relayed),
+            None => Transport::Direct(Direct::open(url, tx)?),
+        };
+        Ok(Self { transport, events })
+    }
+
+    /// The next event; `None` only if the socket is gone.
+    pub async fn next(&mut self) -> Option<SocketEvent> {
+        self.events.next().await
+    }
+
+    /// Sends one text frame. Browsers accept sends even after a drop, so
+    /// an `Ok` here proves nothing about the peer.
+    pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
+        let text = String::from_utf8_lossy(bytes);
+        match &self.transport {
+            Transport::Relayed(socket) => socket.send(&text),
+            Transport::Direct(socket) => socket
+                .ws
+                .send_with_str(&text)
+                .map_err(|e| format!("send failed: {e:?}")),
+        }
+    }
+}
+
+/// A WebSocket the page owns, and its callbacks.
+struct Direct {
+    /// The browser's socket.
+    ws: WebSocket,
     /// The callbacks must live as long as the socket may call them.
     _callbacks: [Closure<dyn FnMut(Event)>; 3],
 }
 
-impl Socket {
-    /// Starts opening `url`; the first event says whether it worked.
-    pub fn open(url: &str) -> Result<Self, String> {
+impl Direct {
+    /// Opens `url`, reporting to `tx`.
+    fn open(url: &str, tx: UnboundedSender<SocketEvent>) -> Result<Self, String> {
         let ws = WebSocket::new(url).map_err(|e| format!("cannot open {url}: {e:?}"))?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let (tx, events) = unbounded();
         let on_open = {
             let tx = tx.clone();
             Closure::<dyn FnMut(Event)>::new(move |_| {
@@ -78,7 +130,10 @@ impl Socket {
             let tx = tx.clone();
             Closure::<dyn FnMut(Event)>::new(move |e: Event| {
                 let at_ms = now_ms();
-                if let Some(bytes) = e.dyn_ref::<MessageEvent>().and_then(message_bytes) {
+                if let Some(bytes) = e
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|m| frame_bytes(&m.data()))
+                {
                     let _ = tx.unbounded_send(SocketEvent::Data { bytes, at_ms });
                 }
             })
@@ -99,43 +154,18 @@ impl Socket {
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         Ok(Self {
             ws,
-            events,
             _callbacks: [on_open, on_message, on_close],
         })
     }
-
-    /// The next event; `None` only if the socket is gone.
-    pub async fn next(&mut self) -> Option<SocketEvent> {
-        self.events.next().await
-    }
-
-    /// Sends one text frame. Browsers accept sends even after a drop, so
-    /// an `Ok` here proves nothing about the peer.
-    pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
-        let text = String::from_utf8_lossy(bytes);
-        self.ws
-            .send_with_str(&text)
-            .map_err(|e| format!("send failed: {e:?}"))
-    }
 }
 
-impl Drop for Socket {
+impl Drop for Direct {
     fn drop(&mut self) {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         let _ = self.ws.close_with_code(1000);
     }
-}
-
-/// A message's payload as bytes, whether it came as text or binary.
-fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
-    let data = e.data();
-    if let Some(text) = data.as_string() {
-        return Some(text.into_bytes());
-    }
-    data.dyn_ref::<ArrayBuffer>()
-        .map(|buf| Uint8Array::new(buf).to_vec())
 }
 
 #[cfg(test)]
