@@ -33,6 +33,9 @@
 //          --feed-in-view 1 (the dashboard scrolled to its feed: off screen, its sections skip rendering)
 //          --trace FILE (a CDP trace of each page's paced stream, style/layout/paint
 //          and invalidation tracking, written to FILE-<page>.json and summarised)
+//          --trace-phase paced|sustained (which stream --trace records; paced)
+//          --sockets worker|page (page: the dashboard's context has no Worker, so its
+//          sockets fall back to the page's own thread, for comparing the two)
 // Figures: docs/BENCHMARKS.md, "Dashboard vs the seed page".
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -48,7 +51,8 @@ const signalR = require('@microsoft/signalr');
 
 const opts = {
   bin: null, publisher: null, dist: join(root, 'dist'), paced: 200, rate: 40, bursts: 2, burstSize: 500,
-  sustainS: 10, sustainRate: 1000, clicks: 15, only: null, json: null, trace: null, feedInView: 0,
+  sustainS: 10, sustainRate: 1000, clicks: 15, only: null, json: null, trace: null, tracePhase: 'paced', sockets: 'worker',
+  feedInView: 0,
 };
 /** `--quick`: a shorter run (about a minute) for trying one change; its
  *  figures are noisier, so the docs quote full runs. Later options win. */
@@ -290,6 +294,7 @@ async function feedHas(page, seq) {
 
 async function openPage(browser, name, url, publisher) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  if (opts.sockets === 'page') await context.addInitScript(() => { delete window.Worker; });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   // Thread time, not wall time: on a shared machine a task's wall time
@@ -354,15 +359,8 @@ async function measurePage(browser, name, url, publisher, observer) {
   await new Promise((resolve) => { setTimeout(resolve, IDLE_WINDOW_MS); });
   result.idleMsPerSecond = ((await metrics(ctx.cdp)).mainMs - idleBefore.mainMs) / (IDLE_WINDOW_MS / 1000);
 
-  if (opts.trace) await browser.startTracing(ctx.page, { categories: TRACE_CATEGORIES });
-  const paced = mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream');
-  if (opts.trace) {
-    const file = `${opts.trace.replace(/\.json$/, '')}-${name}.json`;
-    const trace = await browser.stopTracing();
-    writeFileSync(file, trace);
-    result.trace = summariseTrace(JSON.parse(trace), opts.paced);
-    console.error(`${name}: trace of the paced stream in ${file}\n${result.trace.text}`);
-  }
+  const paced = await traced(browser, ctx, 'paced', opts.paced, result,
+    async () => mustKeepUp(await stream(ctx, `paced ${opts.paced} ${opts.rate}`, 60_000), 'the paced stream'));
   result.paced = {
     messages: opts.paced, rate: opts.rate, mainMsPerMessage: paced.mainMsPerMessage, parts: paced.parts, nodes: paced.nodes,
     p50: quantile(paced.latencies, 0.5), p99: quantile(paced.latencies, 0.99),
@@ -386,7 +384,8 @@ async function measurePage(browser, name, url, publisher, observer) {
   await ctx.page.evaluate(() => { window.__pc.keyDelays = []; });
   const n = opts.sustainS * opts.sustainRate;
   const limit = 20_000;
-  const sustained = await withKeys(ctx, () => stream(ctx, `paced ${n} ${opts.sustainRate}`, limit));
+  const sustained = await traced(browser, ctx, 'sustained', n, result,
+    () => withKeys(ctx, () => stream(ctx, `paced ${n} ${opts.sustainRate}`, limit)));
   result.sustained = { messages: n, rate: opts.sustainRate, behind: sustained.behind, limitMs: limit };
   if (!sustained.behind) {
     await ctx.cdp.send('HeapProfiler.collectGarbage');
@@ -440,6 +439,20 @@ async function clicks(ctx, observer) {
 }
 
 // ---------------------------------------------------------------- the trace
+
+/** Runs `phase`; when it is the one `--trace` asks for, records a CDP trace
+ *  of it into FILE-<page>.json and summarises it per message in `result`. */
+async function traced(browser, ctx, phase, messages, result, run) {
+  if (!opts.trace || opts.tracePhase !== phase) return run();
+  await browser.startTracing(ctx.page, { categories: TRACE_CATEGORIES });
+  const outcome = await run();
+  const file = `${opts.trace.replace(/\.json$/, '')}-${ctx.name}.json`;
+  const trace = await browser.stopTracing();
+  writeFileSync(file, trace);
+  result.trace = summariseTrace(JSON.parse(trace), messages);
+  console.error(`${ctx.name}: trace of the ${phase} stream in ${file}\n${result.trace.text}`);
+  return outcome;
+}
 
 /** What a frame's rendering is made of: the timeline's events, and who
  *  invalidated style and layout (node and reason), as Chrome records them. */
